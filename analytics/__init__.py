@@ -1,0 +1,1 @@
+"""ClickHouse schema, migrations, analyst queries and data-quality suites."""

@@ -1,0 +1,1 @@
+"""The order database, the counter service and Debezium change data capture."""

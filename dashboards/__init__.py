@@ -1,0 +1,1 @@
+"""Grafana dashboards as code, checked against real ClickHouse data."""

@@ -1,0 +1,1 @@
+"""The local stack without Docker: Kafka, Connect+Debezium, PostgreSQL, Elasticsearch, chDB."""

@@ -1,0 +1,136 @@
+"""The one settings object of StrikeFlow.
+
+Every component reads its part of :class:`Settings`; the environment is read once, in
+:func:`get_settings`. Variables are prefixed ``STRIKEFLOW_`` and nested with ``__``, for example
+``STRIKEFLOW_KAFKA__PORT=29092`` or ``STRIKEFLOW_CLICKHOUSE__DSN=http://ch:8123``.
+
+Default ports sit away from the well-known ones (9092, 5432, 8083, 9200) so the stack can run
+beside other installations on a developer's machine.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = [
+    "ClickHouseSettings",
+    "ConnectSettings",
+    "ElasticsearchSettings",
+    "KafkaSettings",
+    "PostgresSettings",
+    "Settings",
+    "WorkerSettings",
+    "get_settings",
+]
+
+LOOPBACK = "127.0.0.1"
+
+
+class _Part(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class KafkaSettings(_Part):
+    host: str = LOOPBACK
+    port: int = 19092
+    controller_port: int = 19093
+    heap: str = "768m"
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+class PostgresSettings(_Part):
+    host: str = LOOPBACK
+    port: int = 15432
+    database: str = "strikeflow"
+    superuser: str = "postgres"
+    service_user: str = "strikeflow_service"
+    service_password: SecretStr = SecretStr("strikeflow-service")
+    debezium_user: str = "strikeflow_debezium"
+    debezium_password: SecretStr = SecretStr("strikeflow-debezium")
+
+    def dsn(self, user: str | None = None, password: SecretStr | None = None) -> str:
+        """A libpq connection string; the superuser connects over loopback with trust."""
+        user = user or self.superuser
+        secret = f" password={password.get_secret_value()}" if password else ""
+        return f"host={self.host} port={self.port} dbname={self.database} user={user}{secret}"
+
+
+class ConnectSettings(_Part):
+    host: str = LOOPBACK
+    port: int = 18083
+    heap: str = "512m"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+class ElasticsearchSettings(_Part):
+    host: str = LOOPBACK
+    port: int = 9250
+    heap: str = "768m"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+class ClickHouseSettings(_Part):
+    """``chdb:///path`` opens the embedded engine; ``http://host:8123`` a ClickHouse server."""
+
+    dsn: str = ""
+    database: str = "strikeflow"
+
+
+class WorkerSettings(_Part):
+    """The Faust worker: its web server stays on loopback unless told otherwise."""
+
+    app_id: str = "strikeflow"
+    web_host: str = LOOPBACK
+    web_port: int = 16066
+    store: str = "rocksdb://"
+    session_timeout_s: float = 10.0
+    topic_partitions: int = 3
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="STRIKEFLOW_", env_nested_delimiter="__", frozen=True, extra="forbid"
+    )
+
+    data_dir: Path = Field(default_factory=lambda: Path("var").resolve())
+    cache_dir: Path = Field(
+        default_factory=lambda: Path(
+            os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")
+        ).joinpath("strikeflow")
+    )
+    java_home: Path = Path("/usr/lib/jvm/java-17-openjdk-amd64")
+    postgres_bin: Path = Path("/usr/lib/postgresql/15/bin")
+    kafka: KafkaSettings = KafkaSettings()
+    postgres: PostgresSettings = PostgresSettings()
+    connect: ConnectSettings = ConnectSettings()
+    elasticsearch: ElasticsearchSettings = ElasticsearchSettings()
+    clickhouse: ClickHouseSettings = ClickHouseSettings()
+    worker: WorkerSettings = WorkerSettings()
+
+    @property
+    def clickhouse_dsn(self) -> str:
+        return self.clickhouse.dsn or f"chdb://{self.data_dir / 'clickhouse'}"
+
+    @property
+    def java(self) -> Path:
+        return self.java_home / "bin" / "java"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment once."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""Writers from Kafka topics to ClickHouse and Elasticsearch."""

@@ -1,0 +1,1 @@
+"""The topic catalogue and the pydantic contracts of every message on Kafka."""
