@@ -160,12 +160,15 @@ def _prepare_postgres(settings: Settings) -> None:
         return
     data.mkdir(parents=True, exist_ok=True)
     _chown(data.parent, user)
-    subprocess.run(
+    done = subprocess.run(
         [str(settings.postgres_bin / "initdb"), "-D", str(data), "-U",
          settings.postgres.superuser, "--auth-local=trust", "--auth-host=scram-sha-256",
          "--encoding=UTF8", "--locale=C.UTF-8"],
-        check=True, capture_output=True, text=True, user=user,
+        capture_output=True, text=True, user=user,
     )
+    if done.returncode != 0:
+        raise RuntimeError(f"initdb failed (it runs as {user or 'you'}, who must be able to "
+                           f"reach {data}): {done.stderr.strip()}")
     pg = settings.postgres
     # The superuser is trusted on loopback only; every other role authenticates with a
     # password, and only the Debezium role may open a replication connection.

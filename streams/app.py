@@ -1,0 +1,43 @@
+"""The composition root: the one Faust App. Agents import it; it imports no agent.
+
+Agents are found by ``autodiscover`` in the packages listed below. Tables live in RocksDB
+(through rocksdict) under the data dir, with changelog topics in Kafka.
+"""
+
+from __future__ import annotations
+
+import faust
+
+from infra.settings import get_settings
+
+__all__ = ["AGENT_PACKAGES", "app"]
+
+AGENT_PACKAGES = ["streams.marketdata"]
+
+_settings = get_settings()
+_worker = _settings.worker
+_datadir = _settings.data_dir / "faust" / _worker.app_id
+_datadir.mkdir(parents=True, exist_ok=True)
+
+app = faust.App(
+    _worker.app_id,
+    broker=f"kafka://{_settings.kafka.bootstrap_servers}",
+    store=_worker.store,
+    datadir=str(_datadir),
+    autodiscover=AGENT_PACKAGES,
+    origin="streams",
+    web_enabled=True,
+    web_bind=_worker.web_host,
+    web_host=_worker.web_host,
+    web_port=_worker.web_port,
+    topic_partitions=_worker.topic_partitions,
+    topic_replication_factor=1,
+    topic_allow_declare=True,
+    consumer_auto_offset_reset="earliest",
+    producer_acks=-1,
+    producer_linger_ms=5,
+    broker_session_timeout=_worker.session_timeout_s,
+    broker_heartbeat_interval=1.0,
+    broker_rebalance_timeout=_worker.session_timeout_s,
+    table_cleanup_interval=30.0,
+)

@@ -1,0 +1,28 @@
+"""Batch processing helpers for Faust agents.
+
+Faust's tables file every write under the partition of the *current event*, which
+``stream.take_events`` leaves unset. Writing a key while an event of that key's own partition is
+current keeps the RocksDB store and the changelog on the partition that owns the key — the same
+result as per-event processing, at batch speed.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from faust.streams import _current_event
+from faust.types import EventT
+
+__all__ = ["as_current"]
+
+
+@contextmanager
+def as_current(event: EventT) -> Iterator[None]:
+    """Make ``event`` the current event while the block writes tables for its key."""
+    token = _current_event.set(weakref.ref(event))
+    try:
+        yield
+    finally:
+        _current_event.reset(token)

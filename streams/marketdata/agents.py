@@ -1,0 +1,72 @@
+"""Market-data agents: ``md.ticks`` → 1-minute candles on ``md.candles``.
+
+Thin glue: decode and validate at the boundary, hand ticks to the pure
+:class:`~streams.marketdata.candles.CandleAggregator`, persist its state, publish its output.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import faust
+import structlog
+
+from streams.app import app
+from streams.batching import as_current
+from streams.deadletters import send_dead_letter
+from streams.marketdata.candles import CandleAggregator, Verdict
+from topics.catalogue import ContractError, by_name
+
+__all__ = ["build_candles", "candle_state"]
+
+log = structlog.get_logger(__name__)
+
+TICKS = by_name("md.ticks")
+CANDLES = by_name("md.candles")
+BATCH_SIZE = 2000
+BATCH_WITHIN_S = 0.25
+
+ticks_topic = app.topic(TICKS.name, key_serializer="raw", value_serializer="raw")
+candles_topic = app.topic(CANDLES.name, key_serializer="raw", value_serializer="raw")
+
+# One record per symbol holding the open windows and the duplicate filter, so both are
+# written in one changelog message, on the md.ticks partition that owns the symbol.
+candle_state = app.Table(
+    "candle-state", default=None, partitions=TICKS.partitions,
+    schema=faust.Schema(key_serializer="raw", value_serializer="json"),
+)
+
+
+@app.agent(ticks_topic)
+async def build_candles(stream: Any) -> None:
+    async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_S):
+        touched: dict[str, tuple[CandleAggregator, Any]] = {}
+        rejected: defaultdict[str, int] = defaultdict(int)
+        for event in events:
+            try:
+                tick = TICKS.decode(event.message.value)
+            except ContractError as exc:
+                await send_dead_letter(event, "invalid", str(exc))
+                rejected["invalid"] += 1
+                continue
+            if tick.symbol in touched:
+                agg = touched[tick.symbol][0]
+            else:
+                with as_current(event):
+                    state = candle_state.get(tick.symbol)
+                agg = (CandleAggregator.from_state(state) if state
+                       else CandleAggregator(tick.symbol))
+            touched[tick.symbol] = (agg, event)
+            verdict = agg.add(tick)
+            if verdict is not Verdict.ACCEPTED:
+                await send_dead_letter(event, verdict.value,
+                                       f"{verdict.value} tick {tick.event_id}")
+                rejected[verdict.value] += 1
+        for symbol, (agg, event) in touched.items():
+            for candle in agg.drain():
+                await candles_topic.send(key=symbol.encode(), value=CANDLES.encode(candle))
+            with as_current(event):
+                candle_state[symbol] = agg.to_state()
+        if rejected:
+            log.info("ticks rejected", **rejected)

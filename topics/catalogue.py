@@ -1,0 +1,163 @@
+"""The one catalogue of StrikeFlow's topics: name, key, partitions, retention, contract.
+
+Every input topic has a dead-letter topic beside it (``<name>.dlq``). Debezium's ``cdc.*``
+topics are declared here too, so ``strikeflow topics apply`` creates them with the right
+settings before the connector writes; their payload is Debezium's envelope, decoded in ``cdc``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from topics.contracts import (
+    Candle,
+    DeadLetter,
+    IndexPrice,
+    L2Update,
+    LedgerEntry,
+    OptionMark,
+    OrderEvent,
+    Position,
+    RiskAlert,
+    SettlementResult,
+    Tick,
+    Trade,
+)
+from topics.contracts.orders import BookUpdate, order_command_adapter
+
+__all__ = [
+    "CATALOGUE",
+    "ContractError",
+    "TopicSpec",
+    "by_name",
+    "dead_letter_of",
+]
+
+DAY_MS = 24 * 3600 * 1000
+
+
+class ContractError(ValueError):
+    """A payload broke its topic's contract; ``errors`` says where and why, field by field."""
+
+    def __init__(self, topic: str, errors: list[str]) -> None:
+        self.topic = topic
+        self.errors = errors
+        super().__init__(f"{topic}: " + "; ".join(errors))
+
+
+def _describe(exc: ValidationError) -> list[str]:
+    out = []
+    for err in exc.errors(include_url=False):
+        where = ".".join(str(p) for p in err["loc"]) or "(message)"
+        out.append(f"{where}: {err['msg']}")
+    return out
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    key: str
+    description: str
+    contract: TypeAdapter[Any] | None
+    partitions: int = 3
+    cleanup: Literal["delete", "compact"] = "delete"
+    retention_ms: int | None = 7 * DAY_MS
+    input: bool = False
+    extra_config: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def dead_letter(self) -> str | None:
+        return f"{self.name}.dlq" if self.input else None
+
+    def config(self) -> dict[str, str]:
+        conf = {"cleanup.policy": self.cleanup}
+        if self.retention_ms is not None:
+            conf["retention.ms"] = str(self.retention_ms)
+        return conf | self.extra_config
+
+    def decode(self, raw: bytes | str) -> Any:
+        """Validate a JSON payload against the contract, or raise :class:`ContractError`."""
+        if self.contract is None:
+            raise ContractError(self.name, ["no contract: this topic carries an external format"])
+        try:
+            return self.contract.validate_json(raw)
+        except ValidationError as exc:
+            raise ContractError(self.name, _describe(exc)) from None
+
+    def encode(self, message: BaseModel) -> bytes:
+        if self.contract is None:
+            raise ContractError(self.name, ["no contract: this topic carries an external format"])
+        try:
+            self.contract.validate_python(message)
+        except ValidationError as exc:
+            raise ContractError(self.name, _describe(exc)) from None
+        return message.model_dump_json().encode()
+
+
+def _t(model: Any) -> TypeAdapter[Any]:
+    return TypeAdapter(model)
+
+
+_TOPICS: tuple[TopicSpec, ...] = (
+    TopicSpec("md.ticks", "symbol", "venue trades, normalised", _t(Tick), input=True,
+              retention_ms=3 * DAY_MS),
+    TopicSpec("md.l2", "symbol", "venue L2 snapshots and deltas", _t(L2Update), input=True,
+              retention_ms=1 * DAY_MS),
+    TopicSpec("md.candles", "symbol", "OHLCV candles, versioned; last version final",
+              _t(Candle), retention_ms=30 * DAY_MS),
+    TopicSpec("md.index", "underlying", "index price per underlying", _t(IndexPrice)),
+    TopicSpec("md.book", "symbol", "top of book and depth", _t(BookUpdate),
+              retention_ms=1 * DAY_MS),
+    TopicSpec("md.marks", "symbol", "latest option mark and Greeks", _t(OptionMark),
+              cleanup="compact", retention_ms=None),
+    TopicSpec("orders.commands", "symbol", "submit, cancel, amend, mass-cancel",
+              order_command_adapter, partitions=6, input=True),
+    TopicSpec("orders.events", "symbol", "order lifecycle events", _t(OrderEvent),
+              partitions=6, retention_ms=30 * DAY_MS),
+    TopicSpec("trades", "symbol", "executions with maker and taker", _t(Trade), partitions=6,
+              retention_ms=30 * DAY_MS),
+    TopicSpec("ledger", "account", "balanced USDT ledger entries", _t(LedgerEntry),
+              retention_ms=None, extra_config={"retention.ms": "-1"}),
+    TopicSpec("positions", "account|symbol", "latest position per account and instrument",
+              _t(Position), cleanup="compact", retention_ms=None),
+    TopicSpec("risk.alerts", "account", "risk alerts, once per threshold crossing",
+              _t(RiskAlert), retention_ms=30 * DAY_MS),
+    TopicSpec("settlement.results", "order id", "hedge and booking outcome per order",
+              _t(SettlementResult), retention_ms=30 * DAY_MS),
+    TopicSpec("cdc.public.orders", "order id (Debezium key)", "Debezium: orders table",
+              None, input=True),
+    TopicSpec("cdc.public.transfers", "transfer id (Debezium key)", "Debezium: transfers",
+              None, input=True),
+    TopicSpec("cdc.public.accounts", "account id (Debezium key)", "Debezium: accounts",
+              None, input=True),
+)
+
+
+def _with_dead_letters(specs: tuple[TopicSpec, ...]) -> tuple[TopicSpec, ...]:
+    out = list(specs)
+    for spec in specs:
+        if spec.dead_letter:
+            out.append(TopicSpec(spec.dead_letter, spec.key, f"dead letters of {spec.name}",
+                                 _t(DeadLetter), partitions=1, retention_ms=30 * DAY_MS))
+    return tuple(out)
+
+
+CATALOGUE: tuple[TopicSpec, ...] = _with_dead_letters(_TOPICS)
+_BY_NAME = {spec.name: spec for spec in CATALOGUE}
+
+
+def by_name(name: str) -> TopicSpec:
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        raise KeyError(f"{name!r} is not in the topic catalogue") from None
+
+
+def dead_letter_of(name: str) -> TopicSpec:
+    dlq = by_name(name).dead_letter
+    if dlq is None:
+        raise KeyError(f"{name!r} is not an input topic and has no dead-letter topic")
+    return by_name(dlq)

@@ -1,0 +1,39 @@
+"""The pydantic v2 contracts of every message StrikeFlow puts on Kafka."""
+
+from topics.contracts.accounts import LedgerEntry, Position, RiskAlert, SettlementResult
+from topics.contracts.base import Contract, Event
+from topics.contracts.deadletter import DeadLetter
+from topics.contracts.marketdata import Candle, IndexPrice, L2Update, OptionMark, Tick
+from topics.contracts.orders import (
+    AmendOrder,
+    BookUpdate,
+    CancelOrder,
+    MassCancel,
+    OrderCommand,
+    OrderEvent,
+    SubmitOrder,
+    Trade,
+)
+
+__all__ = [
+    "AmendOrder",
+    "BookUpdate",
+    "CancelOrder",
+    "Candle",
+    "Contract",
+    "DeadLetter",
+    "Event",
+    "IndexPrice",
+    "L2Update",
+    "LedgerEntry",
+    "MassCancel",
+    "OptionMark",
+    "OrderCommand",
+    "OrderEvent",
+    "Position",
+    "RiskAlert",
+    "SettlementResult",
+    "SubmitOrder",
+    "Tick",
+    "Trade",
+]

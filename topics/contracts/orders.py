@@ -1,0 +1,141 @@
+"""Order commands (verbs) and order events, trades and book updates (past tense)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import Field, TypeAdapter, model_validator
+
+from topics.contracts.base import (
+    Contract,
+    Event,
+    Money,
+    PositiveDecimal,
+    Quantity,
+    Symbol,
+    UtcDatetime,
+)
+
+__all__ = [
+    "AmendOrder",
+    "BookUpdate",
+    "CancelOrder",
+    "MassCancel",
+    "OrderCommand",
+    "OrderEvent",
+    "SubmitOrder",
+    "Trade",
+    "order_command_adapter",
+]
+
+AccountId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
+ClientOrderId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
+Side = Literal["buy", "sell"]
+
+
+class _Command(Contract):
+    command_id: str = Field(min_length=1, max_length=200, description="idempotency key")
+    ts_sent: UtcDatetime
+    account: AccountId
+    symbol: Symbol
+
+
+class SubmitOrder(_Command):
+    type: Literal["submit"] = "submit"
+    client_order_id: ClientOrderId
+    side: Side
+    order_type: Literal["limit", "market", "stop", "stop_limit", "trailing_stop"]
+    qty: Quantity
+    price: PositiveDecimal | None = None
+    trigger_price: PositiveDecimal | None = None
+    trigger_source: Literal["last", "mark"] = "last"
+    trail_ticks: int | None = Field(default=None, gt=0)
+    protection_price: PositiveDecimal | None = None
+    time_in_force: Literal["GTC", "IOC", "FOK", "GTD"] = "GTC"
+    expire_at: UtcDatetime | None = None
+    post_only: Literal["no", "reject", "reprice"] = "no"
+    reduce_only: bool = False
+    display_qty: Quantity | None = Field(default=None, description="iceberg visible size")
+    stp: Literal["none", "cancel_newest", "cancel_oldest", "cancel_both"] = "cancel_newest"
+
+    @model_validator(mode="after")
+    def _fields_fit_type(self) -> SubmitOrder:
+        needs_price = self.order_type in ("limit", "stop_limit")
+        if needs_price and self.price is None:
+            raise ValueError(f"{self.order_type} order needs a price")
+        if self.order_type in ("stop", "stop_limit") and self.trigger_price is None:
+            raise ValueError(f"{self.order_type} order needs a trigger_price")
+        if self.order_type == "trailing_stop" and self.trail_ticks is None:
+            raise ValueError("trailing_stop order needs trail_ticks")
+        if self.time_in_force == "GTD" and self.expire_at is None:
+            raise ValueError("GTD order needs expire_at")
+        if self.display_qty is not None and self.display_qty >= self.qty:
+            raise ValueError("display_qty must be smaller than qty")
+        return self
+
+
+class CancelOrder(_Command):
+    type: Literal["cancel"] = "cancel"
+    client_order_id: ClientOrderId
+
+
+class AmendOrder(_Command):
+    type: Literal["amend"] = "amend"
+    client_order_id: ClientOrderId
+    new_qty: Quantity | None = None
+    new_price: PositiveDecimal | None = None
+
+
+class MassCancel(_Command):
+    type: Literal["mass_cancel"] = "mass_cancel"
+
+
+OrderCommand = Annotated[
+    SubmitOrder | CancelOrder | AmendOrder | MassCancel, Field(discriminator="type")
+]
+order_command_adapter: TypeAdapter[OrderCommand] = TypeAdapter(OrderCommand)
+
+
+class OrderEvent(Event):
+    """One step of an order's life, with the order's state after it."""
+
+    account: AccountId
+    symbol: Symbol
+    client_order_id: ClientOrderId
+    order_id: str
+    kind: Literal["accepted", "rejected", "triggered", "partially_filled", "filled",
+                  "cancelled", "expired", "amended"]
+    reason_code: int | None = None
+    reason: str | None = None
+    side: Side
+    price: PositiveDecimal | None = None
+    qty: Decimal = Field(ge=0)
+    filled_qty: Decimal = Field(ge=0)
+    remaining_qty: Decimal = Field(ge=0)
+    seq: int = Field(ge=0, description="per-instrument engine sequence")
+
+
+class Trade(Event):
+    symbol: Symbol
+    trade_id: str
+    price: PositiveDecimal
+    qty: Quantity
+    aggressor_side: Side
+    maker_order_id: str
+    taker_order_id: str
+    maker_account: AccountId
+    taker_account: AccountId
+    seq: int = Field(ge=0)
+
+
+class BookUpdate(Event):
+    """Top of book and aggregated depth after an engine step (or a venue's consolidated view)."""
+
+    symbol: Symbol
+    source: str = Field(description="'venue' for StrikeFlow's own book, else the feed's venue")
+    seq: int = Field(ge=0)
+    bids: list[tuple[PositiveDecimal, Quantity]]
+    asks: list[tuple[PositiveDecimal, Quantity]]
+    last_price: PositiveDecimal | None = None
+    notional_bid: Money | None = None
