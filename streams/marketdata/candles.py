@@ -14,6 +14,10 @@ Why it is shaped like this:
   will never fill (a restart, a skipped number).
 * **State is one small dict**, written to the table in one changelog record per batch, so the
   candle and the duplicate filter can never disagree after a crash.
+* **A replayed tick re-publishes its candle.** After a crash the state can be ahead of what
+  reached Kafka (the store is written before the producer flushes). Replayed ticks are then
+  duplicates, and each marks its window — open, or among the last few finals — for
+  re-publication, so no candle is lost; sinks keep one row per ``event_id``.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ __all__ = ["CandleAggregator", "Verdict"]
 _US = 1_000_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _INTERVALS = {"1m": 60, "5m": 300, "15m": 900, "1h": 3600}
+STATE_FORMAT = 2  # bump when to_state() changes shape, and teach from_state() the old one
+RECENT_FINALS = 16  # final windows kept to re-publish when their ticks are replayed
 
 
 class Verdict(StrEnum):
@@ -131,6 +137,7 @@ class CandleAggregator:
         self.watermark_us = 0
         self.closed_before_us = 0  # every window starting before this is final
         self.windows: dict[int, _Window] = {}
+        self.finals: dict[int, _Window] = {}
         self.seen: dict[str, _SeenIds] = {}
 
     def add(self, tick: Tick) -> Verdict:
@@ -140,6 +147,9 @@ class CandleAggregator:
         start = ts_us - ts_us % self.size_us
         seen = self.seen.get(tick.venue)
         if seen is not None and seen.seen(tick.trade_id):
+            replayed = self.windows.get(start) or self.finals.get(start)
+            if replayed is not None:
+                replayed.dirty = True
             return Verdict.DUPLICATE
         # Judged against the watermark now, not at the next drain, so the result does not
         # depend on where batch boundaries fall.
@@ -164,6 +174,12 @@ class CandleAggregator:
     def drain(self) -> list[Candle]:
         """The candles changed since the last drain, each with a new version; finals last."""
         out: list[Candle] = []
+        for start in sorted(self.finals):
+            window = self.finals[start]
+            if window.dirty:  # re-publish a final whose ticks were replayed
+                window.version += 1
+                window.dirty = False
+                out.append(self._candle(window, final=True))
         horizon = self.watermark_us - self.grace_us
         for start in sorted(self.windows):
             window = self.windows[start]
@@ -173,7 +189,9 @@ class CandleAggregator:
                 window.dirty = False
                 out.append(self._candle(window, final))
             if final:
-                del self.windows[start]
+                self.finals[start] = self.windows.pop(start)
+                if len(self.finals) > RECENT_FINALS:
+                    del self.finals[min(self.finals)]
                 self.closed_before_us = max(self.closed_before_us, start + self.size_us)
                 # A tick at or below a final window's highest id is late or a duplicate
                 # either way, so the filter may forget the gaps beneath it.
@@ -200,29 +218,38 @@ class CandleAggregator:
     # -- persistence: one JSON-able dict ---------------------------------------------------
     def to_state(self) -> dict[str, Any]:
         return {
+            "format": STATE_FORMAT,
             "symbol": self.symbol, "interval": self.interval, "grace_us": self.grace_us,
             "seen_limit": self.seen_limit,
             "watermark_us": self.watermark_us, "closed_before_us": self.closed_before_us,
             "seen": {v: [s.low, sorted(s.above)] for v, s in self.seen.items()},
-            "windows": [
-                [w.start_us, str(w.open), str(w.high), str(w.low), str(w.close),
-                 list(w.open_key), list(w.close_key), str(w.volume), str(w.notional),
-                 w.trades, w.max_ids, w.version, w.dirty]
-                for w in self.windows.values()
-            ],
+            "windows": [_window_row(w) for w in self.windows.values()],
+            "finals": [_window_row(w) for w in self.finals.values()],
         }
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> CandleAggregator:
+        if state.get("format") != STATE_FORMAT:
+            raise ValueError(f"candle state format {state.get('format')!r} is not "
+                             f"{STATE_FORMAT}: the table was written by another version")
         agg = cls(state["symbol"], state["interval"], state["grace_us"] / _US,
                   state["seen_limit"])
         agg.watermark_us = state["watermark_us"]
         agg.closed_before_us = state["closed_before_us"]
         agg.seen = {v: _SeenIds(low, set(above)) for v, (low, above) in state["seen"].items()}
-        for row in state["windows"]:
-            (start, o, h, lo, c, ok, ck, vol, notional, trades, max_ids, version, dirty) = row
-            agg.windows[start] = _Window(start, Decimal(o), Decimal(h), Decimal(lo), Decimal(c),
-                                         (ok[0], ok[1]), (ck[0], ck[1]), Decimal(vol),
-                                         Decimal(notional), trades, dict(max_ids), version,
-                                         dirty)
+        agg.windows = {row[0]: _window_from_row(row) for row in state["windows"]}
+        agg.finals = {row[0]: _window_from_row(row) for row in state["finals"]}
         return agg
+
+
+def _window_row(w: _Window) -> list[Any]:
+    return [w.start_us, str(w.open), str(w.high), str(w.low), str(w.close), list(w.open_key),
+            list(w.close_key), str(w.volume), str(w.notional), w.trades, w.max_ids, w.version,
+            w.dirty]
+
+
+def _window_from_row(row: list[Any]) -> _Window:
+    (start, o, h, lo, c, ok, ck, vol, notional, trades, max_ids, version, dirty) = row
+    return _Window(start, Decimal(o), Decimal(h), Decimal(lo), Decimal(c), (ok[0], ok[1]),
+                   (ck[0], ck[1]), Decimal(vol), Decimal(notional), trades, dict(max_ids),
+                   version, dirty)

@@ -21,6 +21,8 @@ __all__ = [
     "Symbol",
     "UtcDatetime",
     "Venue",
+    "VenuePrice",
+    "VenueQuantity",
     "utc_now",
 ]
 
@@ -49,11 +51,11 @@ def _finite(value: Decimal) -> Decimal:
     return value
 
 
-def _decimal(description: str, **constraints: Any) -> Any:
+def _decimal(description: str, places: int = 18, **constraints: Any) -> Any:
     return Annotated[
         Decimal,
         AfterValidator(_finite),
-        Field(description=description, max_digits=38, decimal_places=18, **constraints),
+        Field(description=description, max_digits=38, decimal_places=places, **constraints),
         PlainSerializer(lambda d: format(d, "f"), return_type=str, when_used="json"),
     ]
 
@@ -61,6 +63,10 @@ def _decimal(description: str, **constraints: Any) -> Any:
 Money = _decimal("USDT amount, exact; a JSON string such as \"101.25\"")
 PositiveDecimal = _decimal("a price, exact and > 0; a JSON string such as \"43250.5\"", gt=0)
 Quantity = _decimal("a quantity in base units, exact and > 0", gt=0)
+# What venues print: at most 9 decimals each, so a notional (price x qty) stays exact in the
+# 18 decimals every Money column has.
+VenuePrice = _decimal("a venue's price, exact, > 0, at most 9 decimals", places=9, gt=0)
+VenueQuantity = _decimal("a venue's quantity, exact, > 0, at most 9 decimals", places=9, gt=0)
 Symbol = Annotated[
     str,
     Field(pattern=r"^[A-Z0-9]+-[A-Z0-9]+(-[0-9]+-[CP])?$",

@@ -15,6 +15,8 @@ from topics.contracts.base import (
     Symbol,
     UtcDatetime,
     Venue,
+    VenuePrice,
+    VenueQuantity,
 )
 
 __all__ = ["BookLevel", "Candle", "IndexPrice", "L2Update", "OptionMark", "Tick"]
@@ -26,8 +28,8 @@ class Tick(Event):
     venue: Venue
     symbol: Symbol
     trade_id: int = Field(ge=0)
-    price: PositiveDecimal
-    qty: Quantity
+    price: VenuePrice
+    qty: VenueQuantity
     side: Literal["buy", "sell"] = Field(description="aggressor side")
 
 

@@ -25,10 +25,10 @@ def _tick(**overrides: object) -> dict[str, object]:
 
 def test_tick_round_trip_keeps_money_exact_and_time_microseconds() -> None:
     spec = by_name("md.ticks")
-    tick = spec.decode(json.dumps(_tick(price="91000.123456789012345678")))
-    assert tick.price == Decimal("91000.123456789012345678")
+    tick = spec.decode(json.dumps(_tick(price="91000.123456789", qty="0.000000001")))
+    assert tick.price == Decimal("91000.123456789")
     wire = json.loads(spec.encode(tick))
-    assert wire["price"] == "91000.123456789012345678"
+    assert wire["price"] == "91000.123456789" and wire["qty"] == "0.000000001"
     assert wire["ts_event"] == "2026-11-23T12:00:00.123456Z"
     assert spec.decode(spec.encode(tick)) == tick
 
@@ -40,6 +40,7 @@ def test_tick_round_trip_keeps_money_exact_and_time_microseconds() -> None:
         ({"price": "NaN"}, "price"),
         ({"price": 0.1}, None),  # a JSON number is accepted and becomes Decimal("0.1")
         ({"qty": "0"}, "qty: Input should be greater than 0"),
+        ({"price": "1.0000000001"}, "price: Decimal input should have no more than 9 decimal"),
         ({"ts_event": "2026-11-23T12:00:00"}, "ts_event: Value error, timestamp must carry"),
         ({"symbol": "btcusdt"}, "symbol: String should match pattern"),
         ({"side": "long"}, "side: Input should be 'buy' or 'sell'"),

@@ -151,3 +151,22 @@ def test_state_round_trip_continues_exactly(seed: int, cut: int) -> None:
     for t in ticks[cut:]:
         resumed.add(t)
     assert resumed.to_state() == whole.to_state()
+
+
+def test_a_replayed_tick_republishes_its_candle_open_or_final() -> None:
+    """After a crash the state may be ahead of what was published: replays re-publish."""
+    agg = CandleAggregator("BTC-USDT", grace_s=0)
+    first = tick(1, "100", trade_id=1)
+    agg.add(first)
+    agg.add(tick(61, "101", trade_id=2))
+    published = agg.drain()
+    final = finals(published)["BTC-USDT:1m:2026-11-23T12:00:00Z"]
+    assert agg.drain() == []  # nothing changed, nothing to say
+    assert agg.add(first) is Verdict.DUPLICATE  # the replay after a crash
+    again = agg.drain()
+    assert [c.event_id for c in again] == [final.event_id]
+    assert again[0].final and again[0].version > final.version
+    assert again[0].model_dump(exclude={"version", "ts_init"}) == \
+        final.model_dump(exclude={"version", "ts_init"})
+    assert agg.add(tick(61, "101", trade_id=2)) is Verdict.DUPLICATE
+    assert [c.final for c in agg.drain()] == [False]  # the open window is re-published too

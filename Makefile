@@ -1,0 +1,20 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+.PHONY: setup run test lint bench down
+
+setup:
+	bash infra/bootstrap.sh
+
+run: setup
+	.venv/bin/strikeflow demo
+
+test: setup lint
+	.venv/bin/pytest
+
+lint:
+	.venv/bin/ruff check .
+
+bench: setup
+	.venv/bin/python -m benchmarks.option_marks
+
+down:
+	.venv/bin/strikeflow infra down

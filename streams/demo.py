@@ -1,0 +1,168 @@
+"""The main job a newcomer runs: the stack, the topics, a worker, the simulator, live output.
+
+It starts what is missing, feeds simulated BTC and ETH trades from four venues through the
+candle agent, shows the candles and dead letters as they arrive, and stops the worker at the
+end (the stack stays up for exploring; ``strikeflow infra down`` stops it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from confluent_kafka import OFFSET_END, TopicPartition
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+
+from infra import stack
+from infra.settings import Settings
+from streams.kafka import make_consumer, make_producer
+from streams.marketdata.simulator import SimulatorConfig, publish
+from topics.admin import apply_topics
+
+__all__ = ["run_demo"]
+
+WATCHED = ("md.candles", "md.ticks.dlq")
+
+
+@dataclass
+class _Progress:
+    sent: dict[str, int] = field(default_factory=dict)
+    candles: dict[str, dict[str, Any]] = field(default_factory=dict)  # latest per event id
+    finals: int = 0
+    dead_letters: Counter[str] = field(default_factory=Counter)
+    first_candle_s: float | None = None
+
+
+def _start_worker(settings: Settings, console: Console) -> subprocess.Popen[bytes]:
+    log = settings.data_dir / "logs" / "worker.log"
+    console.print(f"starting the Faust worker (log: {log})")
+    offset = log.stat().st_size if log.exists() else 0
+    out = log.open("ab")
+    proc = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"], stdout=out,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the worker exited; see {log}")
+        if b"Worker]: Ready" in log.read_bytes()[offset:]:
+            return proc
+        time.sleep(0.3)
+    raise RuntimeError(f"the worker was not ready after 120 s; see {log}")
+
+
+def _watch(settings: Settings) -> Any:
+    """A consumer positioned at the end of the watched topics: only this run's output."""
+    consumer = make_consumer(settings, f"strikeflow-demo-{os.getpid()}")
+    parts = []
+    for topic in WATCHED:
+        meta = consumer.list_topics(topic, timeout=10).topics[topic]
+        parts += [TopicPartition(topic, p, OFFSET_END) for p in meta.partitions]
+    consumer.assign(parts)
+    return consumer
+
+
+def _drain(consumer: Any, progress: _Progress, t0: float) -> None:
+    while (msg := consumer.poll(0.1)) is not None:
+        if msg.error():
+            continue
+        value = json.loads(msg.value())
+        if msg.topic() == "md.candles":
+            progress.candles[value["event_id"]] = value
+            progress.finals += bool(value["final"])
+            if progress.first_candle_s is None:
+                progress.first_candle_s = time.monotonic() - t0
+        else:
+            progress.dead_letters[value["reason"]] += 1
+
+
+def _candle_table(progress: _Progress, limit: int = 8) -> Table:
+    table = Table("symbol", "minute (event time)", "open", "high", "low", "close", "volume",
+                  "vwap", "trades", "v", "final", title="md.candles (latest first)")
+    latest = sorted(progress.candles.values(), key=lambda c: (c["window_start"], c["symbol"]),
+                    reverse=True)[:limit]
+    for c in latest:
+        table.add_row(c["symbol"], c["window_start"][11:16], c["open"], c["high"], c["low"],
+                      c["close"], f"{float(c['volume']):.4f}", f"{float(c['vwap']):.2f}",
+                      str(c["trades"]), str(c["version"]), "yes" if c["final"] else "live")
+    return table
+
+
+def _summary(progress: _Progress, elapsed: float) -> str:
+    sent = progress.sent
+    rate = sum(sent.values()) / elapsed if elapsed else 0.0
+    letters = ", ".join(f"{k}={v}" for k, v in sorted(progress.dead_letters.items())) or "none"
+    return (f"[bold]{elapsed:5.1f}s[/]  sent {sent.get('ticks', 0)} ticks "
+            f"(+{sent.get('duplicates', 0)} duplicates, {sent.get('invalid', 0)} invalid) "
+            f"at {rate:.0f}/s · candle updates {len(progress.candles)} · finals "
+            f"{progress.finals} · dead letters: {letters}")
+
+
+def run_demo(settings: Settings, console: Console, seconds: int = 45, rate: float = 400.0,
+             speed: float = 20.0) -> int:
+    t_start = time.monotonic()
+    console.rule("[bold]StrikeFlow demo")
+    console.print("1/4 the stack (the first run downloads the jars from Maven Central)")
+    stack.up(settings, progress=lambda m: console.print(f"    {m}"))
+    console.print(f"    stack ready after {time.monotonic() - t_start:.1f}s")
+    console.print("2/4 topics from the catalogue")
+    changes = Counter(c.action for c in apply_topics(settings.kafka.bootstrap_servers))
+    console.print(f"    {dict(changes)}")
+    console.print("3/4 the worker")
+    worker = _start_worker(settings, console)
+    consumer = _watch(settings)
+    progress = _Progress()
+    cfg = SimulatorConfig(rate=rate, count=int(rate * seconds), speed=speed,
+                          seed=int(time.time()), duplicate_rate=0.005, invalid_every=2000)
+    console.print(f"4/4 simulating {cfg.count} BTC/ETH trades from 4 venues at {rate:.0f}/s, "
+                  f"event time x{speed:g} (a 1-minute candle closes every {60 / speed:.0f}s)")
+    feeder = threading.Thread(
+        target=lambda: progress.sent.update(publish(make_producer(settings), cfg,
+                                                    progress=progress.sent.update)),
+        daemon=True)
+    t0 = time.monotonic()
+    feeder.start()
+    try:
+        if console.is_terminal:
+            with Live(console=console, refresh_per_second=4) as live:
+                while feeder.is_alive() or time.monotonic() - t0 < seconds + 3:
+                    _drain(consumer, progress, t0)
+                    live.update(Group(_summary(progress, time.monotonic() - t0),
+                                      _candle_table(progress)))
+                    if not feeder.is_alive() and time.monotonic() - t0 > seconds + 15:
+                        break
+                    time.sleep(0.25)
+        else:
+            next_line = 0.0
+            while feeder.is_alive() or time.monotonic() - t0 < seconds + 3:
+                _drain(consumer, progress, t0)
+                if time.monotonic() - t0 >= next_line:
+                    console.print(_summary(progress, time.monotonic() - t0))
+                    next_line += 5
+                time.sleep(0.25)
+        feeder.join(timeout=60)
+        time.sleep(2)
+        _drain(consumer, progress, t0)
+    finally:
+        consumer.close()
+        os.killpg(worker.pid, signal.SIGTERM)
+        worker.wait(60)
+
+    console.print(_candle_table(progress, limit=12))
+    console.print(_summary(progress, time.monotonic() - t0))
+    if progress.first_candle_s is not None:
+        console.print(f"first candle {progress.first_candle_s:.1f}s after the first tick")
+    console.print("The stack is still up: try [bold]strikeflow infra status[/], "
+                  "[bold]strikeflow topics list[/]; stop it with [bold]strikeflow infra down[/].")
+    ok = progress.finals > 0 and progress.dead_letters["invalid"] > 0
+    console.rule("[green]demo done" if ok else "[red]demo produced no final candles")
+    return 0 if ok else 1
