@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -99,6 +100,7 @@ class WorkerSettings(_Part):
     store: str = "rocksdb://"
     session_timeout_s: float = 10.0
     topic_partitions: int = 3
+    offset_reset: Literal["earliest", "latest"] = "earliest"  # for a group with no offsets
 
 
 class Settings(BaseSettings):

@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -27,6 +24,7 @@ from infra import stack
 from infra.settings import Settings
 from streams.kafka import make_consumer, make_producer
 from streams.marketdata.simulator import SimulatorConfig, publish
+from streams.worker_process import WorkerProcess
 from topics.admin import apply_topics
 
 __all__ = ["run_demo"]
@@ -41,23 +39,6 @@ class _Progress:
     finals: int = 0
     dead_letters: Counter[str] = field(default_factory=Counter)
     first_candle_s: float | None = None
-
-
-def _start_worker(settings: Settings, console: Console) -> subprocess.Popen[bytes]:
-    log = settings.data_dir / "logs" / "worker.log"
-    console.print(f"starting the Faust worker (log: {log})")
-    offset = log.stat().st_size if log.exists() else 0
-    out = log.open("ab")
-    proc = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"], stdout=out,
-                            stderr=subprocess.STDOUT, start_new_session=True)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the worker exited; see {log}")
-        if b"Worker]: Ready" in log.read_bytes()[offset:]:
-            return proc
-        time.sleep(0.3)
-    raise RuntimeError(f"the worker was not ready after 120 s; see {log}")
 
 
 def _watch(settings: Settings) -> Any:
@@ -117,8 +98,9 @@ def run_demo(settings: Settings, console: Console, seconds: int = 45, rate: floa
     console.print("2/4 topics from the catalogue")
     changes = Counter(c.action for c in apply_topics(settings.kafka.bootstrap_servers))
     console.print(f"    {dict(changes)}")
-    console.print("3/4 the worker")
-    worker = _start_worker(settings, console)
+    worker = WorkerProcess(settings)
+    console.print(f"3/4 the worker (log: {worker.log})")
+    worker.start()
     consumer = _watch(settings)
     progress = _Progress()
     cfg = SimulatorConfig(rate=rate, count=int(rate * seconds), speed=speed,
@@ -154,8 +136,7 @@ def run_demo(settings: Settings, console: Console, seconds: int = 45, rate: floa
         _drain(consumer, progress, t0)
     finally:
         consumer.close()
-        os.killpg(worker.pid, signal.SIGTERM)
-        worker.wait(60)
+        worker.stop()
 
     console.print(_candle_table(progress, limit=12))
     console.print(_summary(progress, time.monotonic() - t0))

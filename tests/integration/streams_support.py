@@ -1,67 +1,19 @@
-"""Run a real ``strikeflow worker`` process and read topics, for the streams tests."""
+"""Run a real worker process and read topics, for the streams tests."""
 
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 from confluent_kafka import TopicPartition
 
 from infra.settings import Settings
 from streams.kafka import make_consumer
-
-
-class WorkerProcess:
-    """A ``strikeflow worker`` in its own process group, with its own app id and log."""
-
-    def __init__(self, settings: Settings, app_id: str, web_port: int) -> None:
-        self.settings = settings
-        self.app_id = app_id
-        self.web_port = web_port
-        self.log = settings.data_dir / "logs" / f"worker-{app_id}.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self, timeout_s: float = 90) -> None:
-        env = os.environ | {"STRIKEFLOW_WORKER__APP_ID": self.app_id,
-                            "STRIKEFLOW_WORKER__WEB_PORT": str(self.web_port),
-                            "STRIKEFLOW_DATA_DIR": str(self.settings.data_dir)}
-        self.log.parent.mkdir(parents=True, exist_ok=True)
-        offset = self.log.stat().st_size if self.log.exists() else 0
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "streams.cli", "worker", "-l", "info"], env=env,
-                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"worker exited: see {self.log}")
-            if b"Worker]: Ready" in self.log.read_bytes()[offset:]:
-                return
-            time.sleep(0.3)
-        raise AssertionError(f"worker not ready after {timeout_s}s: see {self.log}")
-
-    def kill(self) -> None:
-        """SIGKILL: no shutdown, no final commit, as in a crash."""
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.kill()
+from streams.worker_process import WorkerProcess
 
 
 @contextmanager
@@ -100,4 +52,4 @@ def value(msg: Any) -> dict[str, Any]:
     return json.loads(msg.value())
 
 
-__all__ = ["Path", "WorkerProcess", "collect", "running_worker", "value"]
+__all__ = ["WorkerProcess", "collect", "running_worker", "value"]

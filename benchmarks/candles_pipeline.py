@@ -1,0 +1,194 @@
+"""Ticks through Kafka and the candle agent, against a raw consume→produce passthrough.
+
+Both legs move the same pre-encoded ticks over the same broker in the same run:
+
+* **baseline** — one confluent-kafka consumer reads them from ``md.ticks`` and produces each
+  to a scratch topic: the floor of what any Kafka-to-Kafka stage costs here;
+* **pipeline** — a real ``strikeflow worker`` (fresh consumer group, reading from the latest
+  offsets) validates every tick, updates the candles in its RocksDB table and publishes them.
+
+Throughput is ticks / (last closing candle seen - first tick produced). Latency is, for each
+candle update, the candle's creation time minus the produce time of the tick that last changed
+it (``causation_id``); it includes the agent's batching window (0.25 s).
+
+    python -m benchmarks.candles_pipeline [--ticks 50000] [--symbols 8]
+
+Needs the stack (``strikeflow infra up``) and the topics (``strikeflow topics apply``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from confluent_kafka import TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from infra.settings import Settings, get_settings
+from streams.kafka import make_consumer, make_producer
+from streams.worker_process import WorkerProcess
+from topics.catalogue import by_name
+from topics.contracts import Tick
+
+TICKS = by_name("md.ticks")
+
+
+START = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _last_window(n: int) -> str:
+    """The window of the last data tick: its final candle closes the run for a symbol."""
+    last = START + timedelta(milliseconds=10 * (n - 1))
+    return last.replace(second=0, microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def _payloads(n: int, symbols: list[str]) -> list[tuple[bytes, bytes, str]]:
+    """``n`` ticks spread over the symbols, 10 ms of event time apart, then a closing tick."""
+    start = START
+    out = []
+    for i in range(n):
+        sym = symbols[i % len(symbols)]
+        tick = Tick(event_id=f"bench:{sym}:{i}", ts_event=start + timedelta(milliseconds=10 * i),
+                    venue="bench", symbol=sym, trade_id=i, price=Decimal(1000 + i % 97),
+                    qty=Decimal("0.5"), side="buy")
+        out.append((sym.encode(), TICKS.encode(tick), tick.event_id))
+    end = start + timedelta(milliseconds=10 * n, minutes=2)
+    for j, sym in enumerate(symbols):  # moves every watermark past the last window
+        tick = Tick(event_id=f"bench:{sym}:close", ts_event=end, venue="bench", symbol=sym,
+                    trade_id=n + j, price=Decimal(1000), qty=Decimal(1), side="sell")
+        out.append((sym.encode(), TICKS.encode(tick), tick.event_id))
+    return out
+
+
+def _produce(settings: Settings, payloads: list[tuple[bytes, bytes, str]]) -> dict[str, float]:
+    producer = make_producer(settings)
+    sent_at: dict[str, float] = {}
+    for key, value, event_id in payloads:
+        sent_at[event_id] = time.time()
+        while True:
+            try:
+                producer.produce(TICKS.name, key=key, value=value)
+                break
+            except BufferError:
+                producer.poll(0.05)
+        producer.poll(0)
+    producer.flush(60)
+    return sent_at
+
+
+def _end_offsets(settings: Settings) -> list[TopicPartition]:
+    consumer = make_consumer(settings, f"bench-offsets-{uuid.uuid4().hex[:6]}")
+    parts = consumer.list_topics(TICKS.name, timeout=10).topics[TICKS.name].partitions
+    out = []
+    for p in parts:
+        _, high = consumer.get_watermark_offsets(TopicPartition(TICKS.name, p), timeout=10)
+        out.append(TopicPartition(TICKS.name, p, high))
+    consumer.close()
+    return out
+
+
+def baseline(settings: Settings, starts: list[TopicPartition], n: int) -> float:
+    """Raw passthrough of ``n`` messages from ``starts``: messages per second."""
+    scratch = f"bench.passthrough.{uuid.uuid4().hex[:6]}"
+    admin = AdminClient({"bootstrap.servers": settings.kafka.bootstrap_servers})
+    admin.create_topics([NewTopic(scratch, TICKS.partitions, 1)])[scratch].result(30)
+    consumer = make_consumer(settings, f"bench-{uuid.uuid4().hex[:6]}")
+    consumer.assign(starts)
+    producer = make_producer(settings)
+    moved = 0
+    t0 = None
+    deadline = time.monotonic() + 300
+    while moved < n and time.monotonic() < deadline:
+        for msg in consumer.consume(1000, 0.5):
+            if msg.error():
+                continue
+            t0 = t0 or time.monotonic()
+            while True:
+                try:
+                    producer.produce(scratch, key=msg.key(), value=msg.value())
+                    break
+                except BufferError:
+                    producer.poll(0.05)
+            moved += 1
+        producer.poll(0)
+    producer.flush(60)
+    elapsed = time.monotonic() - (t0 or time.monotonic())
+    consumer.close()
+    admin.delete_topics([scratch])
+    return moved / elapsed if elapsed else 0.0
+
+
+def pipeline(settings: Settings, n: int, symbols: int) -> dict[str, float]:
+    names = [f"B{uuid.uuid4().hex[:5].upper()}{i}-USDT" for i in range(symbols)]
+    payloads = _payloads(n, names)
+    worker = WorkerProcess(settings, f"bench-{uuid.uuid4().hex[:6]}", 16190,
+                           offset_reset="latest")
+    worker.start()
+    watch = make_consumer(settings, f"bench-watch-{uuid.uuid4().hex[:6]}")
+    parts = watch.list_topics("md.candles", timeout=10).topics["md.candles"].partitions
+    ends = []
+    for p in parts:
+        _, high = watch.get_watermark_offsets(TopicPartition("md.candles", p), timeout=10)
+        ends.append(TopicPartition("md.candles", p, high))
+    watch.assign(ends)
+    starts = _end_offsets(settings)
+    try:
+        t0 = time.time()
+        sent_at = _produce(settings, payloads)
+        produced_s = time.time() - t0
+        wanted = set(names)
+        last_window = _last_window(n)
+        closed: set[str] = set()
+        latencies: list[float] = []
+        t_last = t0
+        deadline = time.monotonic() + 600
+        while closed != wanted and time.monotonic() < deadline:
+            for msg in watch.consume(500, 0.5):
+                if msg.error() or msg.key().decode() not in wanted:
+                    continue
+                candle = json.loads(msg.value())
+                made = datetime.fromisoformat(candle["ts_init"].replace("Z", "+00:00")).timestamp()
+                if candle["causation_id"] in sent_at:
+                    latencies.append(made - sent_at[candle["causation_id"]])
+                t_last = max(t_last, made)
+                if candle["final"] and candle["window_start"] >= last_window:
+                    closed.add(msg.key().decode())
+    finally:
+        watch.close()
+        worker.stop()
+    if closed != wanted:
+        raise SystemExit(f"only {len(closed)}/{len(wanted)} symbols closed: see {worker.log}")
+    latencies.sort()
+    return {
+        "ticks": len(payloads), "produce_s": produced_s, "elapsed_s": t_last - t0,
+        "rate": len(payloads) / (t_last - t0),
+        "p50_ms": 1000 * statistics.median(latencies),
+        "p99_ms": 1000 * latencies[int(0.99 * (len(latencies) - 1))],
+        "updates": len(latencies), "starts": starts,  # type: ignore[dict-item]
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--ticks", type=int, default=50_000)
+    parser.add_argument("--symbols", type=int, default=8)
+    args = parser.parse_args()
+    settings = get_settings()
+    print(f"candle pipeline benchmark: {args.ticks} ticks over {args.symbols} symbols")
+    result = pipeline(settings, args.ticks, args.symbols)
+    base = baseline(settings, result.pop("starts"), int(result["ticks"]))
+    print(f"  produced in {result['produce_s']:.2f}s")
+    print(f"  pipeline  {result['rate']:10,.0f} ticks/s   (last candle {result['elapsed_s']:.2f}s "
+          f"after the first tick; {result['updates']:.0f} candle updates)")
+    print(f"  tick→candle latency p50 {result['p50_ms']:.0f} ms, p99 {result['p99_ms']:.0f} ms")
+    print(f"  baseline  {base:10,.0f} msg/s   (confluent-kafka consume→produce, same ticks)")
+    print(f"  ratio pipeline/baseline: {result['rate'] / base:.2f}")
+
+
+if __name__ == "__main__":
+    main()
