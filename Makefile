@@ -15,6 +15,8 @@ lint:
 
 bench: setup
 	.venv/bin/python -m benchmarks.option_marks
+	.venv/bin/strikeflow infra up && .venv/bin/strikeflow topics apply
+	.venv/bin/python -m benchmarks.candles_pipeline
 
 down:
 	.venv/bin/strikeflow infra down
