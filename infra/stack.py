@@ -13,7 +13,7 @@ from infra.services import SERVICES, Health, Service, write_shared_conf
 from infra.settings import Settings
 from infra.supervisor import Supervisor
 
-__all__ = ["ServiceStatus", "StackError", "clickhouse_health", "down", "status", "up"]
+__all__ = ["ServiceStatus", "StackError", "clickhouse_health", "down", "status", "stop", "up"]
 
 Progress = Callable[[str], None]
 
@@ -102,6 +102,22 @@ def up(settings: Settings, names: tuple[str, ...] | None = None,
             started.append(svc.name)
             remaining.remove(svc)
     return started
+
+
+def stop(settings: Settings, names: tuple[str, ...]) -> None:
+    """Stop some services and leave the others (and supervisord) running; ``up`` restarts them.
+
+    What fault tests and ops drills use: Connect stopped while orders are written, a broker
+    restarted mid-stream.
+    """
+    sup = Supervisor(settings)
+    wanted = {s.name for s in _select(names)} & set(names)  # validates the names
+    if not sup.is_running():
+        return
+    rpc = sup.rpc()
+    for svc in reversed(SERVICES):  # dependants first
+        if svc.name in wanted and (sup.info(svc.name) or {}).get("statename") == "RUNNING":
+            rpc.stopProcess(svc.name, True)
 
 
 def down(settings: Settings) -> None:

@@ -66,6 +66,16 @@ def infra_down() -> None:
     console.print(f"[green]stack down[/] in {time.monotonic() - t0:.1f}s")
 
 
+@infra.command("stop")
+@click.argument("services", nargs=-1, required=True)
+def infra_stop(services: tuple[str, ...]) -> None:
+    """Stop SERVICES only (the rest keeps running); `infra up` starts them again."""
+    from infra import stack
+
+    stack.stop(get_settings(), services)
+    console.print(f"stopped {', '.join(services)}")
+
+
 @infra.command("status")
 def infra_status() -> None:
     """Each service with its address, pid, memory and health. Exit 1 if any is unhealthy."""

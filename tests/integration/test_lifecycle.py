@@ -56,3 +56,15 @@ def test_up_is_idempotent_and_down_leaves_nothing(stack: Settings) -> None:
     for pid in pids:
         assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
     shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.mark.elasticsearch
+def test_stop_one_service_and_bring_it_back(stack: Settings) -> None:
+    """What fault tests rely on: one service stops, the others stay, ``up`` restores it."""
+    before = {r.name: r.pid for r in infra_stack.status(stack)}
+    infra_stack.stop(stack, ("elasticsearch",))
+    rows = {r.name: r for r in infra_stack.status(stack)}
+    assert rows["elasticsearch"].state == "STOPPED" and not rows["elasticsearch"].health.ok
+    assert rows["kafka"].pid == before["kafka"] and rows["kafka"].health.ok
+    assert infra_stack.up(stack) == ["elasticsearch"]
+    assert {r.name: r.health.ok for r in infra_stack.status(stack)}["elasticsearch"]
