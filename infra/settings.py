@@ -89,6 +89,10 @@ class ClickHouseSettings(_Part):
 
     dsn: str = ""
     database: str = "strikeflow"
+    query_host: str = LOOPBACK
+    query_port: int = 18123  # the sink process answers analysts' SQL here (chDB is in-process)
+    batch_rows: int = 5000
+    flush_interval_s: float = 1.0
 
 
 class WorkerSettings(_Part):

@@ -28,6 +28,7 @@ def main() -> None:
     Topics:            strikeflow topics apply | list | schema
     Run the agents:    strikeflow worker
     Feed market data:  strikeflow simulate --rate 500
+    Analytics:         strikeflow sink clickhouse · strikeflow analytics query "SELECT …"
     """
 
 
@@ -158,6 +159,82 @@ def topics_schema(out: Path) -> None:
 
     for path in export_schemas(out):
         console.print(f"  {path}")
+
+
+# --- sinks and analytics -------------------------------------------------------------------
+
+@main.group()
+def sink() -> None:
+    """Writers from Kafka to ClickHouse and Elasticsearch."""
+
+
+@sink.command("clickhouse")
+@click.option("--max-seconds", type=float, default=None, help="stop after this long")
+def sink_clickhouse(max_seconds: float | None) -> None:
+    """Sink the analytic topics into ClickHouse (and answer analysts' SQL while running)."""
+    from sinks.runner import run_clickhouse_sink
+
+    counts = run_clickhouse_sink(get_settings(), max_seconds=max_seconds)
+    console.print(f"sink stopped: {counts}")
+
+
+@main.group()
+def analytics() -> None:
+    """ClickHouse for analysts: migrations and queries."""
+
+
+@analytics.command("migrate")
+def analytics_migrate() -> None:
+    """Apply the numbered ClickHouse migrations (idempotent)."""
+    from analytics.migrate import migrate
+    from sinks.clickhouse import open_client
+
+    settings = get_settings()
+    client = open_client(settings)
+    try:
+        ran = migrate(client, settings.clickhouse.database)
+    finally:
+        client.close()
+    console.print(f"applied: {', '.join(ran)}" if ran else "nothing to apply")
+
+
+@analytics.command("query")
+@click.argument("sql", required=False)
+@click.option("-f", "--file", "sql_file", type=click.Path(exists=True, path_type=Path),
+              help="read the SQL from a file")
+@click.option("--format", "fmt", default="table", show_default=True,
+              type=click.Choice(["table", "csv", "json", "parquet"]))
+@click.option("-o", "--out", type=click.Path(path_type=Path), help="write to a file")
+def analytics_query(sql: str | None, sql_file: Path | None, fmt: str, out: Path | None) -> None:
+    """Run SQL against ClickHouse (live while the sink runs). Tables are in `strikeflow.`."""
+    from analytics.query import QueryError, query
+
+    text = sql_file.read_text() if sql_file else sql
+    if not text:
+        raise click.UsageError("give SQL as an argument or with --file")
+    ch_format = {"table": "CSVWithNames", "csv": "CSVWithNames", "json": "JSONEachRow",
+                 "parquet": "Parquet"}[fmt]
+    try:
+        data = query(get_settings(), text, ch_format)
+    except QueryError as exc:
+        console.print(f"[red]query failed:[/] {exc}")
+        sys.exit(1)
+    if out is not None:
+        out.write_bytes(data)
+        console.print(f"wrote {len(data)} bytes to {out}")
+    elif fmt == "table":
+        import csv
+        import io
+
+        rows = list(csv.reader(io.StringIO(data.decode())))
+        table = Table(*rows[0]) if rows else Table()
+        for row in rows[1:]:
+            table.add_row(*row)
+        console.print(table)
+    elif fmt == "parquet":
+        raise click.UsageError("parquet output needs --out FILE")
+    else:
+        click.echo(data.decode(), nl=False)
 
 
 # --- streams -------------------------------------------------------------------------------

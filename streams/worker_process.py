@@ -1,4 +1,4 @@
-"""A ``strikeflow worker`` in a child process: what the demo, the tests and benchmarks run."""
+"""``strikeflow`` services in child processes: what the demo, the tests and benchmarks run."""
 
 from __future__ import annotations
 
@@ -10,44 +10,45 @@ import time
 
 from infra.settings import Settings
 
-__all__ = ["WorkerProcess"]
-
-READY_MARK = b"Worker]: Ready"
+__all__ = ["ChildProcess", "SinkProcess", "WorkerProcess"]
 
 
-class WorkerProcess:
-    """One worker with its own app id (consumer group, tables) and log under ``logs/``."""
+class ChildProcess:
+    """A ``strikeflow`` sub-command in its own process group, with its log under ``logs/``."""
 
-    def __init__(self, settings: Settings, app_id: str | None = None, web_port: int | None = None,
-                 offset_reset: str | None = None) -> None:
+    def __init__(self, settings: Settings, name: str, args: list[str], ready_mark: bytes,
+                 env: dict[str, str] | None = None) -> None:
         self.settings = settings
-        self.app_id = app_id or settings.worker.app_id
-        self.env = {"STRIKEFLOW_WORKER__APP_ID": self.app_id,
-                    "STRIKEFLOW_DATA_DIR": str(settings.data_dir)}
-        if web_port is not None:
-            self.env["STRIKEFLOW_WORKER__WEB_PORT"] = str(web_port)
-        if offset_reset is not None:
-            self.env["STRIKEFLOW_WORKER__OFFSET_RESET"] = offset_reset
-        self.log = settings.data_dir / "logs" / f"worker-{self.app_id}.log"
+        self.args = args
+        self.ready_mark = ready_mark
+        self.env = {"STRIKEFLOW_DATA_DIR": str(settings.data_dir)} | (env or {})
+        self.log = settings.data_dir / "logs" / f"{name}.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout_s: float = 120) -> None:
-        """Start and wait until Faust says the worker is ready."""
+        """Start, and wait until the process logs that it is ready."""
         self.log.parent.mkdir(parents=True, exist_ok=True)
         offset = self.log.stat().st_size if self.log.exists() else 0
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "streams.cli", "worker"], env=os.environ | self.env,
+                [sys.executable, "-m", "streams.cli", *self.args], env=os.environ | self.env,
                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"the worker exited; see {self.log}")
-            if READY_MARK in self.log.read_bytes()[offset:]:
+                raise RuntimeError(f"{' '.join(self.args)} exited; see {self.log}")
+            if self.ready_mark in self.log.read_bytes()[offset:]:
                 return
             time.sleep(0.3)
         self.stop()
-        raise RuntimeError(f"the worker was not ready after {timeout_s:.0f}s; see {self.log}")
+        raise RuntimeError(f"{' '.join(self.args)} not ready after {timeout_s:.0f}s; "
+                           f"see {self.log}")
+
+    def check_alive(self) -> None:
+        """Raise if the process has exited: a caller watching its output should not wait on."""
+        if self.proc is not None and self.proc.poll() is not None:
+            raise RuntimeError(f"{' '.join(self.args)} exited with {self.proc.returncode}; "
+                               f"see {self.log}")
 
     def kill(self) -> None:
         """SIGKILL: no shutdown, no final commit, as in a crash."""
@@ -63,3 +64,24 @@ class WorkerProcess:
                 self.proc.wait(timeout_s)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+class WorkerProcess(ChildProcess):
+    """A Faust worker with its own app id (consumer group, tables)."""
+
+    def __init__(self, settings: Settings, app_id: str | None = None, web_port: int | None = None,
+                 offset_reset: str | None = None) -> None:
+        self.app_id = app_id or settings.worker.app_id
+        env = {"STRIKEFLOW_WORKER__APP_ID": self.app_id}
+        if web_port is not None:
+            env["STRIKEFLOW_WORKER__WEB_PORT"] = str(web_port)
+        if offset_reset is not None:
+            env["STRIKEFLOW_WORKER__OFFSET_RESET"] = offset_reset
+        super().__init__(settings, f"worker-{self.app_id}", ["worker"], b"Worker]: Ready", env)
+
+
+class SinkProcess(ChildProcess):
+    """The ClickHouse sink; ready once it answers SQL (or, for a server DSN, once it consumes)."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings, "sink-clickhouse", ["sink", "clickhouse"], b"sink running")

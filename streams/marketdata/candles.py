@@ -229,6 +229,8 @@ class CandleAggregator:
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> CandleAggregator:
+        if state.get("format") == 1:  # format 1 kept no recent finals
+            state = state | {"format": 2, "finals": []}
         if state.get("format") != STATE_FORMAT:
             raise ValueError(f"candle state format {state.get('format')!r} is not "
                              f"{STATE_FORMAT}: the table was written by another version")

@@ -6,6 +6,7 @@ import random
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -170,3 +171,14 @@ def test_a_replayed_tick_republishes_its_candle_open_or_final() -> None:
         final.model_dump(exclude={"version", "ts_init"})
     assert agg.add(tick(61, "101", trade_id=2)) is Verdict.DUPLICATE
     assert [c.final for c in agg.drain()] == [False]  # the open window is re-published too
+
+
+def test_state_of_format_1_is_read_and_unknown_formats_refused() -> None:
+    agg = CandleAggregator("BTC-USDT")
+    agg.add(tick(1, "100", trade_id=1))
+    old = agg.to_state()
+    old["format"] = 1
+    del old["finals"]
+    assert CandleAggregator.from_state(old).to_state() == agg.to_state()
+    with pytest.raises(ValueError, match="format 99"):
+        CandleAggregator.from_state(old | {"format": 99})

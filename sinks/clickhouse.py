@@ -1,0 +1,216 @@
+"""Kafka → ClickHouse: batched, idempotent, patient with an unavailable server.
+
+Why it is built this way:
+
+* **Commit after insert.** Offsets are committed only once the rows are in ClickHouse; a crash
+  replays the batch, and tables are ``ReplacingMergeTree(version)`` ordered by the event's
+  natural key, so a replayed row replaces itself: nothing lost, nothing doubled.
+* **Backpressure, not loss.** While ClickHouse is unreachable the sink pauses its partitions,
+  keeps its group membership by polling, and retries with exponential backoff.
+* **Rows that can never be written** (a payload breaking its contract, a value ClickHouse
+  refuses) go to ``sink_dead_letters`` with the reason and source offset; the rest of the
+  batch goes on.
+* **One process owns the embedded store.** chDB locks its directory, so the sink also answers
+  analysts' SQL over loopback (:mod:`sinks.query_server`).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
+from pydantic import BaseModel
+
+from infra.settings import Settings
+from streams.kafka import make_consumer
+from topics.catalogue import ContractError, by_name
+
+__all__ = ["MAPPINGS", "ClickHouseSink", "TableMapping", "open_client"]
+
+log = structlog.get_logger(__name__)
+
+
+def open_client(settings: Settings) -> Any:
+    import clickhouse_connect
+
+    return clickhouse_connect.get_client(dsn=settings.clickhouse_dsn)
+
+
+@dataclass(frozen=True)
+class TableMapping:
+    """Which topic feeds which table, and how a validated message becomes a row."""
+
+    topic: str
+    table: str
+    columns: tuple[str, ...]
+    row: Callable[[BaseModel], list[Any]] | None = None
+
+    def to_row(self, message: BaseModel) -> list[Any]:
+        if self.row is not None:
+            return self.row(message)
+        return [getattr(message, c) for c in self.columns]
+
+
+MAPPINGS: tuple[TableMapping, ...] = (
+    TableMapping("md.candles", "candles", (
+        "event_id", "symbol", "interval", "window_start", "window_end", "open", "high", "low",
+        "close", "volume", "notional", "vwap", "trades", "version", "final", "ts_event",
+        "ts_init", "causation_id")),
+)
+
+_DEAD_LETTER_COLUMNS = ("source_topic", "source_partition", "source_offset", "key", "payload",
+                        "reason", "error", "ts_failed")
+
+
+def _is_unavailable(exc: Exception) -> bool:
+    """Connection trouble (retry) as opposed to a row ClickHouse refuses (dead letter)."""
+    from clickhouse_connect.driver.exceptions import OperationalError
+
+    return isinstance(exc, (OperationalError, ConnectionError, TimeoutError, OSError))
+
+
+class ClickHouseSink:
+    def __init__(self, settings: Settings, mappings: tuple[TableMapping, ...] = MAPPINGS,
+                 group_id: str = "strikeflow-sink-clickhouse", client: Any = None) -> None:
+        self.settings = settings
+        self.db = settings.clickhouse.database
+        self.mappings = {m.topic: m for m in mappings}
+        self.group_id = group_id
+        self.client = client if client is not None else open_client(settings)
+        self.lock = threading.Lock()  # the query server shares the embedded client
+        self.stop_event = threading.Event()
+        self.counts = {"rows": 0, "dead_letters": 0, "batches": 0, "retries": 0}
+
+    # -- one batch ------------------------------------------------------------------------
+    def _decode(self, msg: Message, rows: dict[str, list[tuple[list[Any], Message]]],
+                dead: list[list[Any]]) -> None:
+        mapping = self.mappings[msg.topic()]
+        try:
+            model = by_name(mapping.topic).decode(msg.value() or b"")
+            rows.setdefault(mapping.table, []).append((mapping.to_row(model), msg))
+        except ContractError as exc:
+            dead.append(self._dead_row(msg, "invalid", str(exc)))
+
+    @staticmethod
+    def _dead_row(msg: Message, reason: str, error: str) -> list[Any]:
+        key = msg.key()
+        return [msg.topic(), msg.partition(), msg.offset(),
+                key.decode("utf-8", "replace") if key else None,
+                (msg.value() or b"").decode("utf-8", "replace"), reason, error[:2000],
+                datetime.now(UTC)]
+
+    def _insert(self, table: str, columns: tuple[str, ...], data: list[list[Any]]) -> None:
+        with self.lock:
+            self.client.insert(f"{self.db}.{table}", data, column_names=list(columns))
+
+    def _insert_rows(self, table: str, data: list[tuple[list[Any], Message]],
+                     dead: list[list[Any]]) -> int:
+        """Insert a table's rows; if ClickHouse refuses the batch, find the refused rows."""
+        columns = next(m.columns for m in self.mappings.values() if m.table == table)
+        try:
+            self._insert(table, columns, [row for row, _ in data])
+            return len(data)
+        except Exception as exc:
+            if _is_unavailable(exc):
+                raise
+        written = 0
+        for row, msg in data:
+            try:
+                self._insert(table, columns, [row])
+                written += 1
+            except Exception as exc:
+                if _is_unavailable(exc):
+                    raise
+                dead.append(self._dead_row(msg, "refused", f"{type(exc).__name__}: {exc}"))
+        return written
+
+    def write(self, msgs: list[Message], consumer: Consumer | None = None) -> None:
+        """Write one batch, retrying while ClickHouse is unavailable; then it may be committed."""
+        rows: dict[str, list[tuple[list[Any], Message]]] = {}
+        invalid: list[list[Any]] = []
+        for msg in msgs:
+            self._decode(msg, rows, invalid)
+        delay = 0.2
+        while True:
+            try:
+                written = 0
+                dead = list(invalid)  # a retried attempt starts again from the decoded rows
+                for table, data in rows.items():
+                    written += self._insert_rows(table, data, dead)
+                if dead:
+                    self._insert("sink_dead_letters", _DEAD_LETTER_COLUMNS, dead)
+                break
+            except Exception as exc:
+                if not _is_unavailable(exc) or self.stop_event.is_set():
+                    raise
+                self.counts["retries"] += 1
+                log.warning("clickhouse unavailable, retrying", error=str(exc)[:200],
+                            delay_s=delay)
+                self._wait(consumer, delay)
+                delay = min(delay * 2, 30.0)
+        self.counts["rows"] += written
+        self.counts["dead_letters"] += len(dead)
+        self.counts["batches"] += 1
+
+    def _wait(self, consumer: Consumer | None, seconds: float) -> None:
+        """Back off while staying in the consumer group (paused partitions, polls)."""
+        if consumer is None:
+            time.sleep(seconds)
+            return
+        assigned = consumer.assignment()
+        consumer.pause(assigned)
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            consumer.poll(0.1)
+        consumer.resume(assigned)
+
+    # -- the loop -------------------------------------------------------------------------
+    def run(self, max_seconds: float | None = None, idle_stop_s: float | None = None) -> None:
+        """Consume until stopped (or for ``max_seconds``, or after ``idle_stop_s`` idle)."""
+        consumer = make_consumer(self.settings, self.group_id)
+        consumer.subscribe(list(self.mappings))
+        batch_rows = self.settings.clickhouse.batch_rows
+        interval = self.settings.clickhouse.flush_interval_s
+        started = last_data = time.monotonic()
+        pending: list[Message] = []
+        first_at = 0.0
+        try:
+            while not self.stop_event.is_set():
+                now = time.monotonic()
+                if max_seconds is not None and now - started > max_seconds:
+                    break
+                if idle_stop_s is not None and not pending and now - last_data > idle_stop_s:
+                    break
+                for msg in consumer.consume(min(batch_rows, 1000), 0.2):
+                    if msg.error():
+                        if msg.error().code() != KafkaError._PARTITION_EOF:
+                            log.warning("consume error", error=str(msg.error()))
+                        continue
+                    if not pending:
+                        first_at = time.monotonic()
+                    pending.append(msg)
+                    last_data = time.monotonic()
+                if pending and (len(pending) >= batch_rows
+                                or time.monotonic() - first_at >= interval):
+                    self.write(pending, consumer)
+                    consumer.commit(offsets=_next_offsets(pending), asynchronous=False)
+                    pending = []
+            if pending:
+                self.write(pending, consumer)
+                consumer.commit(offsets=_next_offsets(pending), asynchronous=False)
+        finally:
+            consumer.close()
+
+
+def _next_offsets(msgs: list[Message]) -> list[TopicPartition]:
+    top: dict[tuple[str, int], int] = {}
+    for m in msgs:
+        key = (m.topic(), m.partition())
+        top[key] = max(top.get(key, -1), m.offset())
+    return [TopicPartition(t, p, o + 1) for (t, p), o in top.items()]
