@@ -1,7 +1,7 @@
 """Shared fixtures. Integration tests run against the real stack that ``infra/`` starts.
 
 The ``stack`` fixture brings the stack up if it is not running (and then takes it down at the
-end of the session); a developer who already ran ``strikeflow infra up`` keeps theirs.
+end of the session); a stack that was already running is left running.
 """
 
 from __future__ import annotations
@@ -38,10 +38,14 @@ def settings() -> Settings:
 @pytest.fixture(scope="session")
 def stack(settings: Settings) -> Iterator[Settings]:
     from infra import stack as infra_stack
+    from infra.supervisor import Supervisor
     from topics.admin import apply_topics
 
-    started = infra_stack.up(settings)
+    # Only a stack this session started from nothing is taken down at the end: one that was
+    # already running (a developer's, or shared with other sessions) is left as it was found.
+    ours = not Supervisor(settings).is_running()
+    infra_stack.up(settings)
     apply_topics(settings.kafka.bootstrap_servers)
     yield settings
-    if started:
+    if ours:
         infra_stack.down(settings)
