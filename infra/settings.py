@@ -23,6 +23,7 @@ __all__ = [
     "ConnectSettings",
     "ElasticsearchSettings",
     "KafkaSettings",
+    "MatchingSettings",
     "PostgresSettings",
     "Settings",
     "WorkerSettings",
@@ -105,6 +106,18 @@ class WorkerSettings(_Part):
     session_timeout_s: float = 10.0
     topic_partitions: int = 3
     offset_reset: Literal["earliest", "latest"] = "earliest"  # for a group with no offsets
+    # Which agent packages or modules this worker runs (empty: all of them). Deployments
+    # split work this way, e.g. matching workers apart from market-data workers.
+    agents: tuple[str, ...] = ()
+
+
+class MatchingSettings(_Part):
+    """Snapshots bound recovery: a restarted worker replays the commands since the last one."""
+
+    snapshot_every_commands: int = 5000
+    snapshot_every_s: float = 5.0
+    depth_levels: int = 10
+    extra_spot_bases: tuple[str, ...] = ()  # list more BTC-like spot pairs against USDT
 
 
 class Settings(BaseSettings):
@@ -126,6 +139,7 @@ class Settings(BaseSettings):
     elasticsearch: ElasticsearchSettings = ElasticsearchSettings()
     clickhouse: ClickHouseSettings = ClickHouseSettings()
     worker: WorkerSettings = WorkerSettings()
+    matching: MatchingSettings = MatchingSettings()
 
     @property
     def clickhouse_dsn(self) -> str:

@@ -12,7 +12,7 @@ from infra.settings import get_settings
 
 __all__ = ["AGENT_PACKAGES", "app"]
 
-AGENT_PACKAGES = ["streams.marketdata"]
+AGENT_PACKAGES = ["streams.marketdata", "streams.cdc_bridge", "streams.matching"]
 
 _settings = get_settings()
 _worker = _settings.worker
@@ -24,8 +24,7 @@ app = faust.App(
     broker=f"kafka://{_settings.kafka.bootstrap_servers}",
     store=_worker.store,
     datadir=str(_datadir),
-    autodiscover=AGENT_PACKAGES,
-    origin="streams",
+    autodiscover=list(_worker.agents) or AGENT_PACKAGES,
     web_enabled=True,
     web_bind=_worker.web_host,
     web_host=_worker.web_host,
@@ -40,4 +39,5 @@ app = faust.App(
     broker_heartbeat_interval=1.0,
     broker_rebalance_timeout=_worker.session_timeout_s,
     table_cleanup_interval=30.0,
+    producer_max_request_size=64 * 2**20,  # book snapshots of busy instruments are large
 )

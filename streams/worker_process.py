@@ -70,9 +70,9 @@ class WorkerProcess(ChildProcess):
     """A Faust worker with its own app id (consumer group, tables)."""
 
     def __init__(self, settings: Settings, app_id: str | None = None, web_port: int | None = None,
-                 offset_reset: str | None = None) -> None:
+                 offset_reset: str | None = None, env: dict[str, str] | None = None) -> None:
         self.app_id = app_id or settings.worker.app_id
-        env = {"STRIKEFLOW_WORKER__APP_ID": self.app_id}
+        env = {"STRIKEFLOW_WORKER__APP_ID": self.app_id} | (env or {})
         if web_port is not None:
             env["STRIKEFLOW_WORKER__WEB_PORT"] = str(web_port)
         if offset_reset is not None:

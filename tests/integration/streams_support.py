@@ -17,8 +17,11 @@ from streams.worker_process import WorkerProcess
 
 
 @contextmanager
-def running_worker(settings: Settings, web_port: int = 16170) -> Iterator[WorkerProcess]:
-    worker = WorkerProcess(settings, f"test-{uuid.uuid4().hex[:8]}", web_port)
+def running_worker(settings: Settings, web_port: int = 16170,
+                   agents: str = "streams.marketdata.agents") -> Iterator[WorkerProcess]:
+    """A worker running only ``agents`` (JSON list or one name), with its own group."""
+    env = {"STRIKEFLOW_WORKER__AGENTS": f'["{agents}"]'}
+    worker = WorkerProcess(settings, f"test-{uuid.uuid4().hex[:8]}", web_port, env=env)
     worker.start()
     try:
         yield worker

@@ -117,7 +117,8 @@ def test_sigkilled_worker_resumes_without_losing_or_double_counting(stack: Setti
     closer = Tick(event_id=f"binance:{symbol}:9999", ts_event=start + timedelta(minutes=12),
                   venue="binance", symbol=symbol, trade_id=9999, price=Decimal(1000),
                   qty=Decimal(1), side="sell")
-    worker = WorkerProcess(stack, f"test-crash-{uuid.uuid4().hex[:8]}", 16171)
+    worker = WorkerProcess(stack, f"test-crash-{uuid.uuid4().hex[:8]}", 16171,
+                           env={"STRIKEFLOW_WORKER__AGENTS": '["streams.marketdata.agents"]'})
     worker.start()
     try:
         _produce(stack, symbol, [TICKS.encode(t) for t in ticks[:350]])

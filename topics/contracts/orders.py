@@ -98,22 +98,33 @@ order_command_adapter: TypeAdapter[OrderCommand] = TypeAdapter(OrderCommand)
 
 
 class OrderEvent(Event):
-    """One step of an order's life, with the order's state after it."""
+    """One step of an order's life, as the matching engine reported it.
 
-    account: AccountId
+    ``event_id`` is ``{symbol}:{seq}`` with the engine's per-instrument sequence, so a replay
+    reproduces the same ids. Which optional fields are set depends on ``kind``: fills carry
+    ``price``/``qty`` of the fill, ``leaves_qty`` and ``trade_id``; rejections carry
+    ``reason_code`` (the engine's numbered codes) and ``reason``.
+    """
+
     symbol: Symbol
-    client_order_id: ClientOrderId
-    order_id: str
+    seq: int = Field(ge=0, description="per-instrument engine sequence")
     kind: Literal["accepted", "rejected", "triggered", "partially_filled", "filled",
-                  "cancelled", "expired", "amended"]
+                  "cancelled", "expired", "amended", "command_rejected"]
+    account: AccountId | None = None
+    client_order_id: ClientOrderId | None = None
+    order_id: str | None = None
+    side: Side | None = None
+    order_type: str | None = None
+    time_in_force: str | None = None
+    price: PositiveDecimal | None = None
+    stop_price: PositiveDecimal | None = None
+    trigger_price: PositiveDecimal | None = None
+    qty: Decimal | None = Field(default=None, ge=0)
+    leaves_qty: Decimal | None = Field(default=None, ge=0)
+    trade_id: str | None = None
+    is_maker: bool | None = None
     reason_code: int | None = None
     reason: str | None = None
-    side: Side
-    price: PositiveDecimal | None = None
-    qty: Decimal = Field(ge=0)
-    filled_qty: Decimal = Field(ge=0)
-    remaining_qty: Decimal = Field(ge=0)
-    seq: int = Field(ge=0, description="per-instrument engine sequence")
 
 
 class Trade(Event):

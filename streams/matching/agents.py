@@ -1,0 +1,243 @@
+"""The matching agent: ``orders.commands`` (keyed by instrument) → ``orders.events``, ``trades``,
+``md.book``.
+
+State and recovery, and why:
+
+* The engine of each instrument lives in memory. Writing a whole book to the changelog on every
+  batch would cost megabytes per batch, so the table ``matching-snapshots`` holds, per
+  instrument, a snapshot taken every ``snapshot_every_commands`` commands or
+  ``snapshot_every_s`` seconds, with the source offset it includes — and the one before it.
+* After a restart or a rebalance, the first command Faust delivers for an instrument tells us
+  where the committed offset is. The engine is restored from the newest snapshot *older* than
+  that offset, and the commands between the snapshot and that offset are read again from
+  ``orders.commands`` and applied silently (their events were published and flushed before
+  the offset was committed). Then processing continues, and because the engine is a pure
+  function of its input, redelivered commands produce the same events with the same ids.
+* Every event id is ``{instrument}:{engine seq}``: a consumer that keeps the first of each id
+  sees every event exactly once, through SIGKILLs and partition moves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import faust
+import mode
+import structlog
+from confluent_kafka import TopicPartition
+
+from infra.settings import get_settings
+from streams.app import app
+from streams.batching import as_current
+from streams.deadletters import send_dead_letter
+from streams.instruments import Catalogue, Instrument, default_catalogue, spot_instrument
+from streams.instruments.catalogue import DEFAULT_SPOT_SPECS
+from streams.kafka import make_consumer
+from streams.matching.engine import MatchingEngine
+from streams.matching.translate import (
+    Rejection,
+    ns_to_datetime,
+    rejected_before_engine,
+    to_command,
+    to_messages,
+)
+from topics.catalogue import ContractError, by_name
+from topics.contracts import BookUpdate
+
+__all__ = ["engines", "match_orders", "snapshots"]
+
+log = structlog.get_logger(__name__)
+
+COMMANDS = by_name("orders.commands")
+OUTPUTS = {name: by_name(name) for name in ("orders.events", "trades", "md.book")}
+BATCH_SIZE = 2000
+BATCH_WITHIN_S = 0.05
+
+_settings = get_settings().matching
+commands_topic = app.topic(COMMANDS.name, key_serializer="raw", value_serializer="raw")
+out_topics = {name: app.topic(name, key_serializer="raw", value_serializer="raw")
+              for name in OUTPUTS}
+
+snapshots = app.Table(
+    "matching-snapshots", default=None, partitions=COMMANDS.partitions,
+    schema=faust.Schema(key_serializer="raw", value_serializer="json"),
+    extra_topic_configs={"max.message.bytes": str(64 * 2**20)},
+)
+
+
+def _catalogue() -> Catalogue:
+    catalogue = default_catalogue()
+    for base in _settings.extra_spot_bases:  # listed on BTC's grid
+        catalogue = catalogue.with_instrument(spot_instrument(base, DEFAULT_SPOT_SPECS["BTC"]))
+    return catalogue
+
+
+CATALOGUE = _catalogue()
+
+
+@dataclass
+class _Live:
+    """An instrument's engine in this process, and how far it has read its partition."""
+
+    engine: MatchingEngine
+    instrument: Instrument
+    partition: int
+    applied_offset: int
+    since_snapshot: int = 0
+    snapshot_at: float = field(default_factory=time.monotonic)
+
+
+engines: dict[str, _Live] = {}
+
+
+@app.on_partitions_revoked.connect
+async def _forget_revoked(sender: Any, revoked: Any, **_: Any) -> None:
+    """A partition that moved away may come back later with another worker's progress."""
+    gone = {tp.partition for tp in revoked if tp.topic == COMMANDS.name}
+    for symbol in [s for s, live in engines.items() if live.partition in gone]:
+        del engines[symbol]
+
+
+def _read_commands(partition: int, start: int, end: int, symbol: str) -> list[bytes]:
+    """The raw commands for ``symbol`` at offsets ``[start, end)`` of one partition."""
+    if start >= end:
+        return []
+    consumer = make_consumer(get_settings(), f"matching-replay-{symbol}")
+    consumer.assign([TopicPartition(COMMANDS.name, partition, start)])
+    found: list[bytes] = []
+    key = symbol.encode()
+    try:
+        deadline = time.monotonic() + 120
+        position = start
+        while position < end:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"replaying {symbol} from {start} to {end} timed out")
+            for msg in consumer.consume(5000, 1.0):
+                if msg.error():
+                    continue
+                position = msg.offset() + 1
+                if msg.offset() >= end:
+                    break
+                if msg.key() == key:
+                    found.append(msg.value())
+    finally:
+        consumer.close()
+    return found
+
+
+async def _restore(symbol: str, instrument: Instrument, event: Any) -> _Live:
+    """The engine as of just before ``event``: snapshot, then the commands since it."""
+    partition, first = event.message.partition, event.message.offset
+    with as_current(event):
+        record = snapshots.get(symbol)
+    base = None
+    for candidate in (record or {}).get("current"), (record or {}).get("previous"):
+        if candidate and candidate["offset"] < first:
+            base = candidate
+            break
+    if base is not None:
+        engine = MatchingEngine.from_snapshot(base["snapshot"])
+        start = base["offset"] + 1
+    else:
+        engine = MatchingEngine.for_instrument(instrument)
+        start = 0  # no usable snapshot: the instrument's whole history on this partition
+    raw = await asyncio.to_thread(_read_commands, partition, start, first, symbol)
+    replayed = 0
+    for payload in raw:
+        try:
+            engine.process(to_command(COMMANDS.decode(payload), instrument))
+            replayed += 1
+        except (ContractError, Rejection):
+            continue  # it was rejected or dead-lettered the first time too
+    log.info("matching engine restored", symbol=symbol, snapshot_offset=start - 1,
+             replayed=replayed, resting=len(engine.open_orders()), first_offset=first)
+    return _Live(engine, instrument, partition, first - 1)
+
+
+def _snapshot_due(live: _Live) -> bool:
+    return (live.since_snapshot >= _settings.snapshot_every_commands
+            or (live.since_snapshot and
+                time.monotonic() - live.snapshot_at >= _settings.snapshot_every_s))
+
+
+def _write_snapshot(symbol: str, live: _Live, event: Any) -> None:
+    with as_current(event):
+        previous = (snapshots.get(symbol) or {}).get("current")
+        snapshots[symbol] = {"current": {"offset": live.applied_offset,
+                                         "snapshot": live.engine.to_snapshot()},
+                             "previous": previous}
+    live.since_snapshot = 0
+    live.snapshot_at = time.monotonic()
+
+
+def _book(symbol: str, live: _Live, causation: str) -> BookUpdate:
+    inst, engine = live.instrument, live.engine
+    depth = engine.depth(_settings.depth_levels)
+    last = engine.last_price
+    return BookUpdate(
+        event_id=f"{symbol}:book:{engine.seq}", ts_event=ns_to_datetime(engine.clock),
+        causation_id=causation, symbol=symbol, source="venue", seq=engine.seq,
+        bids=[(inst.ticks_to_price(lv.price), inst.lots_to_qty(lv.qty)) for lv in depth.bids],
+        asks=[(inst.ticks_to_price(lv.price), inst.lots_to_qty(lv.qty)) for lv in depth.asks],
+        last_price=inst.ticks_to_price(last) if last is not None else None)
+
+
+@app.agent(commands_topic, supervisor_strategy=mode.CrashingSupervisor)
+async def match_orders(stream: Any) -> None:
+    async for batch in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_S):
+        by_symbol: dict[str, list[Any]] = defaultdict(list)
+        for event in batch:
+            by_symbol[(event.message.key or b"").decode("utf-8", "replace")].append(event)
+        for symbol, symbol_events in by_symbol.items():
+            await _match_symbol(symbol, symbol_events)
+
+
+async def _send(topic: str, key: bytes, message: Any) -> None:
+    await out_topics[topic].send(key=key, value=OUTPUTS[topic].encode(message))
+
+
+async def _match_symbol(symbol: str, batch: list[Any]) -> None:
+    instrument = CATALOGUE.get(symbol)
+    if instrument is None:
+        for event in batch:
+            await send_dead_letter(event, "unknown_instrument",
+                                   f"{symbol!r} is not a listed instrument")
+        return
+    live = engines.get(symbol)
+    if live is None:
+        live = engines[symbol] = await _restore(symbol, instrument, batch[0])
+    key = symbol.encode()
+    last_event, causation = batch[-1], ""
+    for event in batch:
+        if event.message.offset <= live.applied_offset:
+            continue  # applied already (by the replay of this same process)
+        live.applied_offset = event.message.offset
+        live.since_snapshot += 1
+        try:
+            wire_cmd = COMMANDS.decode(event.message.value)
+        except ContractError as exc:
+            await send_dead_letter(event, "invalid", str(exc))
+            continue
+        if wire_cmd.symbol != symbol:
+            await send_dead_letter(event, "wrong_key",
+                                   f"key {symbol!r} but command for {wire_cmd.symbol!r}")
+            continue
+        causation = wire_cmd.command_id
+        try:
+            command = to_command(wire_cmd, instrument)
+        except Rejection as rej:
+            await _send("orders.events", key,
+                        rejected_before_engine(wire_cmd, rej, live.engine.seq))
+            continue
+        for engine_event in live.engine.process(command):
+            out = to_messages(engine_event, instrument)
+            if out is not None:
+                await _send(out[0], key, out[1])
+    if causation:
+        await _send("md.book", key, _book(symbol, live, causation))
+    if _snapshot_due(live):
+        _write_snapshot(symbol, live, last_event)

@@ -1,0 +1,211 @@
+"""orders.commands → matching agent → orders.events, trades, md.book through the real Kafka.
+
+The differential test: a recorded command log runs through the live pipeline with a worker
+SIGKILLed in the middle, and what comes out (keeping the first of each event id, as every
+consumer does) equals, as a set and in per-instrument order, what the pure core makes of the
+same log.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import string
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from infra.settings import Settings
+from streams.instruments import spot_instrument
+from streams.instruments.catalogue import DEFAULT_SPOT_SPECS
+from streams.kafka import make_producer
+from streams.matching.engine import MatchingEngine
+from streams.matching.translate import Rejection, rejected_before_engine, to_command, to_messages
+from streams.worker_process import WorkerProcess
+from topics.catalogue import by_name
+from topics.contracts import orders as wire
+
+from ..streams_support import collect, value
+
+pytestmark = pytest.mark.kafka
+
+COMMANDS = by_name("orders.commands")
+T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+
+def _bases(n: int) -> list[str]:
+    rng = random.Random(uuid.uuid4().int)
+    return ["TX" + "".join(rng.choice(string.ascii_uppercase) for _ in range(5)) for _ in range(n)]
+
+
+def command_log(symbols: list[str], n: int, seed: int) -> list[Any]:
+    """A realistic deterministic mix: limit adds near the mid, cancels, marketable orders,
+    amends, an IOC and an FOK now and then, two accounts that sometimes self-trade."""
+    rng = random.Random(seed)
+    live: dict[str, list[tuple[str, str]]] = {s: [] for s in symbols}
+    out: list[Any] = []
+    for i in range(n):
+        symbol = rng.choice(symbols)
+        account = rng.choice(["acc-a", "acc-b", "acc-c"])
+        ts = T0 + timedelta(milliseconds=i)
+        common = {"command_id": f"{symbol}:c{i}", "ts_sent": ts, "account": account,
+                  "symbol": symbol}
+        roll = rng.random()
+        mid = 90_000
+        if roll < 0.55 or not live[symbol]:
+            side = rng.choice(["buy", "sell"])
+            offset = rng.randint(1, 40) * (-1 if side == "buy" else 1)
+            tif = rng.choice(["GTC"] * 8 + ["IOC", "FOK"])
+            cid = f"o{i}"
+            out.append(wire.SubmitOrder(**common, client_order_id=cid, side=side,
+                                        order_type="limit", time_in_force=tif,
+                                        qty=Decimal(rng.randint(1, 50)) / 1000,
+                                        price=Decimal(mid + offset) + Decimal("0.5")))
+            if tif == "GTC":
+                live[symbol].append((account, cid))
+        elif roll < 0.75:
+            acc, cid = live[symbol].pop(rng.randrange(len(live[symbol])))
+            out.append(wire.CancelOrder(**(common | {"account": acc}), client_order_id=cid))
+        elif roll < 0.9:
+            side = rng.choice(["buy", "sell"])
+            out.append(wire.SubmitOrder(**common, client_order_id=f"m{i}", side=side,
+                                        order_type="market", qty=Decimal(rng.randint(1, 80)) / 1000,
+                                        protection_price=Decimal(mid + (300 if side == "buy"
+                                                                        else -300))))
+        else:
+            acc, cid = rng.choice(live[symbol])
+            out.append(wire.AmendOrder(**(common | {"account": acc}), client_order_id=cid,
+                                       new_qty=Decimal(rng.randint(1, 50)) / 1000))
+    return out
+
+
+def expected_outputs(log: list[Any], symbols: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """What the pure core makes of the log: per instrument, the messages in order."""
+    instruments = {s: spot_instrument(s.split("-")[0], DEFAULT_SPOT_SPECS["BTC"])
+                   for s in symbols}
+    engines = {s: MatchingEngine.for_instrument(i) for s, i in instruments.items()}
+    out: dict[str, list[dict[str, Any]]] = {s: [] for s in symbols}
+    for cmd in log:
+        inst, engine = instruments[cmd.symbol], engines[cmd.symbol]
+        try:
+            command = to_command(cmd, inst)
+        except Rejection as rej:
+            out[cmd.symbol].append(_plain(rejected_before_engine(cmd, rej, engine.seq)))
+            continue
+        for event in engine.process(command):
+            msg = to_messages(event, inst)
+            if msg is not None:
+                out[cmd.symbol].append(_plain(msg[1]))
+    return out
+
+
+def _plain(message: Any) -> dict[str, Any]:
+    data = json.loads(message.model_dump_json())
+    data.pop("ts_init")
+    return data
+
+
+def _produce(settings: Settings, log: list[Any]) -> None:
+    producer = make_producer(settings)
+    for cmd in log:
+        producer.produce(COMMANDS.name, key=cmd.symbol.encode(), value=COMMANDS.encode(cmd))
+        producer.poll(0)
+    producer.flush(30)
+
+
+def _first_of_each(msgs: list[Any]) -> dict[str, list[dict[str, Any]]]:
+    """Per instrument, in topic order, the first message of each event id."""
+    seen: set[str] = set()
+    out: dict[str, list[dict[str, Any]]] = {}
+    for msg in msgs:
+        data = value(msg)
+        if data["event_id"] in seen:
+            continue
+        seen.add(data["event_id"])
+        data.pop("ts_init")
+        out.setdefault(data["symbol"], []).append(data)
+    return out
+
+
+def _outputs(settings: Settings, symbols: list[str], expected_count: int,
+             timeout_s: float) -> dict[str, list[dict[str, Any]]]:
+    keys = {s.encode() for s in symbols}
+    events = collect(settings, "orders.events", keep=lambda m: m.key() in keys,
+                     until=lambda got: len({value(m)["event_id"] for m in got})
+                     >= expected_count["orders.events"], timeout_s=timeout_s)
+    trades = collect(settings, "trades", keep=lambda m: m.key() in keys,
+                     until=lambda got: len({value(m)["event_id"] for m in got})
+                     >= expected_count["trades"], timeout_s=timeout_s)
+    merged: dict[str, list[dict[str, Any]]] = {}
+    for per_symbol in (_first_of_each(events), _first_of_each(trades)):
+        for symbol, items in per_symbol.items():
+            merged.setdefault(symbol, []).extend(items)
+    for items in merged.values():
+        items.sort(key=lambda d: (d["seq"], d["event_id"]))
+    return merged
+
+
+def _sorted(expected: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
+    return {s: sorted(items, key=lambda d: (d["seq"], d["event_id"]))
+            for s, items in expected.items()}
+
+
+def test_sigkill_mid_stream_loses_and_duplicates_nothing(stack: Settings) -> None:
+    bases = _bases(3)
+    symbols = [f"{b}-USDT" for b in bases]
+    log = command_log(symbols, 3000, seed=11)
+    expected = expected_outputs(log, symbols)
+    counts = {"orders.events": sum(1 for items in expected.values() for d in items
+                                   if "kind" in d),
+              "trades": sum(1 for items in expected.values() for d in items
+                            if "aggressor_side" in d)}
+    assert counts["trades"] > 100 and counts["orders.events"] > 3000  # a meaningful mix
+
+    env = {"STRIKEFLOW_MATCHING__EXTRA_SPOT_BASES": json.dumps(bases),
+           "STRIKEFLOW_WORKER__AGENTS": '["streams.matching"]',
+           "STRIKEFLOW_MATCHING__SNAPSHOT_EVERY_COMMANDS": "150",
+           "STRIKEFLOW_MATCHING__SNAPSHOT_EVERY_S": "0.5"}
+    worker = WorkerProcess(stack, f"test-match-{uuid.uuid4().hex[:8]}", 16172, env=env)
+    worker.start()
+    try:
+        _produce(stack, log[:1500])
+        keys = {s.encode() for s in symbols}
+        collect(stack, "trades", keep=lambda m: m.key() in keys, until=lambda got: len(got) > 20)
+        time.sleep(1.0)  # let some snapshots and an offset commit happen, then crash
+        worker.kill()
+        _produce(stack, log[1500:])
+        worker.start()
+        got = _outputs(stack, symbols, counts, timeout_s=180)
+    finally:
+        worker.stop()
+    want = _sorted(expected)
+    for symbol in symbols:
+        assert [d["event_id"] for d in got.get(symbol, [])] == \
+            [d["event_id"] for d in want[symbol]], symbol
+        assert got[symbol] == want[symbol], symbol
+
+
+def test_unknown_instrument_and_invalid_command_become_dead_letters(stack: Settings) -> None:
+    producer = make_producer(stack)
+    marker = uuid.uuid4().hex[:8].upper()
+    unknown = wire.CancelOrder(command_id=f"c-{marker}", ts_sent=T0, account="acc-a",
+                               symbol=f"NOPE{marker}-USDT", client_order_id="o1")
+    producer.produce(COMMANDS.name, key=unknown.symbol.encode(), value=COMMANDS.encode(unknown))
+    bad_key = f"BAD{marker}-USDT".encode()
+    producer.produce(COMMANDS.name, key=bad_key, value=b'{"type": "submit", "qty": "-1"}')
+    producer.flush(10)
+    worker = WorkerProcess(stack, f"test-match-dlq-{uuid.uuid4().hex[:8]}", 16173,
+                           env={"STRIKEFLOW_WORKER__AGENTS": '["streams.matching"]'})
+    worker.start()
+    try:
+        letters = collect(stack, "orders.commands.dlq",
+                          keep=lambda m: m.key() in {unknown.symbol.encode(), bad_key},
+                          until=lambda got: len(got) >= 2, timeout_s=120)
+    finally:
+        worker.stop()
+    reasons = {value(m)["reason"] for m in letters}
+    assert reasons == {"unknown_instrument"}  # an unknown key is judged before its payload
