@@ -40,15 +40,17 @@ from streams.kafka import make_consumer
 from streams.matching.engine import MatchingEngine
 from streams.matching.translate import (
     Rejection,
+    encode_event,
     ns_to_datetime,
     rejected_before_engine,
     to_command,
-    to_messages,
 )
+from streams.output import BatchOutput
 from topics.catalogue import ContractError, by_name
 from topics.contracts import BookUpdate
+from topics.contracts.base import utc_now
 
-__all__ = ["engines", "match_orders", "snapshots"]
+__all__ = ["engines", "match_orders", "snapshot_idle_books", "snapshots"]
 
 log = structlog.get_logger(__name__)
 
@@ -59,8 +61,6 @@ BATCH_WITHIN_S = 0.05
 
 _settings = get_settings().matching
 commands_topic = app.topic(COMMANDS.name, key_serializer="raw", value_serializer="raw")
-out_topics = {name: app.topic(name, key_serializer="raw", value_serializer="raw")
-              for name in OUTPUTS}
 
 snapshots = app.Table(
     "matching-snapshots", default=None, partitions=COMMANDS.partitions,
@@ -87,6 +87,7 @@ class _Live:
     instrument: Instrument
     partition: int
     applied_offset: int
+    last_event: Any = None  # of this instrument's partition: table writes go under it
     since_snapshot: int = 0
     snapshot_at: float = field(default_factory=time.monotonic)
 
@@ -142,9 +143,15 @@ async def _restore(symbol: str, instrument: Instrument, event: Any) -> _Live:
     if base is not None:
         engine = MatchingEngine.from_snapshot(base["snapshot"])
         start = base["offset"] + 1
+    elif record is None:
+        # Never seen by this group: the book starts empty here. Recording that at once means
+        # a restart finds a base even if it comes before the first regular snapshot.
+        live = _Live(MatchingEngine.for_instrument(instrument), instrument, partition, first - 1)
+        _write_snapshot(symbol, live, event)
+        return live
     else:
         engine = MatchingEngine.for_instrument(instrument)
-        start = 0  # no usable snapshot: the instrument's whole history on this partition
+        start = 0  # both snapshots are newer than the restart point: the whole history
     raw = await asyncio.to_thread(_read_commands, partition, start, first, symbol)
     replayed = 0
     for payload in raw:
@@ -186,21 +193,35 @@ def _book(symbol: str, live: _Live, causation: str) -> BookUpdate:
         last_price=inst.ticks_to_price(last) if last is not None else None)
 
 
+@app.timer(interval=1.0)
+async def snapshot_idle_books() -> None:
+    """A book that stopped receiving commands still gets its snapshot, so a restart after a
+    quiet spell replays (almost) nothing."""
+    for symbol, live in list(engines.items()):
+        if live.last_event is not None and _snapshot_due(live):
+            _write_snapshot(symbol, live, live.last_event)
+
+
 @app.agent(commands_topic, supervisor_strategy=mode.CrashingSupervisor)
 async def match_orders(stream: Any) -> None:
     async for batch in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_S):
         by_symbol: dict[str, list[Any]] = defaultdict(list)
         for event in batch:
             by_symbol[(event.message.key or b"").decode("utf-8", "replace")].append(event)
+        ts_init = utc_now().isoformat(timespec="microseconds").replace("+00:00", "Z")
         for symbol, symbol_events in by_symbol.items():
-            await _match_symbol(symbol, symbol_events)
+            await _match_symbol(symbol, symbol_events, ts_init)
+        await output.flush()  # before Faust acknowledges (and later commits) this batch
+
+
+output = BatchOutput()
 
 
 async def _send(topic: str, key: bytes, message: Any) -> None:
-    await out_topics[topic].send(key=key, value=OUTPUTS[topic].encode(message))
+    output.send(topic, key, OUTPUTS[topic].encode(message))
 
 
-async def _match_symbol(symbol: str, batch: list[Any]) -> None:
+async def _match_symbol(symbol: str, batch: list[Any], ts_init: str) -> None:
     instrument = CATALOGUE.get(symbol)
     if instrument is None:
         for event in batch:
@@ -212,6 +233,7 @@ async def _match_symbol(symbol: str, batch: list[Any]) -> None:
         live = engines[symbol] = await _restore(symbol, instrument, batch[0])
     key = symbol.encode()
     last_event, causation = batch[-1], ""
+    live.last_event = last_event
     for event in batch:
         if event.message.offset <= live.applied_offset:
             continue  # applied already (by the replay of this same process)
@@ -234,9 +256,9 @@ async def _match_symbol(symbol: str, batch: list[Any]) -> None:
                         rejected_before_engine(wire_cmd, rej, live.engine.seq))
             continue
         for engine_event in live.engine.process(command):
-            out = to_messages(engine_event, instrument)
-            if out is not None:
-                await _send(out[0], key, out[1])
+            encoded = encode_event(engine_event, instrument, ts_init)
+            if encoded is not None:
+                output.send(encoded[0], key, encoded[1])
     if causation:
         await _send("md.book", key, _book(symbol, live, causation))
     if _snapshot_due(live):

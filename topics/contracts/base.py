@@ -51,11 +51,33 @@ def _finite(value: Decimal) -> Decimal:
     return value
 
 
+def _digits_check(places: int) -> Any:
+    """At most 38 digits and ``places`` decimals, checked in C through ``as_tuple`` (pydantic's
+    own max_digits/decimal_places validators run in Python and dominated decoding)."""
+
+    def check(value: Decimal) -> Decimal:
+        if not value.is_finite():
+            raise ValueError("must be a finite number")
+        _sign, digits, exponent = value.as_tuple()
+        if isinstance(exponent, int) and exponent < -places:
+            normal = value.normalize().as_tuple().exponent
+            if isinstance(normal, int) and normal < -places:
+                raise ValueError(f"Decimal input should have no more than {places} decimal "
+                                 "places")
+        if len(digits) - max(0, -exponent if isinstance(exponent, int) else 0) > 38 - places:
+            raise ValueError(f"Decimal input should have no more than {38 - places} digits "
+                             "before the point")
+        return value
+
+    return check
+
+
 def _decimal(description: str, places: int = 18, **constraints: Any) -> Any:
     return Annotated[
         Decimal,
-        AfterValidator(_finite),
-        Field(description=description, max_digits=38, decimal_places=places, **constraints),
+        AfterValidator(_digits_check(places)),
+        Field(description=description, json_schema_extra={"maxDecimalPlaces": places},
+              **constraints),
         PlainSerializer(lambda d: format(d, "f"), return_type=str, when_used="json"),
     ]
 

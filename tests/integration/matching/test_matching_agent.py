@@ -13,8 +13,7 @@ import random
 import string
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -24,6 +23,7 @@ from streams.instruments import spot_instrument
 from streams.instruments.catalogue import DEFAULT_SPOT_SPECS
 from streams.kafka import make_producer
 from streams.matching.engine import MatchingEngine
+from streams.matching.orderflow import generate_commands
 from streams.matching.translate import Rejection, rejected_before_engine, to_command, to_messages
 from streams.worker_process import WorkerProcess
 from topics.catalogue import by_name
@@ -43,44 +43,7 @@ def _bases(n: int) -> list[str]:
 
 
 def command_log(symbols: list[str], n: int, seed: int) -> list[Any]:
-    """A realistic deterministic mix: limit adds near the mid, cancels, marketable orders,
-    amends, an IOC and an FOK now and then, two accounts that sometimes self-trade."""
-    rng = random.Random(seed)
-    live: dict[str, list[tuple[str, str]]] = {s: [] for s in symbols}
-    out: list[Any] = []
-    for i in range(n):
-        symbol = rng.choice(symbols)
-        account = rng.choice(["acc-a", "acc-b", "acc-c"])
-        ts = T0 + timedelta(milliseconds=i)
-        common = {"command_id": f"{symbol}:c{i}", "ts_sent": ts, "account": account,
-                  "symbol": symbol}
-        roll = rng.random()
-        mid = 90_000
-        if roll < 0.55 or not live[symbol]:
-            side = rng.choice(["buy", "sell"])
-            offset = rng.randint(1, 40) * (-1 if side == "buy" else 1)
-            tif = rng.choice(["GTC"] * 8 + ["IOC", "FOK"])
-            cid = f"o{i}"
-            out.append(wire.SubmitOrder(**common, client_order_id=cid, side=side,
-                                        order_type="limit", time_in_force=tif,
-                                        qty=Decimal(rng.randint(1, 50)) / 1000,
-                                        price=Decimal(mid + offset) + Decimal("0.5")))
-            if tif == "GTC":
-                live[symbol].append((account, cid))
-        elif roll < 0.75:
-            acc, cid = live[symbol].pop(rng.randrange(len(live[symbol])))
-            out.append(wire.CancelOrder(**(common | {"account": acc}), client_order_id=cid))
-        elif roll < 0.9:
-            side = rng.choice(["buy", "sell"])
-            out.append(wire.SubmitOrder(**common, client_order_id=f"m{i}", side=side,
-                                        order_type="market", qty=Decimal(rng.randint(1, 80)) / 1000,
-                                        protection_price=Decimal(mid + (300 if side == "buy"
-                                                                        else -300))))
-        else:
-            acc, cid = rng.choice(live[symbol])
-            out.append(wire.AmendOrder(**(common | {"account": acc}), client_order_id=cid,
-                                       new_qty=Decimal(rng.randint(1, 50)) / 1000))
-    return out
+    return list(generate_commands(symbols, n, seed))
 
 
 def expected_outputs(log: list[Any], symbols: list[str]) -> dict[str, list[dict[str, Any]]]:
