@@ -28,6 +28,8 @@ def main() -> None:
     Topics:            strikeflow topics apply | list | schema
     Run the agents:    strikeflow worker
     Feed market data:  strikeflow simulate --rate 500
+    Place orders:      strikeflow simulate-orders --rate 200 · strikeflow md replay FILE --speed 60
+    Market data:       strikeflow md watch · strikeflow md alert ACCOUNT BTC above 95000
     Analytics:         strikeflow sink clickhouse · strikeflow analytics query "SELECT …"
     """
 
@@ -261,18 +263,132 @@ def worker(loglevel: str) -> None:
               help="fraction of ticks sent twice")
 @click.option("--invalid-every", default=0, show_default=True,
               help="send an invalid tick every N messages (0 = never)")
+@click.option("--l2/--no-l2", default=True, show_default=True,
+              help="also publish venue L2 books (snapshots + deltas) on md.l2")
+@click.option("--gap-every", default=0, show_default=True,
+              help="lose one L2 delta in N (0 = never): books must resync")
+@click.option("--rogue-venue", default=None, help="a venue that quotes --rogue-bps away")
+@click.option("--rogue-bps", default=150.0, show_default=True)
 def simulate(rate: float, count: int, speed: float, seed: int, duplicate_rate: float,
-             invalid_every: int) -> None:
-    """Publish realistic BTC and ETH trades from several venues to md.ticks."""
+             invalid_every: int, l2: bool, gap_every: int, rogue_venue: str | None,
+             rogue_bps: float) -> None:
+    """Publish realistic BTC and ETH trades and L2 books from several venues."""
     from streams.kafka import make_producer
     from streams.marketdata.simulator import SimulatorConfig, publish
 
     cfg = SimulatorConfig(rate=rate, count=count, speed=speed, seed=seed,
-                          duplicate_rate=duplicate_rate, invalid_every=invalid_every)
+                          duplicate_rate=duplicate_rate, invalid_every=invalid_every, l2=l2,
+                          gap_every=gap_every, rogue_venue=rogue_venue, rogue_bps=rogue_bps)
     t0 = time.monotonic()
     sent = publish(make_producer(get_settings()), cfg)
     elapsed = time.monotonic() - t0
     console.print(f"sent {sent} in {elapsed:.1f}s ({sum(sent.values()) / elapsed:.0f} msg/s)")
+
+
+# --- market data ---------------------------------------------------------------------------
+
+@main.group("md")
+def md() -> None:
+    """Market data: replay historical ticks, watch the index/books/marks, price alerts."""
+
+
+@md.command("replay")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--speed", default=1.0, show_default=True,
+              help="x event time (60 = an hour in a minute; 0 = as fast as possible)")
+@click.option("--rebase/--no-rebase", default=False, show_default=True,
+              help="move the trades to now, with fresh trade ids (demos; not back-tests)")
+@click.option("--synthetic-l2/--no-synthetic-l2", default=False, show_default=True,
+              help="derive a one-level venue book around each trade (index and marks)")
+def md_replay(file: Path, speed: float, rebase: bool, synthetic_l2: bool) -> None:
+    """Replay a CSV or Parquet file of historical ticks to md.ticks at xSPEED."""
+    from streams.kafka import make_producer
+    from streams.marketdata.feeds import FileReplayFeed, publish_feed
+
+    feed = FileReplayFeed(file, rebase=rebase, synthetic_l2=synthetic_l2)
+    t0 = time.monotonic()
+    try:
+        sent = publish_feed(make_producer(get_settings()), feed, speed=speed)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="FILE") from None
+    elapsed = time.monotonic() - t0
+    console.print(f"replayed {sent} from {feed.report.rows} rows in {elapsed:.1f}s")
+    for error in feed.report.errors:
+        console.print(f"  [yellow]skipped[/] {error}")
+    if feed.report.skipped > len(feed.report.errors):
+        console.print(f"  … {feed.report.skipped} rows skipped in all")
+
+
+@md.command("watch")
+@click.option("--seconds", default=0.0, show_default=True, help="0 = one summary and exit")
+@click.option("-u", "--underlying", "underlyings", multiple=True, default=("BTC", "ETH"),
+              show_default=True)
+def md_watch(seconds: float, underlyings: tuple[str, ...]) -> None:
+    """The latest index, consolidated book with venue ladders, and option marks."""
+    from rich.live import Live
+
+    from streams.marketdata.live import MarketWatch, summary
+
+    if seconds <= 0:
+        console.print(summary(get_settings(), underlyings))
+        return
+    with MarketWatch(get_settings(), underlyings) as watch, Live(console=console) as live:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            watch.drain(timeout_s=0.25)
+            live.update(watch.renderable())
+
+
+@md.command("alert")
+@click.argument("account")
+@click.argument("underlying")
+@click.argument("direction", type=click.Choice(["above", "below", "cancel"]))
+@click.argument("threshold", required=False)
+@click.option("--id", "alert_id", default="default", show_default=True)
+@click.option("--repeat/--once", default=False, show_default=True)
+def md_alert(account: str, underlying: str, direction: str, threshold: str | None,
+             alert_id: str, repeat: bool) -> None:
+    """Set (or cancel) a price alert on UNDERLYING's index for ACCOUNT."""
+    import uuid
+    from datetime import UTC, datetime
+
+    from pydantic import ValidationError
+
+    from streams.kafka import make_producer
+    from topics.catalogue import by_name
+    from topics.contracts.marketdata import CancelPriceAlert, SetPriceAlert
+
+    fields = {"command_id": f"cli-{uuid.uuid4()}", "ts_sent": datetime.now(UTC),
+              "account": account, "alert_id": alert_id, "underlying": underlying}
+    if direction != "cancel" and threshold is None:
+        raise click.UsageError("give a THRESHOLD to set an alert")
+    try:
+        command: SetPriceAlert | CancelPriceAlert = (
+            CancelPriceAlert(**fields) if direction == "cancel"
+            else SetPriceAlert(**fields, direction=direction, threshold=threshold,
+                               repeat=repeat))
+    except ValidationError as exc:
+        raise click.UsageError(str(exc)) from None
+    spec = by_name("md.alerts.commands")
+    producer = make_producer(get_settings())
+    producer.produce(spec.name, key=underlying.encode(), value=spec.encode(command))
+    producer.flush(10)
+    console.print(f"sent {command.type} {alert_id} for {account} on {underlying}")
+
+
+@main.command("simulate-orders")
+@click.option("--rate", default=200.0, show_default=True, help="orders per second")
+@click.option("--count", default=5_000, show_default=True, help="orders to send, then stop")
+@click.option("--seed", default=7, show_default=True)
+def simulate_orders(rate: float, count: int, seed: int) -> None:
+    """Publish simulated order flow for BTC-USDT and ETH-USDT to orders.commands."""
+    from streams.kafka import make_producer
+    from streams.matching.orderflow import publish_orders, venue_order_flow
+
+    t0 = time.monotonic()
+    sent = publish_orders(make_producer(get_settings()), venue_order_flow(count, seed, rate),
+                          rate)
+    console.print(f"sent {sent['orders']} orders in {time.monotonic() - t0:.1f}s")
 
 
 @main.command()
@@ -284,6 +400,13 @@ def demo(seconds: int, rate: float, speed: float) -> None:
     from streams.demo import run_demo
 
     sys.exit(run_demo(get_settings(), console, seconds=seconds, rate=rate, speed=speed))
+
+
+# --- the order database and CDC (commands in cdc/cli.py) -----------------------------------
+
+from cdc.cli import cdc as _cdc  # noqa: E402  (light: heavy imports are inside each command)
+
+main.add_command(_cdc)
 
 
 if __name__ == "__main__":

@@ -21,16 +21,19 @@ from rich.live import Live
 from rich.table import Table
 
 from analytics.query import query_rows
+from cdc import demo as cdc_demo
 from infra import stack
 from infra.settings import Settings
 from streams.kafka import make_consumer, make_producer
+from streams.marketdata.live import summary as market_summary
 from streams.marketdata.simulator import SimulatorConfig, publish
+from streams.matching.orderflow import publish_orders, venue_order_flow
 from streams.worker_process import SinkProcess, WorkerProcess
 from topics.admin import apply_topics
 
 __all__ = ["run_demo"]
 
-WATCHED = ("md.candles", "md.ticks.dlq")
+WATCHED = ("md.candles", "md.ticks.dlq", "trades", "md.book")
 SIMULATED = {b"BTC-USDT", b"ETH-USDT"}  # keys of what the demo feeds; tests use others
 
 
@@ -41,6 +44,10 @@ class _Progress:
     finals: int = 0
     dead_letters: Counter[str] = field(default_factory=Counter)
     first_candle_s: float | None = None
+    orders_sent: dict[str, int] = field(default_factory=dict)
+    trades: int = 0
+    last_trades: list[dict[str, Any]] = field(default_factory=list)
+    books: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def _watch(settings: Settings) -> Any:
@@ -59,7 +66,13 @@ def _drain(consumer: Any, progress: _Progress, t0: float) -> None:
         if msg.error() or msg.key() not in SIMULATED:
             continue
         value = json.loads(msg.value())
-        if msg.topic() == "md.candles":
+        if msg.topic() == "trades":
+            progress.trades += 1
+            progress.last_trades = [value, *progress.last_trades[:5]]
+        elif msg.topic() == "md.book":
+            if value["source"] == "venue":  # the matching engine's own book
+                progress.books[value["symbol"]] = value
+        elif msg.topic() == "md.candles":
             progress.candles[value["event_id"]] = value
             progress.finals += bool(value["final"])
             if progress.first_candle_s is None:
@@ -69,8 +82,8 @@ def _drain(consumer: Any, progress: _Progress, t0: float) -> None:
 
 
 def _complete(progress: _Progress) -> bool:
-    """Final candles came out, and the invalid ticks the simulator sent came back as letters."""
-    return (progress.finals > 0
+    """Final candles and trades came out, and the invalid ticks came back as letters."""
+    return (progress.finals > 0 and progress.trades > 0
             and progress.dead_letters["invalid"] >= progress.sent.get("invalid", 0)
             and progress.dead_letters["duplicate"] >= progress.sent.get("duplicates", 0))
 
@@ -87,6 +100,20 @@ def _candle_table(progress: _Progress, limit: int = 8) -> Table:
     return table
 
 
+def _matching_table(progress: _Progress) -> Table:
+    table = Table("book", "bids (qty @ price)", "asks (qty @ price)", "last", "recent trades",
+                  title=f"matching: {progress.orders_sent.get('orders', 0)} orders in, "
+                        f"{progress.trades} trades out")
+    for symbol in sorted(progress.books):
+        book = progress.books[symbol]
+        bids = "\n".join(f"{q} @ {p}" for p, q in book["bids"][:5])
+        asks = "\n".join(f"{q} @ {p}" for p, q in book["asks"][:5])
+        trades = "\n".join(f"{t['aggressor_side']} {t['qty']} @ {t['price']}"
+                           for t in progress.last_trades if t["symbol"] == symbol)
+        table.add_row(symbol, bids, asks, str(book.get("last_price") or "-"), trades)
+    return table
+
+
 def _summary(progress: _Progress, elapsed: float) -> str:
     sent = progress.sent
     rate = sum(sent.values()) / elapsed if elapsed else 0.0
@@ -99,7 +126,10 @@ def _summary(progress: _Progress, elapsed: float) -> str:
 
 SUMMARY_SQL = """
 SELECT symbol, count() AS minutes, sum(trades) AS trade_count, sum(volume) AS base_volume,
-       round(sum(notional) / base_volume, 2) AS vwap, min(low) AS low, max(high) AS high
+       -- Decimal(38,18) / Decimal(38,18) keeps 18 places and can overflow: divide with the
+       -- scale we want instead
+       round(divideDecimal(sum(notional), base_volume, 8), 2) AS vwap,
+       min(low) AS low, max(high) AS high
 FROM strikeflow.candles FINAL
 WHERE final AND interval = '1m' AND symbol IN ('BTC-USDT', 'ETH-USDT')
 GROUP BY symbol ORDER BY symbol
@@ -137,15 +167,24 @@ def run_demo(settings: Settings, console: Console, seconds: int = 45, rate: floa
     consumer = _watch(settings)
     progress = _Progress()
     cfg = SimulatorConfig(rate=rate, count=int(rate * seconds), speed=speed,
-                          seed=int(time.time()), duplicate_rate=0.005, invalid_every=2000)
+                          seed=int(time.time()), duplicate_rate=0.005, invalid_every=2000,
+                          l2=True)
     console.print(f"4/4 simulating {cfg.count} BTC/ETH trades from 4 venues at {rate:.0f}/s, "
                   f"event time x{speed:g} (a 1-minute candle closes every {60 / speed:.0f}s)")
     feeder = threading.Thread(
         target=lambda: progress.sent.update(publish(make_producer(settings), cfg,
                                                     progress=progress.sent.update)),
         daemon=True)
+    order_rate = 100.0
+    flow = venue_order_flow(int(order_rate * seconds), cfg.seed, order_rate)
+    console.print(f"    and {len(flow)} orders for BTC-USDT and ETH-USDT at {order_rate:.0f}/s "
+                  "(limit, market, cancels, amends) into the matching engine")
+    orders = threading.Thread(
+        target=lambda: publish_orders(make_producer(settings), flow, order_rate,
+                                      progress=progress.orders_sent.update), daemon=True)
     t0 = time.monotonic()
     feeder.start()
+    orders.start()
     try:
         if console.is_terminal:
             with Live(console=console, refresh_per_second=4) as live:
@@ -153,7 +192,7 @@ def run_demo(settings: Settings, console: Console, seconds: int = 45, rate: floa
                     _drain(consumer, progress, t0)
                     worker.check_alive()
                     live.update(Group(_summary(progress, time.monotonic() - t0),
-                                      _candle_table(progress)))
+                                      _candle_table(progress), _matching_table(progress)))
                     if not feeder.is_alive() and time.monotonic() - t0 > seconds + 15:
                         break
                     time.sleep(0.25)
@@ -185,11 +224,15 @@ def run_demo(settings: Settings, console: Console, seconds: int = 45, rate: floa
             sink.stop()
 
     console.print(_candle_table(progress, limit=12))
+    console.print(_matching_table(progress))
+    console.print(market_summary(settings))
+    console.rule("simplified options bought with USDT: counter service → PostgreSQL → Debezium")
+    cdc_result = cdc_demo.run(settings, console, orders=100)
     console.print(_summary(progress, time.monotonic() - t0))
     if progress.first_candle_s is not None:
         console.print(f"first candle {progress.first_candle_s:.1f}s after the first tick")
     console.print("The stack is still up: try [bold]strikeflow infra status[/], "
                   "[bold]strikeflow topics list[/]; stop it with [bold]strikeflow infra down[/].")
-    ok = _complete(progress)
+    ok = _complete(progress) and cdc_result.ok
     console.rule("[green]demo done" if ok else "[red]demo produced no final candles")
     return 0 if ok else 1

@@ -26,6 +26,8 @@ from topics.contracts import (
     Tick,
     Trade,
 )
+from topics.contracts.cdc import OptionOrderEvent
+from topics.contracts.marketdata import FeedStateChanged, price_alert_command_adapter
 from topics.contracts.orders import BookUpdate, order_command_adapter
 
 __all__ = [
@@ -88,13 +90,29 @@ class TopicSpec:
             raise ContractError(self.name, _describe(exc)) from None
 
     def encode(self, message: BaseModel) -> bytes:
+        """JSON of a contract instance. Instances validate on construction, so this only
+        checks that the message is of this topic's contract, not every field again."""
         if self.contract is None:
             raise ContractError(self.name, ["no contract: this topic carries an external format"])
-        try:
-            self.contract.validate_python(message)
-        except ValidationError as exc:
-            raise ContractError(self.name, _describe(exc)) from None
+        if not isinstance(message, _model_types(self.contract)):
+            raise ContractError(self.name, [f"{type(message).__name__} is not this topic's "
+                                            "contract"])
         return message.model_dump_json().encode()
+
+
+_MODEL_TYPES: dict[int, tuple[type, ...]] = {}
+
+
+def _model_types(adapter: TypeAdapter[Any]) -> tuple[type, ...]:
+    """The model classes a contract admits (several for a discriminated union)."""
+    key = id(adapter)
+    if key not in _MODEL_TYPES:
+        kind = adapter._type
+        origin = getattr(kind, "__origin__", None)
+        if origin is not None and getattr(kind, "__metadata__", None):  # Annotated[Union, ...]
+            kind = kind.__origin__
+        _MODEL_TYPES[key] = tuple(getattr(kind, "__args__", ())) or (kind,)
+    return _MODEL_TYPES[key]
 
 
 def _t(model: Any) -> TypeAdapter[Any]:
@@ -106,13 +124,22 @@ _TOPICS: tuple[TopicSpec, ...] = (
               retention_ms=3 * DAY_MS),
     TopicSpec("md.l2", "symbol", "venue L2 snapshots and deltas", _t(L2Update), input=True,
               retention_ms=1 * DAY_MS),
-    TopicSpec("md.candles", "symbol", "OHLCV candles, versioned; last version final",
-              _t(Candle), retention_ms=30 * DAY_MS),
-    TopicSpec("md.index", "underlying", "index price per underlying", _t(IndexPrice)),
-    TopicSpec("md.book", "symbol", "top of book and depth", _t(BookUpdate),
+    TopicSpec("md.candles", "symbol",
+              "OHLCV candles 1m (from ticks) and 5m/15m/1h (rolled up from 1m), versioned; "
+              "last version final", _t(Candle), retention_ms=30 * DAY_MS, input=True),
+    # md.index is an input too: the option-mark and price-alert agents consume it.
+    TopicSpec("md.index", "underlying", "index price per underlying (median of venue mids)",
+              _t(IndexPrice), input=True),
+    TopicSpec("md.book", "symbol",
+              "books: source=consolidated (live venues but index outliers), a venue code "
+              "(that venue's ladder) or 'venue' (StrikeFlow's own book)", _t(BookUpdate),
               retention_ms=1 * DAY_MS),
+    TopicSpec("md.feed.status", "symbol", "venue feed health: live, out_of_sync (resync), stale",
+              _t(FeedStateChanged)),
     TopicSpec("md.marks", "symbol", "latest option mark and Greeks", _t(OptionMark),
               cleanup="compact", retention_ms=None),
+    TopicSpec("md.alerts.commands", "underlying", "set or cancel a price alert of an account",
+              price_alert_command_adapter, input=True),
     TopicSpec("orders.commands", "symbol", "submit, cancel, amend, mass-cancel",
               order_command_adapter, partitions=6, input=True),
     TopicSpec("orders.events", "symbol", "order lifecycle events", _t(OrderEvent),
@@ -127,12 +154,18 @@ _TOPICS: tuple[TopicSpec, ...] = (
               _t(RiskAlert), retention_ms=30 * DAY_MS),
     TopicSpec("settlement.results", "order id", "hedge and booking outcome per order",
               _t(SettlementResult), retention_ms=30 * DAY_MS),
-    TopicSpec("cdc.public.orders", "order id (Debezium key)", "Debezium: orders table",
-              None, input=True),
-    TopicSpec("cdc.public.transfers", "transfer id (Debezium key)", "Debezium: transfers",
-              None, input=True),
-    TopicSpec("cdc.public.accounts", "account id (Debezium key)", "Debezium: accounts",
-              None, input=True),
+    TopicSpec("settlement.orders", "order id",
+              "simplified-option orders from the order database, one event per status",
+              _t(OptionOrderEvent), retention_ms=30 * DAY_MS),
+    # Debezium envelopes (JSON, no schema; decoded in streams/cdc_bridge/envelope.py). The key
+    # is the row's primary key as Debezium writes it, {"id": "..."}, which fixes the partition.
+    TopicSpec("cdc.public.orders", '{"id": order uuid} (Debezium key)',
+              "Debezium: public.orders (+ re-reads injected by reconciliation)", None,
+              input=True),
+    TopicSpec("cdc.public.transfers", '{"id": transfer uuid} (Debezium key)',
+              "Debezium: public.transfers", None, input=True),
+    TopicSpec("cdc.public.accounts", '{"id": account id} (Debezium key)',
+              "Debezium: public.accounts", None, input=True),
 )
 
 

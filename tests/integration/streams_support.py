@@ -29,21 +29,32 @@ def running_worker(settings: Settings, web_port: int = 16170,
         worker.stop()
 
 
+def end_offsets(settings: Settings, topic: str) -> dict[int, int]:
+    """Where ``topic`` ends now: a test that reads from here sees only what it caused."""
+    consumer = make_consumer(settings, f"test-offsets-{uuid.uuid4().hex[:8]}")
+    try:
+        parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+                for p in parts}
+    finally:
+        consumer.close()
+
+
 def collect(settings: Settings, topic: str, keep: Callable[[Any], bool],
-            until: Callable[[list[Any]], bool], timeout_s: float = 60) -> list[Any]:
-    """Read ``topic`` from the beginning, keeping the messages ``keep`` accepts."""
+            until: Callable[[list[Any]], bool], timeout_s: float = 60,
+            since: dict[int, int] | None = None) -> list[Any]:
+    """Read ``topic`` from the beginning (or from ``since``), keeping what ``keep`` accepts."""
     consumer = make_consumer(settings, f"test-reader-{uuid.uuid4().hex[:8]}")
     meta = consumer.list_topics(topic, timeout=10).topics[topic]
-    consumer.assign([TopicPartition(topic, p, 0) for p in meta.partitions])
+    start = since or {}
+    consumer.assign([TopicPartition(topic, p, start.get(p, 0)) for p in meta.partitions])
     kept: list[Any] = []
     deadline = time.monotonic() + timeout_s
     try:
         while time.monotonic() < deadline and not until(kept):
-            msg = consumer.poll(0.5)
-            if msg is None or msg.error():
-                continue
-            if keep(msg):
-                kept.append(msg)
+            for msg in consumer.consume(2000, 0.5):
+                if not msg.error() and keep(msg):
+                    kept.append(msg)
     finally:
         consumer.close()
     if not until(kept):
@@ -55,4 +66,4 @@ def value(msg: Any) -> dict[str, Any]:
     return json.loads(msg.value())
 
 
-__all__ = ["WorkerProcess", "collect", "running_worker", "value"]
+__all__ = ["WorkerProcess", "collect", "end_offsets", "running_worker", "value"]

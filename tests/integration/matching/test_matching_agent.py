@@ -29,7 +29,7 @@ from streams.worker_process import WorkerProcess
 from topics.catalogue import by_name
 from topics.contracts import orders as wire
 
-from ..streams_support import collect, value
+from ..streams_support import collect, end_offsets, value
 
 pytestmark = pytest.mark.kafka
 
@@ -94,15 +94,16 @@ def _first_of_each(msgs: list[Any]) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
-def _outputs(settings: Settings, symbols: list[str], expected_count: int,
-             timeout_s: float) -> dict[str, list[dict[str, Any]]]:
+def _outputs(settings: Settings, symbols: list[str], expected_count: dict[str, int],
+             timeout_s: float, since: dict[str, dict[int, int]]) -> dict[str, list[dict[str, Any]]]:
     keys = {s.encode() for s in symbols}
     events = collect(settings, "orders.events", keep=lambda m: m.key() in keys,
                      until=lambda got: len({value(m)["event_id"] for m in got})
-                     >= expected_count["orders.events"], timeout_s=timeout_s)
+                     >= expected_count["orders.events"], timeout_s=timeout_s,
+                     since=since["orders.events"])
     trades = collect(settings, "trades", keep=lambda m: m.key() in keys,
                      until=lambda got: len({value(m)["event_id"] for m in got})
-                     >= expected_count["trades"], timeout_s=timeout_s)
+                     >= expected_count["trades"], timeout_s=timeout_s, since=since["trades"])
     merged: dict[str, list[dict[str, Any]]] = {}
     for per_symbol in (_first_of_each(events), _first_of_each(trades)):
         for symbol, items in per_symbol.items():
@@ -132,17 +133,22 @@ def test_sigkill_mid_stream_loses_and_duplicates_nothing(stack: Settings) -> Non
            "STRIKEFLOW_WORKER__AGENTS": '["streams.matching"]',
            "STRIKEFLOW_MATCHING__SNAPSHOT_EVERY_COMMANDS": "150",
            "STRIKEFLOW_MATCHING__SNAPSHOT_EVERY_S": "0.5"}
-    worker = WorkerProcess(stack, f"test-match-{uuid.uuid4().hex[:8]}", 16172, env=env)
+    since = {t: end_offsets(stack, t) for t in ("orders.events", "trades")}
+    # From the latest offsets (the topic's older history is not this test's); the wait below
+    # makes sure the group has committed offsets on every partition before the crash.
+    worker = WorkerProcess(stack, f"test-match-{uuid.uuid4().hex[:8]}", 16172,
+                           offset_reset="latest", env=env)
     worker.start()
     try:
         _produce(stack, log[:1500])
         keys = {s.encode() for s in symbols}
-        collect(stack, "trades", keep=lambda m: m.key() in keys, until=lambda got: len(got) > 20)
-        time.sleep(1.0)  # let some snapshots and an offset commit happen, then crash
-        worker.kill()
+        collect(stack, "trades", keep=lambda m: m.key() in keys, until=lambda got: len(got) > 20,
+                since=since["trades"])
+        time.sleep(4.0)  # past Faust's commit interval (2.8 s): snapshots and commits exist
         _produce(stack, log[1500:])
+        worker.kill()  # under load: the second half is being matched
         worker.start()
-        got = _outputs(stack, symbols, counts, timeout_s=180)
+        got = _outputs(stack, symbols, counts, timeout_s=180, since=since)
     finally:
         worker.stop()
     want = _sorted(expected)
@@ -172,3 +178,47 @@ def test_unknown_instrument_and_invalid_command_become_dead_letters(stack: Setti
         worker.stop()
     reasons = {value(m)["reason"] for m in letters}
     assert reasons == {"unknown_instrument"}  # an unknown key is judged before its payload
+
+
+def test_partitions_moving_between_two_workers_lose_and_duplicate_nothing(
+    stack: Settings,
+) -> None:
+    """A second worker joins mid-stream (partitions move to it), then the first leaves
+    (they move back): the outputs still equal the pure core's, event for event."""
+    bases = _bases(4)
+    symbols = [f"{b}-USDT" for b in bases]
+    log = command_log(symbols, 2400, seed=13)
+    expected = expected_outputs(log, symbols)
+    counts = {"orders.events": sum(1 for items in expected.values() for d in items
+                                   if "kind" in d),
+              "trades": sum(1 for items in expected.values() for d in items
+                            if "aggressor_side" in d)}
+    env = {"STRIKEFLOW_MATCHING__EXTRA_SPOT_BASES": json.dumps(bases),
+           "STRIKEFLOW_WORKER__AGENTS": '["streams.matching"]',
+           "STRIKEFLOW_MATCHING__SNAPSHOT_EVERY_COMMANDS": "100"}
+    app_id = f"test-rebalance-{uuid.uuid4().hex[:8]}"
+    # Both start before anything is produced and every move is graceful (Faust commits on
+    # revocation), so starting at the end of the topic loses nothing and skips old history.
+    first = WorkerProcess(stack, app_id, 16174, offset_reset="latest", env=env)
+    # Same group, its own RocksDB directory (and logs), as on a second machine.
+    second_settings = stack.model_copy(update={"data_dir": stack.data_dir / "tests" / app_id})
+    second = WorkerProcess(second_settings, app_id, 16175, offset_reset="latest", env=env)
+    keys = {s.encode() for s in symbols}
+    since = {t: end_offsets(stack, t) for t in ("orders.events", "trades")}
+    first.start()
+    try:
+        _produce(stack, log[:800])
+        collect(stack, "trades", keep=lambda m: m.key() in keys, until=lambda got: len(got) > 5,
+                since=since["trades"])
+        second.start()  # rebalance: some partitions move to the second worker
+        _produce(stack, log[800:1600])
+        time.sleep(3)
+        first.stop()  # graceful leave: its partitions move to the second worker
+        _produce(stack, log[1600:])
+        got = _outputs(stack, symbols, counts, timeout_s=180, since=since)
+    finally:
+        first.stop()
+        second.stop()
+    want = _sorted(expected)
+    for symbol in symbols:
+        assert got.get(symbol) == want[symbol], symbol

@@ -1,0 +1,209 @@
+"""Commit → stream latency through Debezium, against a bare Kafka produce → consume.
+
+Three clocks on one machine, all ``time.time()``:
+
+* **baseline** — a Debezium-sized JSON envelope produced to a scratch topic and consumed back:
+  what Kafka alone costs between two clients here;
+* **commit → cdc.public.orders** — ``place_order`` returns (the transaction is committed), until
+  a consumer reads Debezium's change event for that order;
+* **commit → settlement.orders** — the same, until the bridge worker's event arrives (the
+  bridge batches up to 50 ms).
+
+Orders are paced (``--rate``) so the figures are latency, not queueing.
+
+    python -m benchmarks.cdc_latency [--orders 600] [--rate 100]
+
+Needs the stack, ``strikeflow cdc migrate``, ``strikeflow topics apply`` and ``strikeflow cdc
+register``; it starts its own bridge worker positioned at the end of the change stream.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from confluent_kafka import OFFSET_BEGINNING, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from cdc.config import get_cdc_config
+from cdc.connector import register, wait_running
+from cdc.counter import CounterService
+from cdc.migrate import migrate
+from cdc.offsets import commit_end_offsets
+from cdc.products import standard_chain
+from cdc.reconcile import debezium_key
+from infra.settings import Settings, get_settings
+from streams.cdc_bridge.orders import PRODUCER_HEADER
+from streams.kafka import make_consumer, make_producer
+from streams.worker_process import WorkerProcess
+
+__all__ = ["main"]
+
+CDC_TOPICS = ("cdc.public.orders", "cdc.public.transfers", "cdc.public.accounts")
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def _at_end(settings: Settings, topics: tuple[str, ...]) -> Any:
+    consumer = make_consumer(settings, f"bench-latency-{uuid.uuid4().hex[:8]}",
+                             **{"fetch.wait.max.ms": 5})
+    parts = []
+    for topic in topics:
+        meta = consumer.list_topics(topic, timeout=10).topics[topic]
+        for p in meta.partitions:
+            _low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+            parts.append(TopicPartition(topic, p, high))
+    consumer.assign(parts)
+    return consumer
+
+
+def _baseline(settings: Settings, payload: bytes, count: int, rate: float) -> list[float]:
+    topic = f"bench.cdc-latency.{uuid.uuid4().hex[:8]}"
+    admin = AdminClient({"bootstrap.servers": settings.kafka.bootstrap_servers})
+    admin.create_topics([NewTopic(topic, 3, 1)])[topic].result(30)
+    try:
+        consumer = make_consumer(settings, f"bench-latency-{uuid.uuid4().hex[:8]}",
+                                 **{"fetch.wait.max.ms": 5})
+        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(3)])
+        producer = make_producer(settings, **{"linger.ms": 0})
+        sent: dict[bytes, float] = {}
+
+        def drain(n: int, timeout_s: float) -> list[float]:
+            got: list[float] = []
+            deadline = time.monotonic() + timeout_s
+            while len(got) < n and time.monotonic() < deadline:
+                msg = consumer.poll(0.1)
+                if msg is not None and not msg.error():
+                    got.append((time.time() - sent[msg.key()]) * 1000)
+            return got
+
+        # Warm up until every partition has delivered: leaders and metadata of a new topic
+        # settle in the first second, which is not what is being measured.
+        for i in range(30):
+            key = f"w{i}".encode()
+            sent[key] = time.time()
+            producer.produce(topic, key=key, value=payload)
+        producer.flush(30)
+        drain(30, 30)
+
+        def produce() -> None:
+            for i in range(count):
+                key = f"k{i}".encode()
+                sent[key] = time.time()
+                producer.produce(topic, key=key, value=payload)
+                producer.poll(0)
+                time.sleep(1 / rate)
+            producer.flush(30)
+
+        th = threading.Thread(target=produce)
+        th.start()
+        got = drain(count, count / rate + 30)
+        th.join()
+        consumer.close()
+        return got
+    finally:
+        admin.delete_topics([topic])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--orders", type=int, default=600)
+    parser.add_argument("--rate", type=float, default=100.0, help="orders per second")
+    args = parser.parse_args()
+    settings, cfg = get_settings(), get_cdc_config()
+    migrate(settings)
+    register(settings, cfg)
+    wait_running(settings, cfg)
+    app_id = f"bench-cdc-{uuid.uuid4().hex[:6]}"
+    commit_end_offsets(settings, app_id, CDC_TOPICS)
+    worker = WorkerProcess(settings, app_id, settings.worker.web_port + 9, offset_reset="latest")
+    worker.env["STRIKEFLOW_CDC__RECONCILE_ENABLED"] = "false"  # measure the stream alone
+    worker.env["STRIKEFLOW_WORKER__AGENTS"] = '["streams.cdc_bridge"]'  # the bridge only
+    worker.start()
+    mark = app_id.encode()
+    try:
+        with CounterService.connect(settings, cfg, min_size=2, max_size=4) as svc:
+            svc.list_products(standard_chain(datetime.now(UTC),
+                                             {"BTC": cfg.spot_btc, "ETH": cfg.spot_eth}))
+            products = [p.id for p in svc.products()]
+            account = f"bench-lat-{uuid.uuid4().hex[:6]}"
+            svc.open_account(account)
+            svc.deposit(account, Decimal(10**9), "bench")
+            # Warm up: a fresh worker's first seconds (rebalance, table recovery, JIT of
+            # nothing but the OS caches) are not the steady state being measured.
+            warm = _at_end(settings, ("settlement.orders",))
+            warm_ids = {str(svc.place_order(account, products[i % len(products)], 1,
+                                            f"w{i}").order_id) for i in range(20)}
+            deadline = time.monotonic() + 60
+            while warm_ids and time.monotonic() < deadline:
+                msg = warm.poll(0.2)
+                if msg is not None and not msg.error() and \
+                        dict(msg.headers() or []).get(PRODUCER_HEADER) == mark:
+                    warm_ids.discard(json.loads(msg.value())["order_id"])
+            warm.close()
+            time.sleep(3)  # let the first offset commit and changelog flush pass
+            consumer = _at_end(settings, ("cdc.public.orders", "settlement.orders"))
+            committed: dict[str, float] = {}
+            at_cdc: dict[str, float] = {}
+            at_settlement: dict[str, float] = {}
+            sample: list[bytes] = []
+
+            def place() -> None:
+                for i in range(args.orders):
+                    order = svc.place_order(account, products[i % len(products)], 1, f"l{i}")
+                    committed[str(order.order_id)] = time.time()
+                    time.sleep(1 / args.rate)
+
+            th = threading.Thread(target=place)
+            th.start()
+            deadline = time.monotonic() + args.orders / args.rate + 60
+
+            def done() -> bool:
+                return not th.is_alive() and set(committed) <= set(at_cdc) & set(at_settlement)
+
+            while not done() and time.monotonic() < deadline:
+                msg = consumer.poll(0.1)
+                if msg is None or msg.error():
+                    continue
+                now = time.time()  # arrival first: the placer may not have noted the commit yet
+                if msg.topic() == "cdc.public.orders":
+                    at_cdc.setdefault(json.loads(msg.key())["id"], now)
+                    if not sample:
+                        sample.append(msg.value())
+                elif dict(msg.headers() or []).get(PRODUCER_HEADER) == mark:
+                    at_settlement.setdefault(json.loads(msg.value())["order_id"], now)
+            th.join()
+            consumer.close()
+            to_cdc = [(at_cdc[o] - c) * 1000 for o, c in committed.items() if o in at_cdc]
+            to_settlement = [(at_settlement[o] - c) * 1000 for o, c in committed.items()
+                             if o in at_settlement]
+        assert sample, "no change event arrived"
+        base = _baseline(settings, sample[0], args.orders, args.rate)
+    finally:
+        worker.stop()
+    print(f"{args.orders} orders at {args.rate:.0f}/s, one account; key bytes e.g. "
+          f"{debezium_key(uuid.UUID(int=0)).decode()}")
+    b50, b99 = _pct(base, 0.5), _pct(base, 0.99)
+    print(f"baseline Kafka produce→consume   p50 {b50:7.1f} ms  p99 {b99:7.1f} ms "
+          f"(n={len(base)})")
+    for label, values in (("commit → cdc.public.orders", to_cdc),
+                          ("commit → settlement.orders", to_settlement)):
+        p50, p99 = _pct(values, 0.5), _pct(values, 0.99)
+        print(f"{label:32s} p50 {p50:7.1f} ms  p99 {p99:7.1f} ms (n={len(values)}, "
+              f"mean {statistics.fmean(values):.1f})  ratio p50 {p50 / b50:.1f}x "
+              f"p99 {p99 / b99:.1f}x")
+    print("target of the seed system: sub-100 ms commit → stream")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,504 @@
+"""The counter service: sell a simplified option for USDT in one PostgreSQL transaction.
+
+``place_order`` answers at once; the order reaches the settlement side asynchronously through
+Debezium. What makes that safe:
+
+* **One transaction, one round trip.** The order row and the USDT debit are one SQL
+  statement (``_PLACE``), run in autocommit: PostgreSQL makes a statement its own
+  transaction, so both are committed or neither is. Debezium streams only committed rows.
+* **Never overdrawn.** The debit ``UPDATE`` takes the balance row's lock and applies to the
+  latest committed balance; concurrent placements on one account queue on that row, and one
+  that would take the balance below zero fails ``CHECK (balance >= 0)`` — the whole statement,
+  its order included, is undone and the caller gets ``INSUFFICIENT_BALANCE``.
+* **Idempotent.** ``(account, client_order_id)`` is unique. A repeat returns the first
+  result (``replayed=True``) even if the product has since expired; of two concurrent first
+  attempts, the loser's insert does nothing on the unique index, so it debits nothing and
+  returns the winner's order.
+* **Nothing written on refusal.** Every refusal is a :class:`~cdc.domain.CounterError` with
+  a numbered :class:`~cdc.codes.CounterCode`, raised before the write or with the
+  transaction rolled back.
+
+Pricing is pure (:mod:`cdc.quotes`); this module is the database side. Connections come from
+a ``psycopg_pool`` pool logged in as the least-privileged service role.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from types import TracebackType
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from cdc import CdcError
+from cdc.codes import CounterCode
+from cdc.config import CdcConfig
+from cdc.domain import (
+    CounterError,
+    OptionType,
+    OrderStatus,
+    Product,
+    ProductStatus,
+    TransferKind,
+    check_account_id,
+    check_client_order_id,
+)
+from cdc.quotes import (
+    MONEY_EXPONENT,
+    PriceSource,
+    PricingTerms,
+    Quote,
+    StaticPriceSource,
+    quote,
+)
+from infra.settings import Settings
+from streams.marketdata.volsurface import VolSource
+
+__all__ = [
+    "CounterService",
+    "PlacedOrder",
+    "Transfer",
+    "pricing_terms",
+    "service_pool",
+    "static_prices",
+]
+
+Clock = Callable[[], datetime]
+#: Seconds a product definition is reused without asking the database (the placement
+#: statement re-checks status and expiry, so a stale entry costs a retry, never a wrong sale).
+PRODUCT_CACHE_S = 2.0
+
+_ORDER_COLUMNS = ("id, account_id, client_order_id, product_id, contracts, underlying_price, "
+                  "iv, price, premium, fee, total, status, created_at")
+
+_FIND_ORDER = f"""
+SELECT {_ORDER_COLUMNS} FROM orders WHERE account_id = %(account)s AND client_order_id = %(coid)s
+"""
+
+_FIND_PRODUCT = """
+SELECT id AS p_id, underlying, strike, expiry, option_type, contract_size, status AS p_status
+FROM products WHERE id = %s
+"""
+
+# The whole placement is this one statement, run in autocommit: PostgreSQL makes a statement
+# its own transaction, so the order and its debit are committed together or not at all, in
+# one round trip. The order is inserted only if the product still is what was priced and the
+# account is active and (in the statement's snapshot) can pay; the debit is applied only if
+# the order was inserted. Under concurrency the UPDATE waits for the balance row's lock and
+# applies to the latest balance; if that would go below zero, CHECK (balance >= 0) fails the
+# whole statement, the insert included. A client order id already used (even by a concurrent
+# transaction that commits first) inserts nothing and debits nothing.
+_PLACE = f"""
+WITH acct AS (
+    SELECT a.status, b.balance FROM accounts a
+    LEFT JOIN balances b ON b.account_id = a.id AND b.asset = 'USDT'
+    WHERE a.id = %(account)s
+), prod AS (
+    SELECT 1 FROM products
+    WHERE id = %(product)s AND status = 'listed' AND expiry = %(expiry)s
+), existing AS (
+    SELECT id FROM orders WHERE account_id = %(account)s AND client_order_id = %(coid)s
+), ins AS (
+    INSERT INTO orders (account_id, client_order_id, product_id, underlying, strike, expiry,
+                        option_type, contract_size, contracts, underlying_price, iv, price,
+                        premium, fee, total)
+    SELECT %(account)s, %(coid)s, %(product)s, %(underlying)s, %(strike)s, %(expiry)s,
+           %(option_type)s, %(contract_size)s, %(contracts)s, %(underlying_price)s, %(iv)s,
+           %(price)s, %(premium)s, %(fee)s, %(total)s
+    WHERE EXISTS (SELECT 1 FROM prod) AND NOT EXISTS (SELECT 1 FROM existing)
+      AND EXISTS (SELECT 1 FROM acct WHERE status = 'active' AND balance >= %(total)s)
+    ON CONFLICT (account_id, client_order_id) DO NOTHING
+    RETURNING {_ORDER_COLUMNS}
+), debit AS (
+    UPDATE balances SET balance = balance - %(total)s, updated_at = now()
+    WHERE account_id = %(account)s AND asset = 'USDT' AND EXISTS (SELECT 1 FROM ins)
+    RETURNING balance
+)
+SELECT (SELECT balance FROM debit) AS balance_after,
+       (SELECT status FROM acct) AS account_status,
+       (SELECT balance FROM acct) AS balance_seen,
+       EXISTS (SELECT 1 FROM prod) AS product_ok,
+       EXISTS (SELECT 1 FROM existing) AS existed,
+       ins.*
+FROM (SELECT 1) one LEFT JOIN ins ON true
+"""
+
+_FIND_TRANSFER = """
+SELECT id, kind, amount, created_at FROM transfers
+WHERE account_id = %(account)s AND reference = %(reference)s
+"""
+_MOVE_BALANCE = """
+UPDATE balances b SET balance = b.balance + %(delta)s, updated_at = now() FROM accounts a
+WHERE b.account_id = %(account)s AND b.asset = 'USDT' AND b.balance + %(delta)s >= 0
+  AND a.id = b.account_id AND a.status = 'active'
+RETURNING b.balance
+"""
+_INSERT_TRANSFER = """
+INSERT INTO transfers (account_id, kind, amount, reference)
+VALUES (%(account)s, %(kind)s, %(amount)s, %(reference)s)
+ON CONFLICT (account_id, reference) DO NOTHING RETURNING id, created_at
+"""
+
+_WHY_NO_DEBIT = """
+SELECT a.status, b.balance FROM accounts a
+LEFT JOIN balances b ON b.account_id = a.id AND b.asset = 'USDT' WHERE a.id = %s
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class PlacedOrder:
+    """The counter's answer: the order as written (or as first written, if ``replayed``)."""
+
+    order_id: UUID
+    account: str
+    client_order_id: str
+    product_id: str
+    contracts: Decimal
+    underlying_price: Decimal
+    iv: Decimal
+    price: Decimal
+    premium: Decimal
+    fee: Decimal
+    total: Decimal
+    status: str
+    created_at: datetime
+    replayed: bool
+    balance_after: Decimal | None = None
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any], replayed: bool,
+                 balance_after: Decimal | None = None) -> PlacedOrder:
+        return cls(order_id=row["id"], account=row["account_id"],
+                   client_order_id=row["client_order_id"], product_id=row["product_id"],
+                   contracts=_norm(row["contracts"]),
+                   underlying_price=_norm(row["underlying_price"]), iv=_norm(row["iv"]),
+                   price=_norm(row["price"]), premium=_norm(row["premium"]),
+                   fee=_norm(row["fee"]), total=_norm(row["total"]), status=row["status"],
+                   created_at=row["created_at"], replayed=replayed,
+                   balance_after=None if balance_after is None else _norm(balance_after))
+
+
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    transfer_id: UUID
+    account: str
+    kind: TransferKind
+    amount: Decimal
+    reference: str
+    created_at: datetime
+    replayed: bool
+    balance_after: Decimal | None = None
+
+
+def _norm(value: Decimal) -> Decimal:
+    """NUMERIC(38,18) comes back with 18 decimals; drop the trailing zeros, keep the value."""
+    if value == 0:
+        return Decimal(0)
+    normal = value.normalize()
+    return normal.quantize(Decimal(1)) if normal == normal.to_integral_value() else normal
+
+
+def pricing_terms(cfg: CdcConfig) -> PricingTerms:
+    """The pure pricing's terms from the component's settings."""
+    return PricingTerms(spread_bps=cfg.spread_bps, fee_bps=cfg.fee_bps,
+                        price_tick=cfg.price_tick, fee_tick=cfg.fee_tick,
+                        min_price=cfg.min_price, qty_step=cfg.qty_step,
+                        max_contracts=cfg.max_contracts, max_price_age_s=cfg.max_price_age_s,
+                        min_time_to_expiry_s=cfg.min_time_to_expiry_s,
+                        usdt_rate=cfg.usdt_rate)
+
+
+def static_prices(cfg: CdcConfig, clock: Clock | None = None) -> StaticPriceSource:
+    """The configured BTC and ETH spots, always fresh: the source until md.index feeds us."""
+    prices = {"BTC": cfg.spot_btc, "ETH": cfg.spot_eth}
+    return StaticPriceSource(prices) if clock is None else StaticPriceSource(prices, clock=clock)
+
+
+def service_pool(settings: Settings, cfg: CdcConfig, *, min_size: int | None = None,
+                 max_size: int | None = None) -> ConnectionPool:
+    """A pool of connections as the service role (never the superuser)."""
+    pg = settings.postgres
+    pool = ConnectionPool(
+        pg.dsn(pg.service_user, pg.service_password) + " application_name=strikeflow-counter",
+        min_size=min_size or cfg.pool_min, max_size=max(max_size or cfg.pool_max,
+                                                        min_size or cfg.pool_min),
+        kwargs={"row_factory": dict_row, "autocommit": True}, open=False, name="strikeflow-counter")
+    pool.open(wait=True, timeout=30)
+    return pool
+
+
+def _check_amount(amount: Decimal) -> Decimal:
+    if isinstance(amount, bool) or not isinstance(amount, Decimal | int):
+        raise CounterError(CounterCode.INVALID_AMOUNT,
+                           f"amount must be a Decimal or int, got {type(amount).__name__}")
+    value = Decimal(amount)
+    if not value.is_finite() or value <= 0 or value != value.quantize(Decimal("1e-8")) \
+            or value >= Decimal("1e15"):
+        raise CounterError(CounterCode.INVALID_AMOUNT, str(amount))
+    return value
+
+
+def _check_reference(reference: str) -> str:
+    if not isinstance(reference, str) or not 1 <= len(reference) <= 128 \
+            or not reference.isprintable():
+        raise CounterError(CounterCode.INVALID_REFERENCE, repr(reference))
+    return reference
+
+
+class _LostRace(CdcError):
+    """Another transaction inserted this client order id first; ours must roll back."""
+
+
+class CounterService:
+    """Places simplified-option orders, moves USDT in and out, lists products.
+
+    Thread-safe: each call borrows a pooled connection for one transaction. Use it as a
+    context manager (or call :meth:`close`) when it owns its pool.
+    """
+
+    def __init__(self, pool: ConnectionPool, prices: PriceSource, terms: PricingTerms, *,
+                 clock: Clock = lambda: datetime.now(UTC),
+                 surfaces: Callable[[str], VolSource] | None = None,
+                 owns_pool: bool = False) -> None:
+        self.pool = pool
+        self.prices = prices
+        self.terms = terms
+        self.clock = clock
+        self.surfaces = surfaces
+        self._owns_pool = owns_pool
+        self._products: dict[str, tuple[Product, float]] = {}
+
+    @classmethod
+    def connect(cls, settings: Settings, cfg: CdcConfig, *, prices: PriceSource | None = None,
+                clock: Clock | None = None, min_size: int | None = None,
+                max_size: int | None = None) -> CounterService:
+        """A service with its own pool and the configured static prices."""
+        pool = service_pool(settings, cfg, min_size=min_size, max_size=max_size)
+        return cls(pool, prices or static_prices(cfg, clock), pricing_terms(cfg),
+                   clock=clock or (lambda: datetime.now(UTC)), owns_pool=True)
+
+    def close(self) -> None:
+        if self._owns_pool:
+            self.pool.close()
+
+    def __enter__(self) -> CounterService:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    # -- orders ------------------------------------------------------------------------------
+
+    def place_order(self, account: str, product: str, contracts: Decimal | int,
+                    client_order_id: str) -> PlacedOrder:
+        """Buy ``contracts`` of ``product`` for ``account``; see the module docstring."""
+        check_account_id(account)
+        check_client_order_id(client_order_id)
+        args: dict[str, Any] = {"account": account, "product": product, "coid": client_order_id}
+        for attempt in range(2):
+            try:
+                item = self._product(product, fresh=attempt > 0)
+                surface = self.surfaces(item.underlying) if self.surfaces else None
+                q = quote(item, contracts, self.prices.price(item.underlying), self.clock(),
+                          self.terms, surface)
+            except CounterError:
+                first = self._existing(args)  # a repeat gets its first answer, come what may
+                if first is not None:
+                    return first
+                raise
+            try:
+                with self.pool.connection() as conn:
+                    row = conn.execute(_PLACE, args | _insert_args(item, q)).fetchone()
+            except psycopg.errors.CheckViolation as exc:
+                if exc.diag.constraint_name != "balance_not_negative":
+                    raise
+                raise CounterError(CounterCode.INSUFFICIENT_BALANCE,
+                                   f"{account} cannot pay {q.total}: concurrent orders spent "
+                                   "the balance first") from None
+            assert row is not None  # the LEFT JOIN always yields one row
+            if row["id"] is not None:
+                return PlacedOrder.from_row(row, replayed=False,
+                                            balance_after=row["balance_after"])
+            if not row["existed"]:
+                if row["account_status"] is None:
+                    raise CounterError(CounterCode.UNKNOWN_ACCOUNT, account)
+                if row["account_status"] != "active":
+                    raise CounterError(CounterCode.ACCOUNT_NOT_ACTIVE,
+                                       f"{account} is {row['account_status']}")
+                if not row["product_ok"]:
+                    continue  # the product changed since it was cached: look again, once
+                if (row["balance_seen"] or 0) < q.total:
+                    raise CounterError(CounterCode.INSUFFICIENT_BALANCE,
+                                       f"{account} has {_norm(row['balance_seen'] or Decimal(0))}"
+                                       f" USDT, needs {q.total}")
+            first = self._existing(args)  # used before, or by a concurrent first attempt
+            assert first is not None, "an order that blocked the insert must exist"
+            return first
+        raise CounterError(CounterCode.PRODUCT_NOT_TRADING, f"{product} changed while pricing")
+
+    def _existing(self, args: dict[str, Any]) -> PlacedOrder | None:
+        with self.pool.connection() as conn:
+            row = conn.execute(_FIND_ORDER, args).fetchone()
+        return None if row is None else PlacedOrder.from_row(row, replayed=True)
+
+    def _product(self, product_id: str, *, fresh: bool = False) -> Product:
+        """The product, from a short-lived cache: the placement statement re-checks it."""
+        cached = self._products.get(product_id)
+        if cached is not None and not fresh and time.monotonic() - cached[1] < PRODUCT_CACHE_S:
+            return cached[0]
+        with self.pool.connection() as conn:
+            row = conn.execute(_FIND_PRODUCT, (product_id,)).fetchone()
+        if row is None:
+            self._products.pop(product_id, None)
+            raise CounterError(CounterCode.UNKNOWN_PRODUCT, repr(product_id))
+        item = _product(row)
+        self._products[product_id] = (item, time.monotonic())
+        return item
+
+    @staticmethod
+    def _why_no_debit(conn: psycopg.Connection[Any], account: str,
+                      total: Decimal) -> CounterError:
+        row = conn.execute(_WHY_NO_DEBIT, (account,)).fetchone()
+        if row is None:
+            return CounterError(CounterCode.UNKNOWN_ACCOUNT, account)
+        if row["status"] != "active":
+            return CounterError(CounterCode.ACCOUNT_NOT_ACTIVE, f"{account} is {row['status']}")
+        balance = _norm(row["balance"] or Decimal(0))
+        return CounterError(CounterCode.INSUFFICIENT_BALANCE,
+                            f"{account} has {balance} USDT, needs {total}")
+
+    def get_order(self, account: str, client_order_id: str) -> PlacedOrder | None:
+        return self._existing({"account": account, "coid": client_order_id})
+
+    def set_order_status(self, order_id: UUID, status: OrderStatus) -> None:
+        """Move an order along the transition table (the database refuses anything else).
+
+        What the settlement side will call; here so tests and ops can drive the lifecycle.
+        """
+        try:
+            with self.pool.connection() as conn:
+                done = conn.execute("UPDATE orders SET status = %s WHERE id = %s",
+                                    (OrderStatus(status).value, order_id))
+        except psycopg.errors.CheckViolation as exc:
+            raise CounterError(CounterCode.INVALID_STATUS_TRANSITION,
+                               str(exc.diag.message_primary)) from exc
+        if done.rowcount != 1:
+            raise CounterError(CounterCode.UNKNOWN_ORDER, str(order_id))
+
+    # -- accounts and transfers --------------------------------------------------------------
+
+    def open_account(self, account: str) -> bool:
+        """Create the account and its zero USDT balance; ``False`` if it existed."""
+        check_account_id(account)
+        with self.pool.connection() as conn, conn.transaction():
+            made = conn.execute("INSERT INTO accounts (id) VALUES (%s) ON CONFLICT DO NOTHING",
+                                (account,)).rowcount
+            conn.execute("INSERT INTO balances (account_id) VALUES (%s) ON CONFLICT DO NOTHING",
+                         (account,))
+        return made == 1
+
+    def balance(self, account: str) -> Decimal:
+        with self.pool.connection() as conn:
+            row = conn.execute("SELECT balance FROM balances WHERE account_id = %s "
+                               "AND asset = 'USDT'", (account,)).fetchone()
+        if row is None:
+            raise CounterError(CounterCode.UNKNOWN_ACCOUNT, account)
+        return _norm(row["balance"])
+
+    def deposit(self, account: str, amount: Decimal | int, reference: str) -> Transfer:
+        """Credit USDT once per ``(account, reference)``; a repeat returns the first."""
+        return self._transfer(account, TransferKind.DEPOSIT, amount, reference)
+
+    def withdraw(self, account: str, amount: Decimal | int, reference: str) -> Transfer:
+        """Debit USDT once per ``(account, reference)``, never below zero."""
+        return self._transfer(account, TransferKind.WITHDRAWAL, amount, reference)
+
+    def _transfer(self, account: str, kind: TransferKind, amount: Decimal | int,
+                  reference: str) -> Transfer:
+        check_account_id(account)
+        value = _check_amount(amount)
+        _check_reference(reference)
+        sign = value if kind is TransferKind.DEPOSIT else -value
+        args = {"delta": sign, "account": account, "kind": kind.value, "amount": value,
+                "reference": reference}
+        try:
+            with self.pool.connection() as conn, conn.transaction():
+                existing = conn.execute(_FIND_TRANSFER, args).fetchone()
+                if existing is not None:
+                    return self._replayed_transfer(existing, account, kind, value, reference)
+                moved = conn.execute(_MOVE_BALANCE, args).fetchone()
+                if moved is None:
+                    raise self._why_no_debit(conn, account, value)
+                row = conn.execute(_INSERT_TRANSFER, args).fetchone()
+                if row is None:  # a concurrent first attempt won: undo ours, return theirs
+                    raise _LostRace
+                return Transfer(row["id"], account, kind, value, reference, row["created_at"],
+                                replayed=False, balance_after=_norm(moved["balance"]))
+        except _LostRace:
+            pass
+        with self.pool.connection() as conn:
+            first = conn.execute(_FIND_TRANSFER, args).fetchone()
+        assert first is not None, "the race winner must exist"
+        return self._replayed_transfer(first, account, kind, value, reference)
+
+    def _replayed_transfer(self, row: dict[str, Any], account: str, kind: TransferKind,
+                           value: Decimal, reference: str) -> Transfer:
+        if row["kind"] != kind.value or _norm(row["amount"]) != value:
+            raise CounterError(CounterCode.TRANSFER_CONFLICT,
+                               f"{reference}: {row['kind']} {_norm(row['amount'])} exists")
+        return Transfer(row["id"], account, kind, value, reference, row["created_at"],
+                        replayed=True)
+
+    # -- products ----------------------------------------------------------------------------
+
+    def list_products(self, products: Iterable[Product]) -> int:
+        """Insert products that are missing (existing ones are left alone); how many were new."""
+        rows = [(p.id, p.underlying, p.strike, p.expiry, p.option_type.value, p.contract_size,
+                 p.status.value) for p in products]
+        with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+            made = 0
+            for row in rows:
+                cur.execute("INSERT INTO products (id, underlying, strike, expiry, option_type, "
+                            "contract_size, status) VALUES (%s, %s, %s, %s, %s, %s, %s) "
+                            "ON CONFLICT (id) DO NOTHING", row)
+                made += cur.rowcount
+        return made
+
+    def set_product_status(self, product_id: str, status: ProductStatus) -> None:
+        with self.pool.connection() as conn:
+            conn.execute("UPDATE products SET status = %s, updated_at = now() WHERE id = %s",
+                         (ProductStatus(status).value, product_id))
+
+    def products(self, *, listed_only: bool = True) -> list[Product]:
+        where = "WHERE status = 'listed' AND expiry > now()" if listed_only else ""
+        with self.pool.connection() as conn:
+            rows = conn.execute("SELECT id AS p_id, underlying, strike, expiry, option_type, "
+                                "contract_size, status AS p_status FROM products "
+                                f"{where} ORDER BY id").fetchall()
+        return [_product(r) for r in rows]
+
+
+def _product(row: dict[str, Any]) -> Product:
+    return Product(id=row["p_id"], underlying=row["underlying"], strike=_norm(row["strike"]),
+                   expiry=row["expiry"], option_type=OptionType(row["option_type"]),
+                   contract_size=_norm(row["contract_size"]),
+                   status=ProductStatus(row["p_status"]))
+
+
+def _insert_args(product: Product, q: Quote) -> dict[str, Any]:
+    for name in ("price", "premium", "fee", "total"):
+        value = getattr(q, name)
+        assert value == value.quantize(MONEY_EXPONENT), f"{name} is not 18-decimal exact"
+    return {"underlying": product.underlying, "strike": product.strike,
+            "expiry": product.expiry, "option_type": product.option_type.value,
+            "contract_size": product.contract_size, "contracts": q.contracts,
+            "underlying_price": q.underlying_price, "iv": q.iv, "price": q.price,
+            "premium": q.premium, "fee": q.fee, "total": q.total}

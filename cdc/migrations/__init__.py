@@ -1,0 +1,1 @@
+"""Alembic migrations of the order database (``strikeflow cdc migrate`` applies them)."""

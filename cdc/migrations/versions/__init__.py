@@ -1,0 +1,1 @@
+"""Versioned, numbered revisions: forward and backward steps in raw SQL."""

@@ -1,0 +1,78 @@
+"""``md.alerts.commands`` + ``md.index`` → price-alert notifications on ``risk.alerts``.
+
+Both inputs are keyed by underlying and have the same partition count, so one agent reads
+them together and one table record per underlying holds every alert on it and the last index
+(:class:`~streams.marketdata.alerts.AlertBook`). A crossing publishes exactly one
+:class:`~topics.contracts.RiskAlert` (``kind="price"``), keyed by account.
+
+Dead letters: ``invalid`` and ``wrong_key`` from either input (on its own ``.dlq``), and on
+``md.alerts.commands.dlq`` the commands that changed nothing: ``duplicate`` (a command id
+already applied), ``limit`` (too many alerts for the account) and ``unknown_alert``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import faust
+import mode
+
+from streams.app import app
+from streams.batching import as_current
+from streams.deadletters import send_dead_letter
+from streams.marketdata.alerts import AlertBook, CommandVerdict
+from streams.marketdata.settings import get_marketdata_settings
+from topics.catalogue import ContractError, by_name
+from topics.contracts import IndexPrice
+
+__all__ = ["alert_state", "price_alerts"]
+
+INDEX = by_name("md.index")
+COMMANDS = by_name("md.alerts.commands")
+ALERTS = by_name("risk.alerts")
+LIMIT = get_marketdata_settings().alerts_per_account
+
+inputs = app.topic(INDEX.name, COMMANDS.name, key_serializer="raw", value_serializer="raw")
+alerts_topic = app.topic(ALERTS.name, key_serializer="raw", value_serializer="raw")
+
+alert_state = app.Table(
+    "md-alert-state", default=None, partitions=COMMANDS.partitions,
+    schema=faust.Schema(key_serializer="raw", value_serializer="json"),
+)
+
+
+@app.agent(inputs, supervisor_strategy=mode.CrashingSupervisor)
+async def price_alerts(stream: Any) -> None:
+    async for events in stream.take_events(1000, within=0.05):
+        touched: dict[str, tuple[AlertBook, Any]] = {}
+        for event in events:
+            spec = INDEX if event.message.topic == INDEX.name else COMMANDS
+            try:
+                message = spec.decode(event.message.value)
+            except ContractError as exc:
+                await send_dead_letter(event, "invalid", str(exc))
+                continue
+            if event.message.key != message.underlying.encode():
+                await send_dead_letter(event, "wrong_key", f"key {event.message.key!r} is "
+                                       f"not {message.underlying!r}")
+                continue
+            underlying = message.underlying
+            if underlying in touched:
+                book = touched[underlying][0]
+            else:
+                with as_current(event):
+                    state = alert_state.get(underlying)
+                book = (AlertBook.from_state(state, LIMIT) if state
+                        else AlertBook(underlying, LIMIT))
+            touched[underlying] = (book, event)
+            if isinstance(message, IndexPrice):
+                for note in book.on_index(message):
+                    await alerts_topic.send(key=note.account.encode(), value=ALERTS.encode(note))
+                continue
+            verdict = book.command(message)
+            if verdict is not CommandVerdict.APPLIED:
+                await send_dead_letter(event, verdict.value,
+                                       f"{verdict.value}: command {message.command_id}")
+        for underlying, (book, event) in touched.items():
+            with as_current(event):
+                alert_state[underlying] = book.to_state()
