@@ -134,10 +134,9 @@ def test_sigkill_mid_stream_loses_and_duplicates_nothing(stack: Settings) -> Non
            "STRIKEFLOW_MATCHING__SNAPSHOT_EVERY_COMMANDS": "150",
            "STRIKEFLOW_MATCHING__SNAPSHOT_EVERY_S": "0.5"}
     since = {t: end_offsets(stack, t) for t in ("orders.events", "trades")}
-    # From the latest offsets (the topic's older history is not this test's); the wait below
-    # makes sure the group has committed offsets on every partition before the crash.
-    worker = WorkerProcess(stack, f"test-match-{uuid.uuid4().hex[:8]}", 16172,
-                           offset_reset="latest", env=env)
+    # From the earliest offsets, so a partition the crash catches before its first commit is
+    # read again from its start; the wait below lets commits and snapshots happen first.
+    worker = WorkerProcess(stack, f"test-match-{uuid.uuid4().hex[:8]}", 16172, env=env)
     worker.start()
     try:
         _produce(stack, log[:1500])
@@ -197,12 +196,13 @@ def test_partitions_moving_between_two_workers_lose_and_duplicate_nothing(
            "STRIKEFLOW_WORKER__AGENTS": '["streams.matching"]',
            "STRIKEFLOW_MATCHING__SNAPSHOT_EVERY_COMMANDS": "100"}
     app_id = f"test-rebalance-{uuid.uuid4().hex[:8]}"
-    # Both start before anything is produced and every move is graceful (Faust commits on
-    # revocation), so starting at the end of the topic loses nothing and skips old history.
-    first = WorkerProcess(stack, app_id, 16174, offset_reset="latest", env=env)
+    # From the earliest offsets: a partition that moves before its first commit must be read
+    # from its start by the new owner ("latest" would skip it). Older history on the topic is
+    # other tests' instruments, dead-lettered as unknown here.
+    first = WorkerProcess(stack, app_id, 16174, env=env)
     # Same group, its own RocksDB directory (and logs), as on a second machine.
     second_settings = stack.model_copy(update={"data_dir": stack.data_dir / "tests" / app_id})
-    second = WorkerProcess(second_settings, app_id, 16175, offset_reset="latest", env=env)
+    second = WorkerProcess(second_settings, app_id, 16175, env=env)
     keys = {s.encode() for s in symbols}
     since = {t: end_offsets(stack, t) for t in ("orders.events", "trades")}
     first.start()
