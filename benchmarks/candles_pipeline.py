@@ -26,11 +26,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from confluent_kafka import TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
-
+from benchmarks.kafka_legs import end_offsets, passthrough, produce, watch_from_end
 from infra.settings import Settings, get_settings
-from streams.kafka import make_consumer, make_producer
 from streams.worker_process import WorkerProcess
 from topics.catalogue import by_name
 from topics.contracts import Tick
@@ -69,69 +66,6 @@ def _payloads(n: int, symbols: list[str]) -> list[tuple[bytes, bytes, str]]:
     return out
 
 
-def _produce(settings: Settings, payloads: list[tuple[bytes, bytes, str]],
-             rate: float | None = None) -> dict[str, float]:
-    """Produce as fast as possible, or paced at ``rate`` per second."""
-    producer = make_producer(settings)
-    sent_at: dict[str, float] = {}
-    t0 = time.monotonic()
-    for n, (key, value, event_id) in enumerate(payloads):
-        if rate and (ahead := n / rate - (time.monotonic() - t0)) > 0.001:
-            time.sleep(ahead)
-        sent_at[event_id] = time.time()
-        while True:
-            try:
-                producer.produce(TICKS.name, key=key, value=value)
-                break
-            except BufferError:
-                producer.poll(0.05)
-        producer.poll(0)
-    producer.flush(60)
-    return sent_at
-
-
-def _end_offsets(settings: Settings) -> list[TopicPartition]:
-    consumer = make_consumer(settings, f"bench-offsets-{uuid.uuid4().hex[:6]}")
-    parts = consumer.list_topics(TICKS.name, timeout=10).topics[TICKS.name].partitions
-    out = []
-    for p in parts:
-        _, high = consumer.get_watermark_offsets(TopicPartition(TICKS.name, p), timeout=10)
-        out.append(TopicPartition(TICKS.name, p, high))
-    consumer.close()
-    return out
-
-
-def baseline(settings: Settings, starts: list[TopicPartition], n: int) -> float:
-    """Raw passthrough of ``n`` messages from ``starts``: messages per second."""
-    scratch = f"bench.passthrough.{uuid.uuid4().hex[:6]}"
-    admin = AdminClient({"bootstrap.servers": settings.kafka.bootstrap_servers})
-    admin.create_topics([NewTopic(scratch, TICKS.partitions, 1)])[scratch].result(30)
-    consumer = make_consumer(settings, f"bench-{uuid.uuid4().hex[:6]}")
-    consumer.assign(starts)
-    producer = make_producer(settings)
-    moved = 0
-    t0 = None
-    deadline = time.monotonic() + 300
-    while moved < n and time.monotonic() < deadline:
-        for msg in consumer.consume(1000, 0.5):
-            if msg.error():
-                continue
-            t0 = t0 or time.monotonic()
-            while True:
-                try:
-                    producer.produce(scratch, key=msg.key(), value=msg.value())
-                    break
-                except BufferError:
-                    producer.poll(0.05)
-            moved += 1
-        producer.poll(0)
-    producer.flush(60)
-    elapsed = time.monotonic() - (t0 or time.monotonic())
-    consumer.close()
-    admin.delete_topics([scratch])
-    return moved / elapsed if elapsed else 0.0
-
-
 def pipeline(settings: Settings, n: int, symbols: int,
              rate: float | None = None) -> dict[str, float]:
     names = [f"B{uuid.uuid4().hex[:5].upper()}{i}-USDT" for i in range(symbols)]
@@ -139,17 +73,11 @@ def pipeline(settings: Settings, n: int, symbols: int,
     worker = WorkerProcess(settings, f"bench-{uuid.uuid4().hex[:6]}", 16190,
                            offset_reset="latest")
     worker.start()
-    watch = make_consumer(settings, f"bench-watch-{uuid.uuid4().hex[:6]}")
-    parts = watch.list_topics("md.candles", timeout=10).topics["md.candles"].partitions
-    ends = []
-    for p in parts:
-        _, high = watch.get_watermark_offsets(TopicPartition("md.candles", p), timeout=10)
-        ends.append(TopicPartition("md.candles", p, high))
-    watch.assign(ends)
-    starts = _end_offsets(settings)
+    watch = watch_from_end(settings, ["md.candles"])
+    starts = end_offsets(settings, TICKS.name)
     try:
         t0 = time.time()
-        sent_at = _produce(settings, payloads, rate)
+        sent_at = produce(settings, TICKS.name, payloads, rate)
         produced_s = time.time() - t0
         wanted = set(names)
         last_window = _last_window(n)
@@ -194,7 +122,8 @@ def main() -> None:
     settings = get_settings()
     print(f"candle pipeline benchmark: {args.ticks} ticks over {args.symbols} symbols")
     result = pipeline(settings, args.ticks, args.symbols)
-    base = baseline(settings, result.pop("starts"), int(result["ticks"]))
+    base = passthrough(settings, TICKS.name, result.pop("starts"), int(result["ticks"]),
+                       TICKS.partitions)
     print(f"  throughput: all ticks produced at once ({result['produce_s']:.2f}s), then drained")
     print(f"    pipeline  {result['rate']:10,.0f} ticks/s   (last candle "
           f"{result['elapsed_s']:.2f}s after the first tick; {result['updates']:.0f} updates)")
