@@ -70,6 +70,17 @@ def _route(change: Change) -> str:
     return SETTLEMENT.name
 
 
+async def _decode_or_dead_letter(event: Any, counts: Counter[str]) -> Any:
+    """The decoded envelope, or None after dead-lettering an undecodable one."""
+    msg = event.message
+    try:
+        return decode(msg.topic, msg.key, msg.value)
+    except EnvelopeError as exc:
+        await send_dead_letter(event, exc.reason, str(exc))
+        counts[exc.reason] += 1
+        return None
+
+
 @app.agent(orders_topic, supervisor_strategy=mode.CrashingSupervisor)
 async def bridge_orders(stream: Any) -> None:
     headers = [(PRODUCER_HEADER, app.conf.id.encode())]
@@ -78,12 +89,8 @@ async def bridge_orders(stream: Any) -> None:
         outputs: list[tuple[bytes, bytes]] = []
         counts: Counter[str] = Counter()
         for event in events:
-            msg = event.message
-            try:
-                decoded = decode(msg.topic, msg.key, msg.value)
-            except EnvelopeError as exc:
-                await send_dead_letter(event, exc.reason, str(exc))
-                counts[exc.reason] += 1
+            decoded = await _decode_or_dead_letter(event, counts)
+            if decoded is None:
                 continue
             if isinstance(decoded, Tombstone):
                 counts["tombstone"] += 1
@@ -138,12 +145,8 @@ async def check_ledger_sources(stream: Any) -> None:
     async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_S):
         counts: Counter[str] = Counter()
         for event in events:
-            msg = event.message
-            try:
-                decoded = decode(msg.topic, msg.key, msg.value)
-            except EnvelopeError as exc:
-                await send_dead_letter(event, exc.reason, str(exc))
-                counts[exc.reason] += 1
+            decoded = await _decode_or_dead_letter(event, counts)
+            if decoded is None:
                 continue
             counts["tombstone" if isinstance(decoded, Tombstone) else decoded.table] += 1
         if set(counts) - {"transfers", "accounts"}:

@@ -66,6 +66,13 @@ def expected_outputs(log: list[Any], symbols: list[str]) -> dict[str, list[dict[
     return out
 
 
+def _expected_counts(expected: dict[str, list[dict[str, Any]]]) -> dict[str, int]:
+    """How many distinct messages each output topic must carry."""
+    rows = [d for items in expected.values() for d in items]
+    return {"orders.events": sum(1 for d in rows if "kind" in d),
+            "trades": sum(1 for d in rows if "aggressor_side" in d)}
+
+
 def _plain(message: Any) -> dict[str, Any]:
     data = json.loads(message.model_dump_json())
     data.pop("ts_init")
@@ -123,10 +130,7 @@ def test_sigkill_mid_stream_loses_and_duplicates_nothing(stack: Settings) -> Non
     symbols = [f"{b}-USDT" for b in bases]
     log = command_log(symbols, 3000, seed=11)
     expected = expected_outputs(log, symbols)
-    counts = {"orders.events": sum(1 for items in expected.values() for d in items
-                                   if "kind" in d),
-              "trades": sum(1 for items in expected.values() for d in items
-                            if "aggressor_side" in d)}
+    counts = _expected_counts(expected)
     assert counts["trades"] > 100 and counts["orders.events"] > 3000  # a meaningful mix
 
     env = {"STRIKEFLOW_MATCHING__EXTRA_SPOT_BASES": json.dumps(bases),
@@ -188,10 +192,7 @@ def test_partitions_moving_between_two_workers_lose_and_duplicate_nothing(
     symbols = [f"{b}-USDT" for b in bases]
     log = command_log(symbols, 2400, seed=13)
     expected = expected_outputs(log, symbols)
-    counts = {"orders.events": sum(1 for items in expected.values() for d in items
-                                   if "kind" in d),
-              "trades": sum(1 for items in expected.values() for d in items
-                            if "aggressor_side" in d)}
+    counts = _expected_counts(expected)
     env = {"STRIKEFLOW_MATCHING__EXTRA_SPOT_BASES": json.dumps(bases),
            "STRIKEFLOW_WORKER__AGENTS": '["streams.matching"]',
            "STRIKEFLOW_MATCHING__SNAPSHOT_EVERY_COMMANDS": "100"}
