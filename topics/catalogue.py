@@ -15,6 +15,8 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from topics.contracts import (
     Candle,
     DeadLetter,
+    ExpirySettled,
+    HedgeFill,
     IndexPrice,
     L2Update,
     LedgerEntry,
@@ -25,6 +27,7 @@ from topics.contracts import (
     SettlementResult,
     Tick,
     Trade,
+    account_activity_adapter,
 )
 from topics.contracts.cdc import OptionOrderEvent
 from topics.contracts.marketdata import FeedStateChanged, price_alert_command_adapter
@@ -140,12 +143,20 @@ _TOPICS: tuple[TopicSpec, ...] = (
               cleanup="compact", retention_ms=None),
     TopicSpec("md.alerts.commands", "underlying", "set or cancel a price alert of an account",
               price_alert_command_adapter, input=True),
-    TopicSpec("orders.commands", "symbol", "submit, cancel, amend, mass-cancel",
+    TopicSpec("orders.requests", "account",
+              "what producers send: submit, cancel, amend, mass-cancel; pre-trade risk "
+              "forwards accepted ones to orders.commands", order_command_adapter, partitions=6,
+              input=True),
+    TopicSpec("orders.commands", "symbol", "risk-checked submit, cancel, amend, mass-cancel",
               order_command_adapter, partitions=6, input=True),
     TopicSpec("orders.events", "symbol", "order lifecycle events", _t(OrderEvent),
               partitions=6, retention_ms=30 * DAY_MS),
     TopicSpec("trades", "symbol", "executions with maker and taker", _t(Trade), partitions=6,
               retention_ms=30 * DAY_MS),
+    # Co-partitioned with orders.requests (same key, same count): one risk agent reads both.
+    TopicSpec("accounts.activity", "account",
+              "fills (from trades), released orders and USDT transfers, per account",
+              account_activity_adapter, partitions=6, input=True),
     TopicSpec("ledger", "account", "balanced USDT ledger entries", _t(LedgerEntry),
               retention_ms=None, extra_config={"retention.ms": "-1"}),
     TopicSpec("positions", "account|symbol", "latest position per account and instrument",
@@ -156,7 +167,12 @@ _TOPICS: tuple[TopicSpec, ...] = (
               _t(SettlementResult), retention_ms=30 * DAY_MS),
     TopicSpec("settlement.orders", "order id",
               "simplified-option orders from the order database, one event per status",
-              _t(OptionOrderEvent), retention_ms=30 * DAY_MS),
+              _t(OptionOrderEvent), retention_ms=30 * DAY_MS, input=True),
+    TopicSpec("settlement.hedges", "underlying", "the house's hedge fills on external venues",
+              _t(HedgeFill), retention_ms=None, extra_config={"retention.ms": "-1"}),
+    TopicSpec("settlement.expiries", "underlying",
+              "option expiries cash-settled at the 30-minute TWAP of the index",
+              _t(ExpirySettled), retention_ms=None, extra_config={"retention.ms": "-1"}),
     # Debezium envelopes (JSON, no schema; decoded in streams/cdc_bridge/envelope.py). The key
     # is the row's primary key as Debezium writes it, {"id": "..."}, which fixes the partition.
     TopicSpec("cdc.public.orders", '{"id": order uuid} (Debezium key)',

@@ -1,6 +1,17 @@
 """The pydantic v2 contracts of every message StrikeFlow puts on Kafka."""
 
-from topics.contracts.accounts import LedgerEntry, Position, RiskAlert, SettlementResult
+from topics.contracts.accounts import (
+    ExpirySettled,
+    Fill,
+    FundsTransferred,
+    HedgeFill,
+    LedgerEntry,
+    OrderReleased,
+    Position,
+    RiskAlert,
+    SettlementResult,
+    account_activity_adapter,
+)
 from topics.contracts.base import Contract, Event
 from topics.contracts.deadletter import DeadLetter
 from topics.contracts.marketdata import Candle, IndexPrice, L2Update, OptionMark, Tick
@@ -23,6 +34,10 @@ __all__ = [
     "Contract",
     "DeadLetter",
     "Event",
+    "ExpirySettled",
+    "Fill",
+    "FundsTransferred",
+    "HedgeFill",
     "IndexPrice",
     "L2Update",
     "LedgerEntry",
@@ -30,10 +45,12 @@ __all__ = [
     "OptionMark",
     "OrderCommand",
     "OrderEvent",
+    "OrderReleased",
     "Position",
     "RiskAlert",
     "SettlementResult",
     "SubmitOrder",
     "Tick",
     "Trade",
+    "account_activity_adapter",
 ]

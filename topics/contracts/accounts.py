@@ -1,54 +1,183 @@
-"""Positions, the USDT ledger, risk alerts and settlement results."""
+"""Accounts: what happened to them (activity), their positions, the USDT ledger, risk alerts,
+and settlement (results per order, the house's hedges, option expiries).
+
+Every event has a deterministic ``event_id`` so a replay re-emits the same ids and every
+consumer (the risk agent, the sinks) upserts by it.
+"""
 
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, TypeAdapter
 
-from topics.contracts.base import Event, Money, Symbol
+from topics.contracts.base import Event, Money, PositiveDecimal, Quantity, Symbol, UtcDatetime
 
-__all__ = ["LedgerEntry", "Position", "RiskAlert", "SettlementResult"]
+__all__ = [
+    "AccountActivity",
+    "ExpirySettled",
+    "Fill",
+    "FundsTransferred",
+    "HedgeFill",
+    "LedgerEntry",
+    "OrderReleased",
+    "Position",
+    "RiskAlert",
+    "SettlementResult",
+    "account_activity_adapter",
+]
+
+AccountId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
+Side = Literal["buy", "sell"]
+Underlying = Literal["BTC", "ETH"]
 
 
+# -- accounts.activity: what the risk agent (keyed by account) learns after the fact ----------
+class Fill(Event):
+    """One side of an exchange trade, re-keyed by account. ``event_id`` is
+    ``fill:<trade id>:<maker|taker>``; ``cash`` is the USDT this fill moves for the account
+    (-premium or -notional when buying, + when selling), ``fee`` what it pays on top."""
+
+    type: Literal["fill"] = "fill"
+    account: AccountId
+    symbol: Symbol
+    trade_id: str
+    order_id: str
+    side: Side
+    liquidity: Literal["maker", "taker"]
+    price: PositiveDecimal
+    qty: Quantity
+    cash: Money
+    fee: Money
+
+
+class OrderReleased(Event):
+    """An order left the book (filled, cancelled, expired, rejected): whatever the risk agent
+    still reserves for it is released. ``event_id`` is ``release:<order id>``."""
+
+    type: Literal["released"] = "released"
+    account: AccountId
+    symbol: Symbol
+    order_id: str
+    client_order_id: str | None = None
+    reason: str
+
+
+class FundsTransferred(Event):
+    """A USDT deposit or withdrawal from the order database (CDC). ``amount`` is signed."""
+
+    type: Literal["transfer"] = "transfer"
+    account: AccountId
+    transfer_id: str
+    amount: Money
+    reference: str
+
+
+AccountActivity = Annotated[Fill | OrderReleased | FundsTransferred,
+                            Field(discriminator="type")]
+account_activity_adapter: TypeAdapter[AccountActivity] = TypeAdapter(AccountActivity)
+
+
+# -- ledger -----------------------------------------------------------------------------------
 class LedgerEntry(Event):
-    """One leg of a balanced double-entry posting in USDT (all legs of a posting sum to 0)."""
+    """One leg of a balanced double-entry posting in USDT (all legs of a posting sum to 0).
+
+    ``event_id`` is ``<posting id>:<leg>``, so a re-emitted posting has the same ids.
+    House accounts are named ``house:<purpose>`` (fees, options, hedge, settlement, cash).
+    """
 
     posting_id: str
     account: str
     amount: Money = Field(description="credit > 0, debit < 0")
     kind: Literal["trade", "fee", "premium", "settlement", "transfer", "hedge", "expiry"]
     reference: str
+    symbol: Symbol | None = None
 
 
+# -- positions and risk -----------------------------------------------------------------------
 class Position(Event):
-    """The latest position of an account in an instrument (compacted by account|symbol)."""
+    """The latest position of an account in an instrument (compacted by ``account|symbol``).
 
-    account: str
+    ``seq`` grows with every change of the account, so the newest version wins in an upsert.
+    """
+
+    account: AccountId
     symbol: Symbol
-    qty: Decimal
+    qty: Decimal = Field(description="signed: > 0 long, < 0 short")
     avg_price: Money
     realized_pnl: Money
     unrealized_pnl: Money
     mark_price: Money | None = None
+    maintenance_margin: Money = Decimal(0)
+    seq: int = Field(default=0, ge=0)
 
 
 class RiskAlert(Event):
-    account: str
+    """A risk threshold crossed (once per crossing; ``event_id`` names the crossing)."""
+
+    account: AccountId
     kind: Literal["margin_call", "liquidation", "exposure_limit", "stop_loss", "price"]
     level: Literal["info", "warning", "critical"]
     message: str
     margin_ratio: Decimal | None = None
+    symbol: Symbol | None = None
 
 
+# -- settlement -------------------------------------------------------------------------------
 class SettlementResult(Event):
-    """The outcome of settling one order: its hedge and its booking."""
+    """One step of settling a simplified-option order (pending → hedging → hedged → booked).
+
+    ``event_id`` is ``settlement:<order id>:<state>``.
+    """
 
     order_id: str
-    account: str
+    account: AccountId
     state: Literal["pending", "hedging", "hedged", "booked", "failed"]
+    product: Symbol | None = None
+    underlying: Underlying | None = None
+    premium: Money | None = None
+    fee: Money | None = None
+    hedge_id: str | None = None
     hedge_symbol: Symbol | None = None
+    hedge_side: Side | None = None
     hedge_qty: Decimal | None = None
     hedge_price: Money | None = None
-    premium: Money | None = None
+    attempts: int = Field(default=0, ge=0)
+    reason: str | None = None
+
+
+class HedgeFill(Event):
+    """The house's hedge trade on an external venue, through the venue adapter.
+
+    ``hedge_id`` is the idempotency key the venue saw (``hedge:<order id>``); ``event_id`` is
+    ``hedge-fill:<hedge id>``.
+    """
+
+    hedge_id: str
+    order_id: str
+    venue: str
+    symbol: Symbol
+    underlying: Underlying
+    side: Side
+    qty: Quantity
+    avg_price: PositiveDecimal
+    reference_price: PositiveDecimal = Field(description="the book's mid when the hedge was sent")
+    slippage_bps: Decimal
+    fee: Money
+
+
+class ExpirySettled(Event):
+    """An expiry of an underlying was cash-settled at the TWAP of its index.
+
+    ``event_id`` is ``expiry:<underlying>:<expiry>``: re-running an expiry re-emits the same.
+    """
+
+    underlying: Underlying
+    expiry: UtcDatetime
+    settlement_price: PositiveDecimal
+    twap_window_start: UtcDatetime
+    samples: int = Field(ge=1)
+    positions: int = Field(ge=0)
+    total_payout: Money
+    payout_to_accounts: Money
