@@ -57,11 +57,64 @@ class TableMapping:
         return [getattr(message, c) for c in self.columns]
 
 
+_META = ("ts_event", "ts_init", "causation_id")
+
+
+def _as_text(columns: tuple[str, ...], *fields: str) -> Callable[[BaseModel], list[Any]]:
+    """A row where some fields (UUIDs) are written as their text."""
+
+    def to_row(message: BaseModel) -> list[Any]:
+        return [str(getattr(message, c)) if c in fields else getattr(message, c)
+                for c in columns]
+
+    return to_row
+
+
+_SETTLEMENT_ORDER_COLUMNS = (
+    "event_id", "order_id", "account", "client_order_id", "product", "underlying", "strike",
+    "expiry", "option_type", "contract_size", "side", "contracts", "underlying_price", "iv",
+    "price", "premium", "fee", "total", "status", "ordered_at", "source", "source_lsn",
+    "source_tx_id", *_META)
+
+# Decimal columns are Decimal(38, 18): contracts bound money to 18 decimals, so it is written
+# exactly; an unbounded non-money decimal (a Greek, an implied vol) is cut at 18 decimals by the
+# client. A value ClickHouse refuses (a number too large) becomes a dead letter.
 MAPPINGS: tuple[TableMapping, ...] = (
     TableMapping("md.candles", "candles", (
         "event_id", "symbol", "interval", "window_start", "window_end", "open", "high", "low",
-        "close", "volume", "notional", "vwap", "trades", "version", "final", "ts_event",
-        "ts_init", "causation_id")),
+        "close", "volume", "notional", "vwap", "trades", "version", "final", *_META)),
+    TableMapping("trades", "trades", (
+        "event_id", "symbol", "trade_id", "price", "qty", "aggressor_side", "maker_order_id",
+        "taker_order_id", "maker_account", "taker_account", "seq", *_META)),
+    TableMapping("orders.events", "order_events", (
+        "event_id", "symbol", "seq", "kind", "account", "client_order_id", "order_id", "side",
+        "order_type", "time_in_force", "price", "stop_price", "trigger_price", "qty",
+        "leaves_qty", "trade_id", "is_maker", "reason_code", "reason", *_META)),
+    TableMapping("ledger", "ledger", (
+        "event_id", "posting_id", "account", "amount", "kind", "reference", "symbol", *_META)),
+    TableMapping("positions", "positions", (
+        "account", "symbol", "qty", "avg_price", "realized_pnl", "unrealized_pnl", "mark_price",
+        "maintenance_margin", "seq", "event_id", *_META)),
+    TableMapping("risk.alerts", "risk_alerts", (
+        "event_id", "account", "kind", "level", "message", "margin_ratio", "symbol", *_META)),
+    TableMapping("md.index", "index_prices", (
+        "event_id", "underlying", "price", "venues_used", "venues_excluded", "exclusions",
+        *_META)),
+    TableMapping("md.marks", "option_marks", (
+        "event_id", "symbol", "underlying_price", "mark_price", "iv", "delta", "gamma", "vega",
+        "theta", "expiry", "forward", *_META)),
+    TableMapping("settlement.orders", "settlement_orders", _SETTLEMENT_ORDER_COLUMNS,
+                 _as_text(_SETTLEMENT_ORDER_COLUMNS, "order_id")),
+    TableMapping("settlement.results", "settlement_results", (
+        "event_id", "order_id", "account", "state", "product", "underlying", "premium", "fee",
+        "hedge_id", "hedge_symbol", "hedge_side", "hedge_qty", "hedge_price", "attempts",
+        "reason", *_META)),
+    TableMapping("settlement.hedges", "hedges", (
+        "event_id", "hedge_id", "order_id", "venue", "symbol", "underlying", "side", "qty",
+        "avg_price", "reference_price", "slippage_bps", "fee", *_META)),
+    TableMapping("settlement.expiries", "expiries", (
+        "event_id", "underlying", "expiry", "settlement_price", "twap_window_start", "samples",
+        "positions", "total_payout", "payout_to_accounts", *_META)),
 )
 
 _DEAD_LETTER_COLUMNS = ("source_topic", "source_partition", "source_offset", "key", "payload",
