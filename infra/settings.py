@@ -11,12 +11,15 @@ beside other installations on a developer's machine.
 from __future__ import annotations
 
 import os
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from streams.risk.limits import RiskLimits
 
 __all__ = [
     "ClickHouseSettings",
@@ -79,6 +82,14 @@ class ElasticsearchSettings(_Part):
     host: str = LOOPBACK
     port: int = 9250
     heap: str = "768m"
+    # The sink (sinks/search_index): indices are <index_prefix>orders|trades|audit|
+    # notifications|dead-letters, so tests and deployments can keep their own.
+    index_prefix: str = "strikeflow-"
+    group_id: str = "strikeflow-sink-elasticsearch"
+    batch_messages: int = 2000
+    flush_interval_s: float = 1.0
+    request_timeout_s: float = 30.0
+    replicas: int = 0  # one node here; a cluster wants 1
 
     @property
     def url(self) -> str:
@@ -120,6 +131,19 @@ class MatchingSettings(_Part):
     extra_spot_bases: tuple[str, ...] = ()  # list more BTC-like spot pairs against USDT
 
 
+class SettlementSettings(_Part):
+    """The acceptance service: hedging through a venue adapter, retries, expiry."""
+
+    venue: str = "simulated"  # the adapter: "simulated" fills against the consolidated book
+    venue_fee_rate: Decimal = Decimal("0.001")  # taker fee of the hedge venue
+    venue_slippage_bps: Decimal = Decimal("2")  # extra impact on top of walking the book
+    venue_failure_rate: float = 0.0  # the simulated venue refuses this fraction (tests, demo)
+    retry_initial_s: float = 0.2
+    retry_max_s: float = 10.0
+    resume_every_s: float = 1.0  # how often incomplete orders are looked at
+    twap_window_s: int = 1800  # settlement price: TWAP of the index over this window
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="STRIKEFLOW_", env_nested_delimiter="__", frozen=True, extra="forbid"
@@ -140,6 +164,8 @@ class Settings(BaseSettings):
     clickhouse: ClickHouseSettings = ClickHouseSettings()
     worker: WorkerSettings = WorkerSettings()
     matching: MatchingSettings = MatchingSettings()
+    risk: RiskLimits = RiskLimits()
+    settlement: SettlementSettings = SettlementSettings()
 
     @property
     def clickhouse_dsn(self) -> str:

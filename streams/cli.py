@@ -31,6 +31,7 @@ def main() -> None:
     Place orders:      strikeflow simulate-orders --rate 200 · strikeflow md replay FILE --speed 60
     Market data:       strikeflow md watch · strikeflow md alert ACCOUNT BTC above 95000
     Analytics:         strikeflow sink clickhouse · strikeflow analytics query "SELECT …"
+    Search:            strikeflow sink elasticsearch · strikeflow search --account A --text "…"
     """
 
 
@@ -178,6 +179,61 @@ def sink_clickhouse(max_seconds: float | None) -> None:
 
     counts = run_clickhouse_sink(get_settings(), max_seconds=max_seconds)
     console.print(f"sink stopped: {counts}")
+
+
+@sink.command("elasticsearch")
+@click.option("--max-seconds", type=float, default=None, help="stop after this long")
+def sink_elasticsearch(max_seconds: float | None) -> None:
+    """Sink orders, trades, the audit trail and notifications into Elasticsearch."""
+    from sinks.search_index.runner import run_elasticsearch_sink
+
+    counts = run_elasticsearch_sink(get_settings(), max_seconds=max_seconds)
+    console.print(f"sink stopped: {counts}")
+
+
+@main.command("search")
+@click.option("--index", "index", default="orders", show_default=True,
+              type=click.Choice(["orders", "trades", "audit", "notifications"]))
+@click.option("--account", help="an account id")
+@click.option("--order-id", help="an order id (or client order id)")
+@click.option("--status", help="orders: open, filled …; audit: the event kind; "
+              "notifications: fill, rejection, risk, settlement")
+@click.option("--symbol", "--instrument", "symbol", help="an instrument, e.g. BTC-USDT")
+@click.option("--since", help="ISO 8601, 15m/2h/7d ago, or now-1h")
+@click.option("--until", help="ISO 8601, 15m/2h/7d ago, or now-1h")
+@click.option("--text", help='free text (audit, notifications; orders: the reason), '
+              'e.g. "margin call"')
+@click.option("--limit", default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="machine output: one JSON object")
+def search_cmd(index: str, account: str | None, order_id: str | None, status: str | None,
+               symbol: str | None, since: str | None, until: str | None, text: str | None,
+               limit: int, as_json: bool) -> None:
+    """Search what the Elasticsearch sink wrote (newest first)."""
+    import json
+
+    from elasticsearch.exceptions import ElasticsearchException
+
+    from sinks.search import SearchError, SearchQuery, render, search
+    from sinks.search_index.indices import IndexNames, open_client
+
+    settings = get_settings()
+    query = SearchQuery(index, account, order_id, status, symbol, since, until, text,  # type: ignore[arg-type]
+                        limit)
+    client = open_client(settings)
+    try:
+        result = search(client, IndexNames.of(settings), query)
+    except SearchError as exc:
+        raise click.UsageError(str(exc)) from None
+    except ElasticsearchException as exc:
+        console.print(f"[red]search failed:[/] {exc}")
+        sys.exit(1)
+    finally:
+        client.close()
+    if as_json:
+        click.echo(json.dumps({"index": result.index, "total": result.total,
+                               "hits": result.hits}, ensure_ascii=False))
+    else:
+        console.print(render(result))
 
 
 @main.group()

@@ -10,7 +10,7 @@ import time
 
 from infra.settings import Settings
 
-__all__ = ["ChildProcess", "SinkProcess", "WorkerProcess"]
+__all__ = ["ChildProcess", "ElasticsearchSinkProcess", "SinkProcess", "WorkerProcess"]
 
 
 class ChildProcess:
@@ -85,3 +85,11 @@ class SinkProcess(ChildProcess):
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings, "sink-clickhouse", ["sink", "clickhouse"], b"sink running")
+
+
+class ElasticsearchSinkProcess(ChildProcess):
+    """The Elasticsearch sink; ready once its indices are set up and it consumes."""
+
+    def __init__(self, settings: Settings, env: dict[str, str] | None = None) -> None:
+        super().__init__(settings, "sink-elasticsearch", ["sink", "elasticsearch"],
+                         b"elasticsearch sink running", env)
