@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import threading
 from typing import Any
 
 import structlog
@@ -18,8 +19,17 @@ log = structlog.get_logger(__name__)
 
 
 def run_clickhouse_sink(settings: Settings, max_seconds: float | None = None,
-                        idle_stop_s: float | None = None) -> dict[str, int]:
-    sink = ClickHouseSink(settings)
+                        idle_stop_s: float | None = None, group_id: str | None = None,
+                        stop: threading.Event | None = None,
+                        ready: threading.Event | None = None) -> dict[str, int]:
+    """Run until SIGTERM (main thread), ``stop`` is set, ``max_seconds`` or ``idle_stop_s``.
+
+    ``ready`` is set once migrations are applied and the query endpoint answers.
+    """
+    sink = (ClickHouseSink(settings) if group_id is None
+            else ClickHouseSink(settings, group_id=group_id))
+    if stop is not None:
+        sink.stop_event = stop
     applied = migrate(sink.client, settings.clickhouse.database)
     if applied:
         log.info("clickhouse migrations applied", migrations=applied)
@@ -33,12 +43,16 @@ def run_clickhouse_sink(settings: Settings, max_seconds: float | None = None,
     def _stop(*_: Any) -> None:
         sink.stop_event.set()
 
-    previous = signal.signal(signal.SIGTERM, _stop)
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _stop) if main else None
     log.info("sink running", topics=sorted(sink.mappings), database=settings.clickhouse.database)
+    if ready is not None:
+        ready.set()
     try:
         sink.run(max_seconds=max_seconds, idle_stop_s=idle_stop_s)
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if main:
+            signal.signal(signal.SIGTERM, previous)
         if server is not None:
             server.stop()
         sink.client.close()

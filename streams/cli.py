@@ -8,6 +8,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -293,6 +294,64 @@ def analytics_query(sql: str | None, sql_file: Path | None, fmt: str, out: Path 
         raise click.UsageError("parquet output needs --out FILE")
     else:
         click.echo(data.decode(), nl=False)
+
+
+@analytics.group("report")
+def analytics_report() -> None:
+    """Canned reports as CSV and PDF (live while the sink runs)."""
+
+
+def _write_report(build: Any, fmt: str, out: Path) -> None:
+    from analytics.query import QueryError, session
+    from analytics.reports.render import write
+
+    settings = get_settings()
+    try:
+        with session(settings) as fetch:
+            report = build(fetch, settings.clickhouse.database)
+    except (QueryError, ValueError) as exc:
+        console.print(f"[red]report failed:[/] {exc}")
+        sys.exit(1)
+    formats = ("csv", "pdf") if fmt == "both" else (fmt,)
+    for path in write(report, out, formats):
+        console.print(f"wrote {path}")
+
+
+_report_format = click.option("--format", "fmt", default="both", show_default=True,
+                              type=click.Choice(["csv", "pdf", "both"]))
+_report_out = click.option("-o", "--out", type=click.Path(path_type=Path), default=Path("."),
+                           show_default=True, help="directory for the files")
+
+
+@analytics_report.command("daily")
+@click.option("--date", "day", required=True, type=click.DateTime(["%Y-%m-%d"]),
+              help="UTC day, YYYY-MM-DD")
+@_report_format
+@_report_out
+def analytics_report_daily(day: Any, fmt: str, out: Path) -> None:
+    """A day's trading: volume, trades, notional, fees, top accounts, hedges, settlements."""
+    from analytics.reports.daily import daily
+
+    _write_report(lambda fetch, db: daily(fetch, day.date(), db), fmt, out)
+
+
+@analytics_report.command("statement")
+@click.option("--account", required=True)
+@click.option("--from", "start", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="first UTC day (default: the first entry)")
+@click.option("--to", "end", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="last UTC day, inclusive (default: today)")
+@_report_format
+@_report_out
+def analytics_report_statement(account: str, start: Any, end: Any, fmt: str, out: Path) -> None:
+    """An account's statement: ledger entries with running balance, positions, PnL."""
+    from datetime import UTC, datetime
+
+    from analytics.reports.statement import statement
+
+    last = end.date() if end else datetime.now(UTC).date()
+    first = start.date() if start else None
+    _write_report(lambda fetch, db: statement(fetch, account, first, last, db), fmt, out)
 
 
 # --- streams -------------------------------------------------------------------------------
