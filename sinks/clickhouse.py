@@ -27,6 +27,7 @@ import structlog
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 from pydantic import BaseModel
 
+from analytics import quality
 from infra.settings import Settings
 from streams.kafka import make_consumer
 from topics.catalogue import ContractError, by_name
@@ -189,6 +190,7 @@ class ClickHouseSink:
         invalid: list[list[Any]] = []
         for msg in msgs:
             self._decode(msg, rows, invalid)
+        rows, held = quality.screen(rows, self.mappings.values())  # bad rows → quarantine
         delay = 0.2
         while True:
             try:
@@ -198,6 +200,7 @@ class ClickHouseSink:
                     written += self._insert_rows(table, data, dead)
                 if dead:
                     self._insert("sink_dead_letters", _DEAD_LETTER_COLUMNS, dead)
+                held.insert(self._insert)  # before the offsets are committed
                 break
             except Exception as exc:
                 if not _is_unavailable(exc) or self.stop_event.is_set():
@@ -209,6 +212,7 @@ class ClickHouseSink:
                 delay = min(delay * 2, 30.0)
         self.counts["rows"] += written
         self.counts["dead_letters"] += len(dead)
+        self.counts["quarantined"] = self.counts.get("quarantined", 0) + len(held)
         self.counts["batches"] += 1
 
     def _wait(self, consumer: Consumer | None, seconds: float) -> None:

@@ -1,0 +1,177 @@
+"""Screen a sink batch with its table's suite before it is inserted.
+
+Rows GX names as failing (a price <= 0, a duplicate key within the batch, a wrong type) are
+held back; when a failure concerns the batch as a whole (a missing column, an expectation that
+could not run) the whole table's batch is held back. Held rows go to ``quarantine`` with the
+failed expectations, and one ``quality_results`` row per failed expectation records the alert.
+The sink inserts both before it commits its offsets, so nothing is dropped silently.
+
+Identical rows within a batch (a candle re-published after a crash) are the idempotent replays
+the tables already absorb; they are validated once and only conflicting ones count as
+duplicates.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import pandas as pd
+import structlog
+
+from analytics.quality.engine import Failure, Outcome, validate
+from analytics.quality.suites import SCREENED, SUITES
+
+__all__ = ["QUARANTINE_COLUMNS", "RESULT_COLUMNS", "Held", "screen", "screen_table"]
+
+log = structlog.get_logger(__name__)
+
+QUARANTINE_COLUMNS = ("table", "source_topic", "source_partition", "source_offset", "key", "row",
+                      "payload", "failed", "detail", "batch_id", "ts_quarantined")
+RESULT_COLUMNS = ("run_id", "kind", "suite", "check", "expectation", "success", "rows_checked",
+                  "unexpected", "detail", "ts")
+
+
+class Source(Protocol):
+    """Where a row came from: a Kafka message (confluent_kafka.Message has these)."""
+
+    def topic(self) -> str | None: ...
+    def partition(self) -> int | None: ...
+    def offset(self) -> int | None: ...
+    def key(self) -> bytes | None: ...
+    def value(self) -> bytes | None: ...
+
+
+Rows = list[tuple[list[Any], Any]]
+Insert = Callable[[str, tuple[str, ...], list[list[Any]]], None]
+
+
+@dataclass
+class Held:
+    """What a batch's screening held back, ready to insert; and how long GX took."""
+
+    quarantine: list[list[Any]] = field(default_factory=list)
+    results: list[list[Any]] = field(default_factory=list)
+    gx_seconds: float = 0.0
+
+    def __len__(self) -> int:
+        return len(self.quarantine)
+
+    def insert(self, insert: Insert) -> None:
+        """Write the quarantined rows, then the alerts; a retried call rewrites the same rows."""
+        if self.quarantine:
+            insert("quarantine", QUARANTINE_COLUMNS, self.quarantine)
+        if self.results:
+            insert("quality_results", RESULT_COLUMNS, self.results)
+
+
+def _fold(data: Rows) -> tuple[list[list[Any]], list[int]]:
+    """Distinct rows, and for every row of ``data`` the position of its distinct row."""
+    seen: dict[str, int] = {}
+    distinct: list[list[Any]] = []
+    where = []
+    for row, _ in data:
+        fingerprint = repr(row)
+        if fingerprint not in seen:
+            seen[fingerprint] = len(distinct)
+            distinct.append(row)
+        where.append(seen[fingerprint])
+    return distinct, where
+
+
+def _batch_id(table: str, data: Rows) -> str:
+    spans: dict[tuple[str, int], tuple[int, int]] = {}
+    for _, src in data:
+        k = (src.topic() or "", src.partition() or 0)
+        lo, hi = spans.get(k, (src.offset() or 0, src.offset() or 0))
+        spans[k] = (min(lo, src.offset() or 0), max(hi, src.offset() or 0))
+    text = ";".join(f"{t}:{p}:{lo}-{hi}" for (t, p), (lo, hi) in sorted(spans.items()))
+    return f"{table}:{hashlib.sha1(text.encode()).hexdigest()[:16]}"
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return str(value)  # Decimal keeps every digit as a string
+
+
+def _quarantine_row(table: str, columns: Sequence[str], row: list[Any], src: Any,
+                    failed: list[str], detail: str, batch_id: str, now: datetime) -> list[Any]:
+    key = src.key()
+    record = dict(zip(columns, (_jsonable(v) for v in row), strict=False))
+    return [table, src.topic() or "", src.partition() or 0, src.offset() or 0,
+            key.decode("utf-8", "replace") if key else None, json.dumps(record),
+            (src.value() or b"").decode("utf-8", "replace"), failed, detail[:2000], batch_id,
+            now]
+
+
+def screen_table(table: str, columns: Sequence[str], data: Rows) -> tuple[Rows, Held, Outcome]:
+    """Validate one table's rows of a batch; return the good rows and what is held back."""
+    suite = SUITES[table]
+    distinct, where = _fold(data)
+    if any(len(r) != len(columns) for r in distinct):
+        frame = pd.DataFrame({"row": [repr(r) for r in distinct]}, dtype=object)
+    else:
+        frame = pd.DataFrame(distinct, columns=list(columns), dtype=object)
+    started = time.perf_counter()
+    try:
+        outcome = validate(table, suite.batch_expectations(), frame)
+    except Exception as exc:  # GX itself failed: hold the batch back rather than guess
+        outcome = Outcome(table, len(frame), (), (Failure(
+            "screen_error", None, f"{type(exc).__name__}: {exc}"[:500]),))
+    held = Held(gx_seconds=time.perf_counter() - started)
+    if outcome.success:
+        return data, held, outcome
+    whole = any(f.rows is None for f in outcome.failures)
+    bad: dict[int, list[str]] = {}
+    for failure in outcome.failures:
+        for i in (range(len(distinct)) if failure.rows is None else failure.rows):
+            bad.setdefault(i, []).append(failure.name)
+    batch_id = _batch_id(table, data)
+    now = datetime.now(UTC)
+    good: Rows = []
+    details = {f.name: f.detail for f in outcome.failures}
+    for (row, src), i in zip(data, where, strict=True):
+        if whole or i in bad:
+            failed = bad.get(i) or [f.name for f in outcome.failures]
+            detail = json.dumps({name: details[name] for name in failed})
+            held.quarantine.append(_quarantine_row(table, columns, row, src, failed, detail,
+                                                   batch_id, now))
+        else:
+            good.append((row, src))
+    for f in outcome.failures:
+        failing = set(range(len(distinct)) if f.rows is None else f.rows)
+        unexpected = sum(1 for i in where if i in failing)
+        held.results.append([batch_id, "batch", table, "rows", f.name, False, len(data),
+                             unexpected, f.detail, now])
+    log.error("quality: batch rows quarantined", table=table, batch_id=batch_id,
+              quarantined=len(held.quarantine), of=len(data), failed=outcome.failed_names)
+    return good, held, outcome
+
+
+def screen(rows: dict[str, Rows], mappings: Iterable[Any]) -> tuple[dict[str, Rows], Held]:
+    """The sink's hook: every table of a decoded batch through its suite (tables without one
+    pass as they are). ``mappings`` give each table's column order."""
+    columns = {m.table: tuple(m.columns) for m in mappings}
+    good: dict[str, Rows] = {}
+    held = Held()
+    for table, data in rows.items():
+        if table not in SCREENED or not data:
+            good[table] = data
+            continue
+        kept, table_held, _ = screen_table(table, columns[table], data)
+        if kept:
+            good[table] = kept
+        held.quarantine += table_held.quarantine
+        held.results += table_held.results
+        held.gx_seconds += table_held.gx_seconds
+    return good, held

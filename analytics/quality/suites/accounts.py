@@ -1,0 +1,96 @@
+"""Accounts: the USDT ``ledger``, ``positions`` and ``risk_alerts``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from analytics.quality.spec import (
+    CrossCheck,
+    TableSuite,
+    in_set,
+    matches,
+    non_negative,
+    nonempty,
+    positive,
+    zero,
+)
+from analytics.quality.suites.common import META, MONEY, NMONEY, SYMBOL
+
+__all__ = ["LEDGER", "POSITIONS", "RISK_ALERTS"]
+
+_LEDGER_KINDS = {"trade", "fee", "premium", "settlement", "transfer", "hedge", "expiry"}
+
+
+def _ledger_rows() -> list[Any]:
+    return [*nonempty("event_id", "posting_id", "account", "reference"),
+            *in_set("kind", _LEDGER_KINDS), *matches("symbol", SYMBOL)]
+
+
+# Double entry: the legs of a posting sum to zero, and so does the whole ledger. Legs of one
+# posting travel on different partitions (the topic is keyed by account): a posting is judged
+# once all of its legs are older than the settle time.
+_SETTLED_POSTINGS = """
+SELECT posting_id, sum(amount) AS total
+FROM {db}.ledger FINAL
+GROUP BY posting_id
+HAVING max(ts_init) <= {settled_before}
+"""
+
+LEDGER = TableSuite(
+    table="ledger",
+    schema={"event_id": "String", "posting_id": "String", "account": "String",
+            "amount": MONEY, "kind": "LowCardinality(String)", "reference": "String",
+            "symbol": "LowCardinality(Nullable(String))", **META},
+    batch_key=("event_id",),
+    table_key=("event_id",),
+    rows=_ledger_rows,
+    cross=(
+        CrossCheck("postings_balance", _SETTLED_POSTINGS, lambda: [*zero("total")]),
+        CrossCheck("ledger_balances", f"SELECT sum(total) AS total FROM ({_SETTLED_POSTINGS})",
+                   lambda: [*zero("total")]),
+    ),
+)
+
+
+def _position_rows() -> list[Any]:
+    return [*nonempty("account", "event_id"), *matches("symbol", SYMBOL),
+            *non_negative("avg_price", "maintenance_margin", "seq"), *positive("mark_price")]
+
+
+_POSITION_ACCOUNTS = """
+SELECT account, symbol, toUInt8(account IN (SELECT account FROM {db}.ledger)) AS in_ledger
+FROM {db}.positions FINAL
+WHERE {settled}
+"""
+
+POSITIONS = TableSuite(
+    table="positions",
+    schema={"account": "String", "symbol": "LowCardinality(String)", "qty": MONEY,
+            "avg_price": MONEY, "realized_pnl": MONEY, "unrealized_pnl": MONEY,
+            "mark_price": NMONEY, "maintenance_margin": MONEY, "seq": "UInt64",
+            "event_id": "String", **META},
+    batch_key=("account", "symbol", "seq"),
+    table_key=("account", "symbol"),
+    rows=_position_rows,
+    cross=(CrossCheck("position_accounts_are_in_the_ledger", _POSITION_ACCOUNTS,
+                      lambda: [*in_set("in_ledger", {1})], needs=("ledger",)),),
+)
+
+
+def _alert_rows() -> list[Any]:
+    return [*nonempty("event_id", "account", "message"),
+            *in_set("kind", {"margin_call", "liquidation", "exposure_limit", "stop_loss",
+                             "price"}),
+            *in_set("level", {"info", "warning", "critical"}),
+            *non_negative("margin_ratio"), *matches("symbol", SYMBOL)]
+
+
+RISK_ALERTS = TableSuite(
+    table="risk_alerts",
+    schema={"event_id": "String", "account": "String", "kind": "LowCardinality(String)",
+            "level": "LowCardinality(String)", "message": "String", "margin_ratio": NMONEY,
+            "symbol": "LowCardinality(Nullable(String))", **META},
+    batch_key=("event_id",),
+    table_key=("event_id",),
+    rows=_alert_rows,
+)
