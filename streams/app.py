@@ -12,7 +12,10 @@ from infra.settings import get_settings
 
 __all__ = ["AGENT_PACKAGES", "app"]
 
-AGENT_PACKAGES = ["streams.marketdata", "streams.cdc_bridge", "streams.matching"]
+AGENT_PACKAGES = [
+    "streams.marketdata", "streams.cdc_bridge", "streams.risk", "streams.matching",
+    "streams.ledger", "streams.settlement",
+]
 
 _settings = get_settings()
 _worker = _settings.worker

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from faust.streams import _current_event
 from faust.types import EventT
 
-__all__ = ["as_current"]
+__all__ = ["as_current", "as_partition"]
 
 
 @contextmanager
@@ -26,3 +26,26 @@ def as_current(event: EventT) -> Iterator[None]:
         yield
     finally:
         _current_event.reset(token)
+
+
+class _PartitionEvent:
+    """Just enough of an event for a table write: its topic and partition."""
+
+    __slots__ = ("__weakref__", "message")
+
+    def __init__(self, topic: str, partition: int) -> None:
+        self.message = _Where(topic, partition)
+
+
+class _Where:
+    __slots__ = ("partition", "topic")
+
+    def __init__(self, topic: str, partition: int) -> None:
+        self.topic, self.partition = topic, partition
+
+
+@contextmanager
+def as_partition(topic: str, partition: int) -> Iterator[None]:
+    """Table writes from a timer (no event at hand) for a key living on ``partition``."""
+    with as_current(_PartitionEvent(topic, partition)):  # type: ignore[arg-type]
+        yield

@@ -36,7 +36,9 @@ from streams.app import app
 from streams.batching import as_current
 from streams.cdc_bridge.envelope import Change, EnvelopeError, Op, Tombstone, decode
 from streams.cdc_bridge.orders import PRODUCER_HEADER, Verdict, apply_order_change
+from streams.cdc_bridge.transfers import transfer_outputs
 from streams.deadletters import send_dead_letter
+from streams.output import BatchOutput
 from topics.catalogue import ContractError, by_name
 
 __all__ = ["bridge_orders", "check_ledger_sources", "order_state", "reconcile_orders"]
@@ -63,6 +65,7 @@ order_state = app.Table(
 )
 
 _cfg = get_cdc_config()
+transfer_output = BatchOutput()
 
 
 def _route(change: Change) -> str:
@@ -137,11 +140,9 @@ async def bridge_orders(stream: Any) -> None:
 
 @app.agent(ledger_sources_topic, supervisor_strategy=mode.CrashingSupervisor)
 async def check_ledger_sources(stream: Any) -> None:
-    """Validate transfers and accounts at the boundary; bad rows become dead letters.
-
-    Hook: settlement's ledger will post deposits and withdrawals (``ledger`` topic) from the
-    decoded :class:`~topics.contracts.cdc.TransferRow` here.
-    """
+    """Validate transfers and accounts at the boundary (bad rows become dead letters); post
+    each new transfer to the ledger and to its account's activity (ids from the transfer id,
+    so a re-read transfer is the same posting)."""
     async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_S):
         counts: Counter[str] = Counter()
         for event in events:
@@ -149,6 +150,11 @@ async def check_ledger_sources(stream: Any) -> None:
             if decoded is None:
                 continue
             counts["tombstone" if isinstance(decoded, Tombstone) else decoded.table] += 1
+            if isinstance(decoded, Change) and decoded.table == "transfers" \
+                    and decoded.op in (Op.CREATE, Op.READ):
+                for topic, key, record in transfer_outputs(decoded.row):
+                    transfer_output.send(topic, key, by_name(topic).encode(record))
+        await transfer_output.flush()
         if set(counts) - {"transfers", "accounts"}:
             log.info("cdc ledger sources batch", **counts)
 

@@ -34,9 +34,9 @@ from infra.settings import get_settings
 from streams.app import app
 from streams.batching import as_current
 from streams.deadletters import send_dead_letter
-from streams.instruments import Catalogue, Instrument, default_catalogue, spot_instrument
-from streams.instruments.catalogue import DEFAULT_SPOT_SPECS
+from streams.instruments import Instrument
 from streams.kafka import make_consumer
+from streams.listing import venue_catalogue
 from streams.matching.engine import MatchingEngine
 from streams.matching.translate import (
     Rejection,
@@ -69,14 +69,7 @@ snapshots = app.Table(
 )
 
 
-def _catalogue() -> Catalogue:
-    catalogue = default_catalogue()
-    for base in _settings.extra_spot_bases:  # listed on BTC's grid
-        catalogue = catalogue.with_instrument(spot_instrument(base, DEFAULT_SPOT_SPECS["BTC"]))
-    return catalogue
-
-
-CATALOGUE = _catalogue()
+CATALOGUE = venue_catalogue()
 
 
 @dataclass

@@ -23,6 +23,7 @@ __all__ = [
     "LedgerEntry",
     "OrderReleased",
     "Position",
+    "PositionExpired",
     "RiskAlert",
     "SettlementResult",
     "account_activity_adapter",
@@ -44,6 +45,7 @@ class Fill(Event):
     symbol: Symbol
     trade_id: str
     order_id: str
+    client_order_id: str | None = None
     side: Side
     liquidity: Literal["maker", "taker"]
     price: PositiveDecimal
@@ -74,7 +76,19 @@ class FundsTransferred(Event):
     reference: str
 
 
-AccountActivity = Annotated[Fill | OrderReleased | FundsTransferred,
+class PositionExpired(Event):
+    """An option position was cash-settled at expiry: it is closed, ``payout`` (signed) paid.
+    ``event_id`` is the expiry posting's id, so re-running an expiry changes nothing."""
+
+    type: Literal["expired"] = "expired"
+    account: AccountId
+    symbol: Symbol
+    qty: Decimal
+    settlement_price: PositiveDecimal
+    payout: Money
+
+
+AccountActivity = Annotated[Fill | OrderReleased | FundsTransferred | PositionExpired,
                             Field(discriminator="type")]
 account_activity_adapter: TypeAdapter[AccountActivity] = TypeAdapter(AccountActivity)
 

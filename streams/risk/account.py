@@ -1,0 +1,464 @@
+"""One account's risk state and every decision taken on it. Pure: no Faust, no Kafka.
+
+The risk agent keeps one :class:`AccountState` per account (a JSON record in RocksDB) and
+calls, in the order events arrive on the account's partition:
+
+* :meth:`AccountState.decide` for each request (submit, cancel, amend, mass cancel): accept
+  and forward to matching, or reject with a :class:`~streams.risk.codes.RiskCode`;
+* :meth:`AccountState.apply` for each activity (fill, released order, transfer, expiry);
+* :meth:`AccountState.revalue` on a timer, against fresh marks: positions with unrealized
+  PnL, margin ratio, alerts once per threshold crossing, stop-loss and liquidation orders.
+
+**Available USDT** = cash - reservations of open orders - initial margin of open shorts +
+shorts at mark (their liability). Cash is what the ledger says the account holds: funded
+transfers, premiums and notionals paid and received, fees and expiry payouts, so funded
+balance + realized PnL - the cost of open long positions. Decisions already taken are kept by
+command id, so a replayed request gets the same answer (and the same output) again.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Protocol
+
+from streams.instruments import Catalogue, Instrument, InstrumentKind, TradingStatus
+from streams.ledger.fees import FeeSchedule
+from streams.risk import margin
+from streams.risk.codes import RiskCode
+from streams.risk.limits import RiskLimits
+from topics.contracts import (
+    AmendOrder,
+    CancelOrder,
+    Fill,
+    FundsTransferred,
+    MassCancel,
+    OrderReleased,
+    PositionExpired,
+    SubmitOrder,
+)
+
+__all__ = ["AccountState", "Alert", "Decision", "PositionState", "Prices", "Revaluation"]
+
+ZERO = Decimal(0)
+ONE = Decimal(1)
+_REMEMBERED = 5000  # decisions and activity ids kept for replays (per account)
+Request = SubmitOrder | CancelOrder | AmendOrder | MassCancel
+Activity = Fill | OrderReleased | FundsTransferred | PositionExpired
+
+
+class Prices(Protocol):
+    """Reference prices: the index of an underlying and the mark of an option."""
+
+    def index(self, underlying: str) -> Decimal | None: ...
+
+    def mark(self, symbol: str) -> Decimal | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    code: RiskCode | None  # None: accepted
+    command: Request
+
+    @property
+    def accepted(self) -> bool:
+        return self.code is None
+
+
+@dataclass(slots=True)
+class PositionState:
+    qty: Decimal = ZERO  # signed
+    avg_price: Decimal = ZERO
+    realized: Decimal = ZERO
+    stop_armed: bool = True  # a stop-loss fires once per crossing
+
+    def apply(self, side: str, qty: Decimal, price: Decimal, contract_size: Decimal) -> Decimal:
+        """Average-cost position keeping; returns the realized PnL of this fill."""
+        signed = qty if side == "buy" else -qty
+        realized = ZERO
+        if self.qty == 0 or (self.qty > 0) == (signed > 0):
+            total = abs(self.qty) + qty
+            self.avg_price = (abs(self.qty) * self.avg_price + qty * price) / total
+            self.qty += signed
+            return ZERO
+        closing = min(qty, abs(self.qty))
+        direction = ONE if self.qty > 0 else -ONE
+        realized = (price - self.avg_price) * closing * direction * contract_size
+        self.realized += realized
+        self.qty += signed
+        if self.qty == 0:
+            self.avg_price = ZERO
+            self.stop_armed = True
+        elif (self.qty > 0) == (signed > 0):  # flipped: the rest opens at this price
+            self.avg_price = price
+            self.stop_armed = True
+        return realized
+
+
+@dataclass(slots=True)
+class Reservation:
+    symbol: str
+    side: str
+    qty_left: Decimal
+    per_unit: Decimal  # USDT held per unit of quantity still open
+    reduce_only: bool = False
+
+    @property
+    def amount(self) -> Decimal:
+        return self.qty_left * self.per_unit
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    kind: str  # margin_call | liquidation | stop_loss | exposure_limit
+    level: str
+    message: str
+    alert_id: str
+    margin_ratio: Decimal | None = None
+    symbol: str | None = None
+
+
+@dataclass
+class Revaluation:
+    """What a revaluation found: positions to publish, alerts, and orders to send."""
+
+    equity: Decimal
+    maintenance: Decimal
+    margin_ratio: Decimal | None
+    positions: dict[str, tuple[PositionState, Decimal | None, Decimal, Decimal]] = field(
+        default_factory=dict)  # symbol -> (state, mark, unrealized, maintenance margin)
+    alerts: list[Alert] = field(default_factory=list)
+    orders: list[SubmitOrder] = field(default_factory=list)
+
+
+def _contract_size(inst: Instrument) -> Decimal:
+    return inst.contract_size or ONE
+
+
+def _is_option(inst: Instrument) -> bool:
+    return inst.kind is InstrumentKind.OPTION
+
+
+@dataclass
+class AccountState:
+    account: str
+    cash: Decimal = ZERO
+    positions: dict[str, PositionState] = field(default_factory=dict)
+    open_orders: dict[str, Reservation] = field(default_factory=dict)  # by client order id
+    tokens: float = -1.0  # < 0: a full bucket
+    tokens_at_ms: int = 0
+    decisions: OrderedDict[str, int] = field(default_factory=OrderedDict)  # command -> code|0
+    applied: OrderedDict[str, None] = field(default_factory=OrderedDict)  # activity ids
+    margin_level: str = "ok"  # ok | margin_call | liquidation
+    crossings: int = 0
+    seq: int = 0
+
+    # -- requests ---------------------------------------------------------------------------
+    def decide(self, request: Request, *, now_ms: int, now: datetime, catalogue: Catalogue,
+               prices: Prices, limits: RiskLimits, fees: FeeSchedule) -> Decision:
+        """Accept or reject a request; a request decided before gets the same answer."""
+        known = self.decisions.get(request.command_id)
+        if known is not None:
+            return Decision(RiskCode(known) if known else None, request)
+        if isinstance(request, SubmitOrder):
+            code = self._submit(request, now_ms, now, catalogue, prices, limits, fees)
+        elif isinstance(request, AmendOrder):
+            code = self._amend(request, catalogue, prices, limits, fees)
+        else:  # cancels reduce risk: always forwarded (matching knows the book)
+            code = None
+        self.decisions[request.command_id] = int(code) if code else 0
+        while len(self.decisions) > _REMEMBERED:
+            self.decisions.popitem(last=False)
+        return Decision(code, request)
+
+    def _rate_ok(self, now_ms: int, limits: RiskLimits) -> bool:
+        if self.tokens < 0:
+            self.tokens, self.tokens_at_ms = float(limits.order_burst), now_ms
+        elapsed = max(0, now_ms - self.tokens_at_ms) / 1000
+        self.tokens = min(float(limits.order_burst),
+                          self.tokens + elapsed * limits.orders_per_second)
+        self.tokens_at_ms = max(self.tokens_at_ms, now_ms)
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+    def reference_price(self, inst: Instrument, prices: Prices) -> Decimal | None:
+        if _is_option(inst):
+            return prices.mark(inst.instrument_id)
+        return prices.index(inst.base)
+
+    def _submit(self, cmd: SubmitOrder, now_ms: int, now: datetime, catalogue: Catalogue,
+                prices: Prices, limits: RiskLimits, fees: FeeSchedule) -> RiskCode | None:
+        inst = catalogue.get(cmd.symbol)
+        if inst is None:
+            return RiskCode.UNKNOWN_INSTRUMENT
+        if inst.status is not TradingStatus.TRADING or (inst.expiry is not None
+                                                        and inst.expiry <= now):
+            return RiskCode.INSTRUMENT_NOT_TRADING
+        if cmd.client_order_id in self.open_orders:
+            return RiskCode.DUPLICATE_CLIENT_ORDER_ID
+        if not self._rate_ok(now_ms, limits):
+            return RiskCode.RATE_LIMITED
+        if len(self.open_orders) >= limits.max_open_orders:
+            return RiskCode.TOO_MANY_OPEN_ORDERS
+        reference = self.reference_price(inst, prices)
+        band = limits.option_price_band if _is_option(inst) else limits.price_band
+        if cmd.price is not None and reference is not None and reference > 0 \
+                and abs(cmd.price / reference - ONE) > band:
+            return RiskCode.OUTSIDE_PRICE_BAND
+        if cmd.price is None and reference is None:
+            return RiskCode.NO_REFERENCE_PRICE
+        price = cmd.price if cmd.price is not None else reference * (ONE + band)  # type: ignore[operator]
+        position = self.positions.get(cmd.symbol, PositionState())
+        closable = max(-position.qty, ZERO) if cmd.side == "buy" else max(position.qty, ZERO)
+        pending_closes = sum((r.qty_left for r in self.open_orders.values()
+                              if r.symbol == cmd.symbol and r.side == cmd.side
+                              and r.reduce_only), ZERO)
+        closing = min(cmd.qty, max(closable - pending_closes, ZERO))
+        opening = cmd.qty - closing
+        if cmd.reduce_only and opening > 0:
+            return RiskCode.REDUCE_ONLY_WOULD_INCREASE
+        if opening > 0 and self.margin_level == "liquidation":
+            return RiskCode.ACCOUNT_LIQUIDATING
+        index = prices.index(inst.base) or (price if not _is_option(inst) else None)
+        cs = _contract_size(inst)
+        if index is not None and opening > 0:
+            exposure = self.exposure(inst.base, catalogue, index) + opening * cs * index
+            if exposure > limits.max_exposure_usdt:
+                return RiskCode.EXPOSURE_LIMIT
+        needed = self._order_requirement(inst, cmd.side, cmd.qty, opening, price, index,
+                                         limits, fees)
+        if needed > self.available(catalogue, prices, limits):
+            return RiskCode.INSUFFICIENT_FUNDS
+        self.open_orders[cmd.client_order_id] = Reservation(
+            cmd.symbol, cmd.side, cmd.qty, needed / cmd.qty, cmd.reduce_only)
+        return None
+
+    def _order_requirement(self, inst: Instrument, side: str, qty: Decimal, opening: Decimal,
+                           price: Decimal, index: Decimal | None, limits: RiskLimits,
+                           fees: FeeSchedule) -> Decimal:
+        """USDT an order holds while open: price and fee buying; fee and, for the part that
+        opens a short, its initial margin selling."""
+        cs = _contract_size(inst)
+        notional = qty * cs * price
+        fee = fees.max_fee(notional, option=_is_option(inst))
+        if side == "buy":
+            return notional + fee
+        if opening <= 0:
+            return fee
+        reference = index if index is not None else price
+        if _is_option(inst):
+            return fee + margin.short_option_initial(
+                limits, qty=opening, contract_size=cs, index=reference,
+                strike=inst.strike or ZERO, right=str(inst.right))
+        return fee + margin.short_spot_initial(limits, qty=opening, index=reference)
+
+    def _amend(self, cmd: AmendOrder, catalogue: Catalogue, prices: Prices,
+               limits: RiskLimits, fees: FeeSchedule) -> RiskCode | None:
+        held = self.open_orders.get(cmd.client_order_id)
+        inst = catalogue.get(cmd.symbol)
+        if held is None or inst is None:
+            return None  # matching answers for orders risk does not hold
+        qty = cmd.new_qty if cmd.new_qty is not None else held.qty_left
+        if cmd.new_price is None and qty <= held.qty_left:
+            held.qty_left = qty  # smaller: releases its share
+            return None
+        price = cmd.new_price if cmd.new_price is not None else held.per_unit / _contract_size(
+            inst)
+        index = prices.index(inst.base)
+        needed = self._order_requirement(inst, held.side, qty, ZERO if held.side == "buy"
+                                         else qty, price, index, limits, fees)
+        if needed - held.amount > self.available(catalogue, prices, limits):
+            return RiskCode.INSUFFICIENT_FUNDS
+        held.qty_left, held.per_unit = qty, needed / qty
+        return None
+
+    # -- what the account holds -------------------------------------------------------------
+    def exposure(self, underlying: str, catalogue: Catalogue, index: Decimal) -> Decimal:
+        """Gross notional of positions and open orders in one underlying, at the index."""
+        total = ZERO
+        for symbol, pos in self.positions.items():
+            inst = catalogue.get(symbol)
+            if inst is not None and inst.base == underlying:
+                total += abs(pos.qty) * _contract_size(inst) * index
+        for held in self.open_orders.values():
+            inst = catalogue.get(held.symbol)
+            if inst is not None and inst.base == underlying and not held.reduce_only:
+                total += held.qty_left * _contract_size(inst) * index
+        return total
+
+    def reserved(self) -> Decimal:
+        return sum((r.amount for r in self.open_orders.values()), ZERO)
+
+    def _margins(self, catalogue: Catalogue, prices: Prices, limits: RiskLimits
+                 ) -> tuple[Decimal, Decimal, Decimal]:
+        """(initial margin of shorts, maintenance margin of shorts, shorts at mark)."""
+        initial = maintenance = liability = ZERO
+        for symbol, pos in self.positions.items():
+            if pos.qty >= 0:
+                continue
+            inst = catalogue.get(symbol)
+            if inst is None:
+                continue
+            cs = _contract_size(inst)
+            index = prices.index(inst.base) or pos.avg_price
+            mark = self.reference_price(inst, prices) or pos.avg_price
+            liability += pos.qty * cs * mark
+            if _is_option(inst):
+                initial += margin.short_option_initial(
+                    limits, qty=pos.qty, contract_size=cs, index=index,
+                    strike=inst.strike or ZERO, right=str(inst.right))
+                maintenance += margin.short_option_maintenance(
+                    limits, qty=pos.qty, contract_size=cs, index=index)
+            else:
+                initial += margin.short_spot_initial(limits, qty=pos.qty, index=index)
+                maintenance += margin.short_spot_maintenance(limits, qty=pos.qty, index=index)
+        return initial, maintenance, liability
+
+    def available(self, catalogue: Catalogue, prices: Prices, limits: RiskLimits) -> Decimal:
+        initial, _, liability = self._margins(catalogue, prices, limits)
+        return self.cash + liability - initial - self.reserved()
+
+    # -- activity ---------------------------------------------------------------------------
+    def apply(self, activity: Activity, catalogue: Catalogue) -> bool:
+        """Apply a fill, release, transfer or expiry once; False if applied before."""
+        if activity.event_id in self.applied:
+            return False
+        self.applied[activity.event_id] = None
+        while len(self.applied) > _REMEMBERED:
+            self.applied.popitem(last=False)
+        self.seq += 1
+        if isinstance(activity, Fill):
+            self.cash += activity.cash - activity.fee
+            inst = catalogue.get(activity.symbol)
+            cs = _contract_size(inst) if inst is not None else ONE
+            self.positions.setdefault(activity.symbol, PositionState()).apply(
+                activity.side, activity.qty, activity.price, cs)
+            held = self.open_orders.get(activity.client_order_id or "")
+            if held is not None:
+                held.qty_left -= activity.qty
+                if held.qty_left <= 0:
+                    del self.open_orders[activity.client_order_id or ""]
+        elif isinstance(activity, OrderReleased):
+            self.open_orders.pop(activity.client_order_id or "", None)
+        elif isinstance(activity, FundsTransferred):
+            self.cash += activity.amount
+        else:  # PositionExpired
+            self.cash += activity.payout
+            pos = self.positions.get(activity.symbol)
+            if pos is not None:
+                inst = catalogue.get(activity.symbol)
+                cs = _contract_size(inst) if inst is not None else ONE
+                pos.realized += activity.payout - pos.qty * pos.avg_price * cs
+                pos.qty, pos.avg_price = ZERO, ZERO
+        return True
+
+    # -- revaluation ------------------------------------------------------------------------
+    def revalue(self, catalogue: Catalogue, prices: Prices, limits: RiskLimits,
+                now: datetime) -> Revaluation:
+        """Mark every position, and act on thresholds crossed since the last revaluation."""
+        _, maintenance, _ = self._margins(catalogue, prices, limits)
+        equity = self.cash
+        out = Revaluation(equity=ZERO, maintenance=maintenance, margin_ratio=None)
+        for symbol, pos in self.positions.items():
+            inst = catalogue.get(symbol)
+            mark = self.reference_price(inst, prices) if inst is not None else None
+            cs = _contract_size(inst) if inst is not None else ONE
+            unrealized = (mark - pos.avg_price) * pos.qty * cs if mark is not None else ZERO
+            equity += pos.qty * cs * (mark if mark is not None else pos.avg_price)
+            pos_mm = ZERO
+            if pos.qty < 0 and inst is not None:
+                index = prices.index(inst.base) or pos.avg_price
+                pos_mm = (margin.short_option_maintenance(limits, qty=pos.qty, contract_size=cs,
+                                                          index=index) if _is_option(inst)
+                          else margin.short_spot_maintenance(limits, qty=pos.qty, index=index))
+            out.positions[symbol] = (pos, mark, unrealized, pos_mm)
+            self._stop_loss(symbol, pos, unrealized, cs, limits, out, now)
+        out.equity = equity
+        if maintenance > 0:
+            out.margin_ratio = maintenance / equity if equity > 0 else Decimal("999")
+        self._margin_alerts(out, limits, now)
+        return out
+
+    def _close_order(self, symbol: str, pos: PositionState, why: str,
+                     now: datetime) -> SubmitOrder:
+        self.crossings += 1
+        tag = f"{why}-{self.crossings}"
+        return SubmitOrder(command_id=f"risk:{self.account}:{tag}:{symbol}", ts_sent=now,
+                           account=self.account, symbol=symbol, client_order_id=tag,
+                           side="sell" if pos.qty > 0 else "buy", order_type="market",
+                           qty=abs(pos.qty), time_in_force="IOC", reduce_only=True)
+
+    def _stop_loss(self, symbol: str, pos: PositionState, unrealized: Decimal, cs: Decimal,
+                   limits: RiskLimits, out: Revaluation, now: datetime) -> None:
+        if limits.stop_loss <= 0 or pos.qty == 0:
+            return
+        entry = abs(pos.qty) * pos.avg_price * cs
+        losing = entry > 0 and -unrealized >= limits.stop_loss * entry
+        if losing and pos.stop_armed:
+            pos.stop_armed = False
+            order = self._close_order(symbol, pos, "stop", now)
+            out.orders.append(order)
+            out.alerts.append(Alert("stop_loss", "warning",
+                                    f"{symbol}: loss {-unrealized:.2f} USDT reached "
+                                    f"{limits.stop_loss:.0%} of entry; closing",
+                                    f"risk-alert:{self.account}:{order.client_order_id}",
+                                    symbol=symbol))
+        elif not losing and -unrealized < limits.stop_loss * entry / 2:
+            pos.stop_armed = True  # re-arms once the loss has clearly receded
+
+    def _margin_alerts(self, out: Revaluation, limits: RiskLimits, now: datetime) -> None:
+        ratio = out.margin_ratio if out.margin_ratio is not None else ZERO
+        level = ("liquidation" if ratio >= limits.liquidation_ratio
+                 else "margin_call" if ratio >= limits.margin_call_ratio else "ok")
+        order = {"ok": 0, "margin_call": 1, "liquidation": 2}
+        previous, self.margin_level = self.margin_level, level
+        if order[level] <= order[previous]:
+            return
+        self.crossings += 1
+        alert_id = f"risk-alert:{self.account}:{level}-{self.crossings}"
+        if level == "margin_call":
+            out.alerts.append(Alert("margin_call", "warning",
+                                    f"margin ratio {ratio:.2f} reached the margin call level "
+                                    f"{limits.margin_call_ratio}", alert_id, ratio))
+            return
+        out.alerts.append(Alert("liquidation", "critical",
+                                f"margin ratio {ratio:.2f} reached {limits.liquidation_ratio}: "
+                                "closing every position", alert_id, ratio))
+        for symbol, pos in self.positions.items():
+            if pos.qty != 0:
+                out.orders.append(self._close_order(symbol, pos, "liq", now))
+
+    # -- persistence ------------------------------------------------------------------------
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "account": self.account, "cash": str(self.cash), "seq": self.seq,
+            "positions": {s: [str(p.qty), str(p.avg_price), str(p.realized), p.stop_armed]
+                          for s, p in self.positions.items()},
+            "open_orders": {c: [r.symbol, r.side, str(r.qty_left), str(r.per_unit),
+                                r.reduce_only] for c, r in self.open_orders.items()},
+            "tokens": self.tokens, "tokens_at_ms": self.tokens_at_ms,
+            "decisions": list(self.decisions.items()), "applied": list(self.applied),
+            "margin_level": self.margin_level, "crossings": self.crossings,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> AccountState:
+        return cls(
+            account=data["account"], cash=Decimal(data["cash"]), seq=data["seq"],
+            positions={s: PositionState(Decimal(q), Decimal(a), Decimal(r), armed)
+                       for s, (q, a, r, armed) in data["positions"].items()},
+            open_orders={c: Reservation(sym, side, Decimal(q), Decimal(u), ro)
+                         for c, (sym, side, q, u, ro) in data["open_orders"].items()},
+            tokens=data["tokens"], tokens_at_ms=data["tokens_at_ms"],
+            decisions=OrderedDict((k, v) for k, v in data["decisions"]),
+            applied=OrderedDict((k, None) for k in data["applied"]),
+            margin_level=data["margin_level"], crossings=data["crossings"])
+
+    def dumps(self) -> str:
+        return json.dumps(self.to_json(), separators=(",", ":"))
+

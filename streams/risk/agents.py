@@ -1,0 +1,212 @@
+"""The risk agent: in front of matching, keyed by account.
+
+It reads two co-partitioned topics, ``orders.requests`` (what producers send) and
+``accounts.activity`` (fills, released orders, transfers, expiries), in one stream, so an
+account's requests and its activity are applied in one order by one worker. Accepted
+requests go on to ``orders.commands`` (keyed by instrument); rejected ones become ``rejected``
+order events with a 5xxx code. A timer revalues every account against fresh marks:
+``positions``, ``risk.alerts`` once per crossing, and stop-loss / liquidation orders.
+
+State: one JSON record per account in the RocksDB table ``risk-accounts``. The record is
+written before the batch's outputs are flushed, and the record remembers every decision by
+command id: a batch replayed after a crash re-emits the same decisions (matching ignores a
+repeated command id; rejections and positions carry deterministic ids).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import faust
+import mode
+import structlog
+
+from infra.settings import get_settings
+from streams.app import app
+from streams.batching import as_current
+from streams.deadletters import send_dead_letter
+from streams.ledger.agents import FEES
+from streams.listing import venue_catalogue
+from streams.output import BatchOutput
+from streams.reference import ReferencePrices
+from streams.risk.account import AccountState, Decision, Revaluation
+from streams.risk.codes import RiskCode, describe
+from topics.catalogue import ContractError, by_name
+from topics.contracts import OrderEvent, Position, RiskAlert, SubmitOrder
+
+__all__ = ["accounts", "revalue_accounts", "risk_check", "risk_table"]
+
+log = structlog.get_logger(__name__)
+
+REQUESTS = by_name("orders.requests")
+ACTIVITY = by_name("accounts.activity")
+COMMANDS = by_name("orders.commands")
+BATCH_SIZE = 2000
+BATCH_WITHIN_S = 0.02
+
+_settings = get_settings()
+LIMITS = _settings.risk
+CATALOGUE = venue_catalogue()
+
+risk_topic = app.topic(REQUESTS.name, ACTIVITY.name, key_serializer="raw",
+                       value_serializer="raw")
+risk_table = app.Table(
+    "risk-accounts", default=None, partitions=REQUESTS.partitions,
+    schema=faust.Schema(key_serializer="raw", value_serializer="json"),
+)
+output = BatchOutput()
+prices = ReferencePrices(_settings, f"{_settings.worker.app_id}-risk")
+
+
+@dataclass
+class _Live:
+    state: AccountState
+    last_event: Any  # of this account's partition: table writes go under it
+    marks: dict[str, Decimal | None]  # last mark published per symbol
+
+
+accounts: dict[str, _Live] = {}
+
+
+@app.on_partitions_revoked.connect
+async def _forget_revoked(sender: Any, revoked: Any, **_: Any) -> None:
+    gone = {tp.partition for tp in revoked if tp.topic == REQUESTS.name}
+    for account in [a for a, live in accounts.items()
+                    if live.last_event.message.partition in gone]:
+        del accounts[account]
+
+
+@app.task
+async def _start_prices() -> None:
+    prices.start()
+
+
+def _utc(ts_s: float) -> datetime:
+    return datetime.fromtimestamp(ts_s, UTC)
+
+
+def _send(topic: str, key: bytes, record: Any) -> None:
+    output.send(topic, key, by_name(topic).encode(record))
+
+
+def _emit_decision(decision: Decision, now: datetime) -> None:
+    cmd = decision.command
+    if decision.accepted:
+        forwarded = cmd.model_copy(update={"reduce_only": False}) \
+            if isinstance(cmd, SubmitOrder) and cmd.reduce_only else cmd
+        _send(COMMANDS.name, cmd.symbol.encode(), forwarded)
+        return
+    code = decision.code or RiskCode.UNKNOWN_INSTRUMENT
+    submit = isinstance(cmd, SubmitOrder)
+    _send("orders.events", cmd.symbol.encode(), OrderEvent(
+        event_id=f"risk:{cmd.command_id}", ts_event=now, causation_id=cmd.command_id,
+        symbol=cmd.symbol, seq=0, kind="rejected" if submit else "command_rejected",
+        account=cmd.account, client_order_id=getattr(cmd, "client_order_id", None),
+        side=getattr(cmd, "side", None), order_type=getattr(cmd, "order_type", None),
+        price=getattr(cmd, "price", None), qty=getattr(cmd, "qty", None),
+        reason_code=int(code), reason=describe(code)))
+
+
+def _emit_positions(live: _Live, symbols: set[str], revaluation: Revaluation,
+                    now: datetime) -> None:
+    state = live.state
+    for symbol in symbols:
+        pos, mark, unrealized, maintenance = revaluation.positions[symbol]
+        live.marks[symbol] = mark
+        _send("positions", f"{state.account}|{symbol}".encode(), Position(
+            event_id=f"position:{state.account}:{symbol}:{state.seq}", ts_event=now,
+            account=state.account, symbol=symbol, qty=pos.qty, avg_price=pos.avg_price,
+            realized_pnl=pos.realized, unrealized_pnl=unrealized, mark_price=mark,
+            maintenance_margin=maintenance, seq=state.seq))
+
+
+def _emit_revaluation(live: _Live, revaluation: Revaluation, now: datetime,
+                      changed: set[str]) -> None:
+    state = live.state
+    moved = {s for s, (_, mark, _, _) in revaluation.positions.items()
+             if live.marks.get(s, "unset") != mark}
+    _emit_positions(live, (changed | moved) & set(revaluation.positions), revaluation, now)
+    for alert in revaluation.alerts:
+        _send("risk.alerts", state.account.encode(), RiskAlert(
+            event_id=alert.alert_id, ts_event=now, account=state.account, kind=alert.kind,
+            level=alert.level, message=alert.message, margin_ratio=alert.margin_ratio,
+            symbol=alert.symbol))
+    for order in revaluation.orders:
+        _send(COMMANDS.name, order.symbol.encode(),
+              order.model_copy(update={"reduce_only": False}))
+    if revaluation.alerts:
+        log.warning("risk alerts", account=state.account,
+                    alerts=[a.kind for a in revaluation.alerts], orders=len(revaluation.orders))
+
+
+def _load(account: str, event: Any) -> _Live:
+    live = accounts.get(account)
+    if live is None:
+        with as_current(event):
+            record = risk_table.get(account.encode())
+        state = AccountState.from_json(record) if record else AccountState(account)
+        live = accounts[account] = _Live(state, event, {})
+    return live
+
+
+async def _process(account: str, events: list[Any]) -> None:
+    live = _load(account, events[0])
+    live.last_event = events[-1]
+    state = live.state
+    touched: set[str] = set()
+    for event in events:
+        msg = event.message
+        now = _utc(msg.timestamp)
+        try:
+            record = (REQUESTS if msg.topic == REQUESTS.name else ACTIVITY).decode(msg.value)
+        except ContractError as exc:
+            await send_dead_letter(event, "invalid", str(exc))
+            continue
+        if record.account != account:
+            await send_dead_letter(event, "wrong_key",
+                                   f"key {account!r} but record for {record.account!r}")
+            continue
+        if msg.topic == REQUESTS.name:
+            decision = state.decide(record, now_ms=int(msg.timestamp * 1000), now=now,
+                                    catalogue=CATALOGUE, prices=prices, limits=LIMITS,
+                                    fees=FEES)
+            _emit_decision(decision, now)
+        elif state.apply(record, CATALOGUE) and hasattr(record, "symbol"):
+            touched.add(record.symbol)
+    if touched:
+        now = _utc(time.time())
+        _emit_revaluation(live, state.revalue(CATALOGUE, prices, LIMITS, now), now, touched)
+    with as_current(live.last_event):
+        risk_table[account.encode()] = state.to_json()
+
+
+@app.agent(risk_topic, supervisor_strategy=mode.CrashingSupervisor)
+async def risk_check(stream: Any) -> None:
+    async for batch in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_S):
+        by_account: dict[str, list[Any]] = defaultdict(list)
+        for event in batch:
+            by_account[(event.message.key or b"").decode("utf-8", "replace")].append(event)
+        for account, events in by_account.items():
+            await _process(account, events)
+        await output.flush()  # before Faust acknowledges (and later commits) the batch
+
+
+@app.timer(interval=LIMITS.revalue_every_s)
+async def revalue_accounts() -> None:
+    """Mark every account held here; publish what moved and act on crossed thresholds."""
+    now = _utc(time.time())
+    for account, live in list(accounts.items()):
+        if not live.state.positions:
+            continue
+        before = (live.state.margin_level, live.state.crossings)
+        revaluation = live.state.revalue(CATALOGUE, prices, LIMITS, now)
+        _emit_revaluation(live, revaluation, now, set())
+        if (live.state.margin_level, live.state.crossings) != before:
+            with as_current(live.last_event):
+                risk_table[account.encode()] = live.state.to_json()
+    await output.flush()

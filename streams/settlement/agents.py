@@ -1,0 +1,129 @@
+"""The acceptance service as a Faust agent: ``settlement.orders`` (keyed by order id) →
+hedge through the venue adapter → ``settlement.results``, ``settlement.hedges``, ``ledger``.
+
+One record per order in the RocksDB table ``settlement-orders`` (the state machine of
+:mod:`streams.settlement.machine`). A timer resumes orders that are not booked — after a
+restart, or while the venue keeps refusing — with exponential backoff. The record is stored
+before the batch's outputs are flushed; outputs have deterministic ids and the venue
+de-duplicates by the hedge's client order id, so a crash anywhere hedges once and books once.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import faust
+import mode
+import structlog
+
+from infra.settings import get_settings
+from streams.app import app
+from streams.batching import as_current, as_partition
+from streams.deadletters import send_dead_letter
+from streams.output import BatchOutput
+from streams.reference import ReferencePrices
+from streams.settlement.machine import DONE, Settlement, advance, start
+from streams.settlement.venue import SimulatedVenue, VenueAdapter
+from topics.catalogue import ContractError, by_name
+
+__all__ = ["resume_settlements", "settle_orders", "settlement_table"]
+
+log = structlog.get_logger(__name__)
+
+ORDERS = by_name("settlement.orders")
+BATCH_SIZE = 500
+BATCH_WITHIN_S = 0.01
+
+_settings = get_settings()
+_conf = _settings.settlement
+orders_topic = app.topic(ORDERS.name, key_serializer="raw", value_serializer="raw")
+settlement_table = app.Table(
+    "settlement-orders", default=None, partitions=ORDERS.partitions,
+    schema=faust.Schema(key_serializer="raw", value_serializer="json"),
+)
+output = BatchOutput()
+prices = ReferencePrices(_settings, f"{_settings.worker.app_id}-settlement")
+#: orders not booked yet, held here between timer runs (rebuilt from the table at start)
+incomplete: dict[str, Settlement] = {}
+_scanned = False
+
+
+def make_venue() -> VenueAdapter:
+    if _conf.venue != "simulated":
+        raise ValueError(f"unknown venue adapter {_conf.venue!r}")
+    return SimulatedVenue(_settings.data_dir / "venue" / "simulated.sqlite", prices.book,
+                          fee_rate=_conf.venue_fee_rate, slippage_bps=_conf.venue_slippage_bps,
+                          failure_rate=_conf.venue_failure_rate)
+
+
+_venue: VenueAdapter | None = None
+
+
+def venue() -> VenueAdapter:
+    global _venue
+    if _venue is None:
+        _venue = make_venue()
+    return _venue
+
+
+@app.task
+async def _start_prices() -> None:
+    prices.start()
+
+
+def _advance(record: Settlement) -> None:
+    for topic, key, message in advance(record, venue(), time.time(),
+                                       retry_initial_s=_conf.retry_initial_s,
+                                       retry_max_s=_conf.retry_max_s):
+        output.send(topic, key, by_name(topic).encode(message))
+    if record.state in DONE:
+        incomplete.pop(record.order_id, None)
+    else:
+        incomplete[record.order_id] = record
+
+
+@app.agent(orders_topic, supervisor_strategy=mode.CrashingSupervisor)
+async def settle_orders(stream: Any) -> None:
+    async for batch in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_S):
+        for event in batch:
+            try:
+                order = ORDERS.decode(event.message.value)
+            except ContractError as exc:
+                await send_dead_letter(event, "invalid", str(exc))
+                continue
+            if order.status != "open":
+                continue  # later statuses are the order database's; settlement began at open
+            key = str(order.order_id).encode()
+            with as_current(event):
+                known = settlement_table.get(key)
+            if known is not None:
+                record = Settlement.from_json(known)
+                if record.state in DONE:
+                    continue  # settled already: a duplicate or re-emitted event
+            else:
+                record = start(order, event.message.partition)
+            _advance(record)
+            with as_current(event):
+                settlement_table[key] = record.to_json()
+        await output.flush()
+
+
+@app.timer(interval=_conf.resume_every_s)
+async def resume_settlements() -> None:
+    """Resume what is not booked: after a restart (found by one table scan) or a refusal."""
+    global _scanned
+    if not _scanned:
+        _scanned = True
+        for _, value in settlement_table.items():
+            record = Settlement.from_json(value)
+            if record.state not in DONE:
+                incomplete[record.order_id] = record
+        if incomplete:
+            log.info("resuming settlements", orders=len(incomplete))
+    now = time.time()
+    for record in [r for r in incomplete.values() if r.next_at <= now]:
+        _advance(record)
+        with as_partition(ORDERS.name, record.partition):
+            settlement_table[record.order_id.encode()] = record.to_json()
+    await output.flush()
