@@ -134,13 +134,12 @@ def build_query(q: SearchQuery) -> dict[str, Any]:
     sort: list[Any] = ["_score"] if q.text else []
     sort.append({f.time: {"order": "desc"}})
     return {"query": {"bool": {"filter": filters, "must": must or [{"match_all": {}}]}},
-            "sort": sort, "size": q.limit, "track_total_hits": True,
-            "_source": {"excludes": ["seqs"]}}
+            "sort": sort, "size": q.limit, "track_total_hits": True}
 
 
 def search(client: Elasticsearch, names: IndexNames, q: SearchQuery) -> SearchResult:
     body = build_query(q)
-    resp = client.search(index=names[q.index], body=body)
+    resp = client.search(index=names[q.index], _source_excludes=["seqs"], **body)
     hits = [{"_id": h["_id"], **h["_source"]} for h in resp["hits"]["hits"]]
     return SearchResult(q.index, resp["hits"]["total"]["value"], hits)
 
@@ -195,8 +194,8 @@ def demo_search(settings: Settings, limit: int = 5) -> RenderableType:
         client.indices.refresh(index=",".join(names[i] for i in INDICES))
         counts = {i: client.count(index=names[i])["count"] for i in INDICES}
         dead = client.count(index=names["dead-letters"])["count"]
-        top = client.search(index=names["orders"], body={
-            "size": 0, "aggs": {"a": {"terms": {"field": "account", "size": 1}}}})
+        top = client.search(index=names["orders"], size=0,
+                            aggs={"a": {"terms": {"field": "account", "size": 1}}})
         buckets = top["aggregations"]["a"]["buckets"]
         parts: list[RenderableType] = [Text(
             "Elasticsearch: " + " · ".join(f"{i} {n}" for i, n in counts.items())
