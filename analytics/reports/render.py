@@ -68,11 +68,15 @@ def to_pdf(report: Report, compress: bool = True) -> bytes:
         numeric = [all(isinstance(r[i], (int, Decimal)) or r[i] is None for r in section.rows)
                    for i in range(len(section.columns))]
         align = tuple("RIGHT" if n else "LEFT" for n in numeric)
-        with pdf.table(text_align=align, headings_style=FontFace(emphasis="BOLD"),
-                       line_height=4) as table:
+        cells = [[_latin1(fmt(v)) for v in row] for row in section.rows]
+        # columns as wide as their longest text, so exact decimals rarely wrap
+        widths = tuple(max([len(c)] + [len(r[i]) for r in cells]) + 2
+                       for i, c in enumerate(section.columns))
+        with pdf.table(text_align=align, col_widths=widths, line_height=4,
+                       headings_style=FontFace(emphasis="BOLD")) as table:
             table.row([_latin1(c) for c in section.columns])
-            for row in section.rows:
-                table.row([_latin1(fmt(v)) for v in row])
+            for cell_row in cells:
+                table.row(cell_row)
     return bytes(pdf.output())
 
 
