@@ -296,6 +296,18 @@ def analytics_query(sql: str | None, sql_file: Path | None, fmt: str, out: Path 
         click.echo(data.decode(), nl=False)
 
 
+@analytics.command("check")
+@click.option("-t", "--table", "tables", multiple=True, help="only these tables' suites")
+@click.option("--settle-seconds", default=10.0, show_default=True,
+              help="cross-table checks leave out rows younger than this (sinks catching up)")
+@click.option("--limit", default=1_000_000, show_default=True, help="rows read per table")
+def analytics_check(tables: tuple[str, ...], settle_seconds: float, limit: int) -> None:
+    """Run every data-quality suite over the ClickHouse tables; exit 1 if one fails."""
+    from analytics.quality.cli import check_command
+
+    sys.exit(check_command(get_settings(), console, tables, settle_seconds, limit))
+
+
 @analytics.group("report")
 def analytics_report() -> None:
     """Canned reports as CSV and PDF (live while the sink runs)."""
