@@ -258,6 +258,7 @@ class ClickHouseSink:
                     self.write(pending, consumer)
                     consumer.commit(offsets=_next_offsets(pending), asynchronous=False)
                     pending = []
+                    last_data = time.monotonic()  # a slow write is not idleness
             if pending:
                 self.write(pending, consumer)
                 consumer.commit(offsets=_next_offsets(pending), asynchronous=False)
