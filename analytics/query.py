@@ -40,6 +40,15 @@ def _via_sink(settings: Settings, sql: str, fmt: str) -> bytes | None:
     return resp.content
 
 
+def _open(settings: Settings) -> Any:
+    from sinks.clickhouse import open_client
+
+    try:
+        return open_client(settings)
+    except Exception as exc:  # a server that is down, a store locked by another process
+        raise QueryError(f"cannot open ClickHouse ({settings.clickhouse_dsn}): {exc}") from None
+
+
 def _direct(client: Any, sql: str, fmt: str) -> bytes:
     try:
         return bytes(client.raw_query(sql, fmt=fmt))
@@ -52,9 +61,7 @@ def query(settings: Settings, sql: str, fmt: str = "CSVWithNames") -> bytes:
     out = _via_sink(settings, sql, fmt)
     if out is not None:
         return out
-    from sinks.clickhouse import open_client
-
-    client = open_client(settings)
+    client = _open(settings)
     try:
         return _direct(client, sql, fmt)
     finally:
@@ -68,9 +75,7 @@ def session(settings: Settings) -> Iterator[Callable[[str], Table]]:
     if _via_sink(settings, "SELECT 1", "TSV") is not None:
         yield lambda sql: query_table(settings, sql)
         return
-    from sinks.clickhouse import open_client
-
-    client = open_client(settings)
+    client = _open(settings)
     try:
         yield lambda sql: parse_typed(_direct(client, sql, _TYPED))
     finally:
