@@ -127,7 +127,7 @@ def trade_doc(tr: Trade) -> dict[str, Any]:
 def _order_message(ev: OrderEvent) -> str:
     who = f"account {ev.account}" if ev.account else "no account"
     order = ev.order_id or (f"with client id {ev.client_order_id}" if ev.client_order_id
-                            else "unknown")
+                            else f"of command {ev.causation_id or ev.event_id}")
     client = f" (client order {ev.client_order_id})" if ev.client_order_id and ev.order_id \
         else ""
     reason = f": {ev.reason_code} {ev.reason}" if ev.reason else ""

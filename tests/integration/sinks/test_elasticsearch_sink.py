@@ -3,12 +3,14 @@ Kafka and the real Elasticsearch (each test with its own topics and indices)."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
 
 from infra.settings import Settings
+from sinks.search_index.indices import KINDS, IndexNames, open_client
 from tests.integration.sinks.es_support import (
     EsTestEnv,
     es_env,
@@ -121,3 +123,30 @@ def test_bad_payloads_are_dead_lettered_and_the_rest_written(env: EsTestEnv) -> 
     again = env.run()  # a replay dead-letters the same messages under the same ids
     assert again.counts["written"] == 0
     assert env.client.count(index=env.names["dead-letters"])["count"] == 4
+
+
+def test_the_sink_process_sets_up_its_indices_and_stops_on_sigterm(stack: Settings) -> None:
+    """`strikeflow sink elasticsearch` as the demo runs it (reading the real topics into
+    indices of this test's own)."""
+    from streams.worker_process import ElasticsearchSinkProcess
+
+    prefix = f"test-es-proc-{uuid.uuid4().hex[:6]}-"
+    env = {"STRIKEFLOW_ELASTICSEARCH__INDEX_PREFIX": prefix,
+           "STRIKEFLOW_ELASTICSEARCH__GROUP_ID": f"test-es-{uuid.uuid4().hex[:8]}"}
+    proc = ElasticsearchSinkProcess(stack, env=env)
+    client = open_client(stack)
+    try:
+        proc.start(timeout_s=120)
+        names = IndexNames(prefix)
+        assert all(client.indices.exists(index=names[k]) for k in KINDS)
+        assert client.indices.get_index_template(name=names["orders"])
+        proc.stop()
+        assert proc.proc is not None and proc.proc.returncode == 0
+        assert b"elasticsearch sink stopped" in proc.log.read_bytes()
+    finally:
+        proc.kill()
+        client.indices.delete(index=f"{prefix}*", ignore=[404])
+        for kind in KINDS:
+            client.indices.delete_index_template(name=f"{prefix}{kind}", ignore=[404])
+        client.delete_script(id=f"{prefix}order-upsert", ignore=[404])
+        client.close()
