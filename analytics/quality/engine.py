@@ -54,7 +54,8 @@ def expectation_name(expectation: Any) -> str:
     config = getattr(expectation, "configuration", expectation)
     kwargs = config.kwargs
     cols = [kwargs[k] for k in ("column", "column_A", "column_B") if kwargs.get(k)]
-    cols += list(kwargs.get("column_list") or [])
+    if not config.type.startswith("expect_table_"):  # a table's whole column list is noise
+        cols += list(kwargs.get("column_list") or [])
     label = (config.meta or {}).get("label")
     inner = ",".join([*cols, label] if label else cols)
     return f"{config.type}({inner})"

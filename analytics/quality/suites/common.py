@@ -8,5 +8,5 @@ TS = "DateTime64(6, 'UTC')"
 MONEY = "Decimal(38, 18)"
 NMONEY = "Nullable(Decimal(38, 18))"
 NSTR = "Nullable(String)"
-SYMBOL = r"^[A-Z0-9]+-[A-Z0-9]+(-[0-9]+-[CP])?$"
+SYMBOL = r"^[A-Z0-9]+-[A-Z0-9]+(?:-[0-9]+-[CP])?$"
 META = {"ts_event": TS, "ts_init": TS, "causation_id": NSTR}
