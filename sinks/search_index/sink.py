@@ -254,6 +254,7 @@ class ElasticsearchSink:
                 if pending and (len(pending) >= batch or time.monotonic() - first_at >= interval):
                     self._flush(pending, consumer)
                     pending = []
+                    last_data = time.monotonic()  # a slow write is not idle time
             if pending:  # stopping: write what was read (Interrupted if the cluster is down)
                 self._flush(pending, consumer)
         except Interrupted:
