@@ -213,13 +213,7 @@ class AccountState:
         if cmd.price is None and reference is None:
             return RiskCode.NO_REFERENCE_PRICE
         price = cmd.price if cmd.price is not None else reference * (ONE + band)  # type: ignore[operator]
-        position = self.positions.get(cmd.symbol, PositionState())
-        closable = max(-position.qty, ZERO) if cmd.side == "buy" else max(position.qty, ZERO)
-        pending_closes = sum((r.qty_left for r in self.open_orders.values()
-                              if r.symbol == cmd.symbol and r.side == cmd.side
-                              and r.reduce_only), ZERO)
-        closing = min(cmd.qty, max(closable - pending_closes, ZERO))
-        opening = cmd.qty - closing
+        opening = self._opening(cmd.symbol, cmd.side, cmd.qty)
         if cmd.reduce_only and opening > 0:
             return RiskCode.REDUCE_ONLY_WOULD_INCREASE
         if opening > 0 and self.margin_level == "liquidation":
@@ -237,6 +231,17 @@ class AccountState:
         self.open_orders[cmd.client_order_id] = Reservation(
             cmd.symbol, cmd.side, cmd.qty, needed / cmd.qty, cmd.reduce_only)
         return None
+
+    def _opening(self, symbol: str, side: str, qty: Decimal, exclude: str | None = None
+                 ) -> Decimal:
+        """The part of an order of ``qty`` that would open (or grow) a position: what the
+        position lets it close, less what open reduce-only orders (but ``exclude``) close."""
+        position = self.positions.get(symbol, PositionState())
+        closable = max(-position.qty, ZERO) if side == "buy" else max(position.qty, ZERO)
+        pending_closes = sum((r.qty_left for c, r in self.open_orders.items()
+                              if r.symbol == symbol and r.side == side and r.reduce_only
+                              and c != exclude), ZERO)
+        return qty - min(qty, max(closable - pending_closes, ZERO))
 
     def _order_requirement(self, inst: Instrument, side: str, qty: Decimal, opening: Decimal,
                            price: Decimal, index: Decimal | None, limits: RiskLimits,
@@ -267,11 +272,28 @@ class AccountState:
         if cmd.new_price is None and qty <= held.qty_left:
             held.qty_left = qty  # smaller: releases its share
             return None
-        price = cmd.new_price if cmd.new_price is not None else held.per_unit / _contract_size(
-            inst)
+        cs = _contract_size(inst)
+        reference = self.reference_price(inst, prices)
+        band = limits.option_price_band if _is_option(inst) else limits.price_band
+        if cmd.new_price is not None and reference is not None and reference > 0 \
+                and abs(cmd.new_price / reference - ONE) > band:
+            return RiskCode.OUTSIDE_PRICE_BAND
         index = prices.index(inst.base)
-        needed = self._order_requirement(inst, held.side, qty, ZERO if held.side == "buy"
-                                         else qty, price, index, limits, fees)
+        if qty > held.qty_left and not held.reduce_only and index is not None and \
+                self.exposure(inst.base, catalogue, index) + (qty - held.qty_left) * cs * index \
+                > limits.max_exposure_usdt:
+            return RiskCode.EXPOSURE_LIMIT
+        if cmd.new_price is not None:
+            price = cmd.new_price
+        elif held.side == "sell" and reference is not None:
+            # the limit is not kept; a sell's hold is fee + margin, no price: take the worst
+            # price the band allowed, as for a market order
+            price = reference * (ONE + band)
+        else:
+            price = held.per_unit / cs  # a buy's hold per unit is its price plus the fee
+        opening = self._opening(held.symbol, held.side, qty, exclude=cmd.client_order_id)
+        needed = self._order_requirement(inst, held.side, qty, opening, price, index, limits,
+                                         fees)
         if needed - held.amount > self.available(catalogue, prices, limits):
             return RiskCode.INSUFFICIENT_FUNDS
         held.qty_left, held.per_unit = qty, needed / qty

@@ -21,9 +21,18 @@ __all__ = ["short_option_initial", "short_option_maintenance", "short_spot_initi
            "short_spot_maintenance"]
 
 
+_CALLS, _PUTS = frozenset({"call", "C"}), frozenset({"put", "P"})
+
+
 def _otm(index: Decimal, strike: Decimal, right: str) -> Decimal:
-    return max(strike - index, Decimal(0)) if right == "call" else max(index - strike,
-                                                                        Decimal(0))
+    """Out-of-the-money amount. ``right`` is ``call``/``put`` or the instrument's own
+    ``C``/``P`` (``str(OptionRight)``, what the risk account passes); anything else raises,
+    since treating an unknown right as a put would misprice the margin silently."""
+    if right in _CALLS:
+        return max(strike - index, Decimal(0))
+    if right in _PUTS:
+        return max(index - strike, Decimal(0))
+    raise ValueError(f"unknown option right {right!r}")
 
 
 def short_option_initial(limits: RiskLimits, *, qty: Decimal, contract_size: Decimal,
