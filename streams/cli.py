@@ -308,6 +308,38 @@ def analytics_check(tables: tuple[str, ...], settle_seconds: float, limit: int) 
     sys.exit(check_command(get_settings(), console, tables, settle_seconds, limit))
 
 
+@main.group()
+def dashboards() -> None:
+    """Grafana dashboards as code: previews and the provisioned JSON."""
+
+
+@dashboards.command("render")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="directory for the PNGs (default: <data dir>/dashboards)")
+@click.option("--since", type=click.DateTime(), default=None, help="time range start (UTC)")
+@click.option("--until", type=click.DateTime(), default=None, help="time range end (UTC)")
+@click.option("--interval", default=60, show_default=True, help="time bucket, seconds")
+def dashboards_render(out: Path | None, since: Any, until: Any, interval: int) -> None:
+    """A PNG preview of each dashboard from the same SQL Grafana runs (live or from the store)."""
+    from datetime import UTC
+
+    from dashboards.cli import render_command
+
+    since, until = (t.replace(tzinfo=UTC) if t else None for t in (since, until))
+    sys.exit(render_command(get_settings(), console, out, since, until, interval))
+
+
+@dashboards.command("export")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="directory (default: dashboards/grafana, what Grafana provisions)")
+def dashboards_export(out: Path | None) -> None:
+    """Write the Grafana JSON of every dashboard, for the configured database."""
+    from dashboards.grafana import GRAFANA_DIR, export
+
+    for path in export(out or GRAFANA_DIR, get_settings().clickhouse.database):
+        console.print(f"  {path}")
+
+
 @analytics.group("report")
 def analytics_report() -> None:
     """Canned reports as CSV and PDF (live while the sink runs)."""

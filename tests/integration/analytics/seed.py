@@ -97,6 +97,14 @@ def _trading() -> tuple[list[Trade], list[OrderEvent], list[LedgerEntry], list[P
                         account="house:fees", amount=D("0.45"), kind="fee", reference=trade_id,
                         symbol="BTC-USDT"),
         ]
+    for n, (side, price) in enumerate((("buy", "89990"), ("buy", "89980"), ("sell", "90020"),
+                                       ("sell", "90030"), ("buy", "89990"))):
+        seq += 1
+        events.append(OrderEvent(  # resting orders: the book's depth
+            event_id=f"BTC-USDT:{seq}", ts_event=T0 + timedelta(minutes=6, seconds=n),
+            symbol="BTC-USDT", seq=seq, kind="accepted", account="acct-m",
+            order_id=f"BTC-USDT#{300 + n}", side=side, order_type="limit", time_in_force="GTC",
+            price=D(price), qty=D("0.5"), leaves_qty=D("0.5")))
     end = T0 + timedelta(minutes=6)
     for account, qty, n in (("acct-t", D("0.12"), 1), ("acct-m", D("-0.12"), 2)):
         positions.append(Position(
