@@ -73,8 +73,11 @@ def test_versions_collapse_and_a_replay_adds_nothing(ch_settings: Settings) -> N
     dead = client.query(f"SELECT reason, error FROM {db}.sink_dead_letters FINAL "
                         f"WHERE key = %(s)s", parameters={"s": symbol}).result_rows
     assert len(dead) == 1 and dead[0][0] == "invalid" and "open" in dead[0][1]
-    assert rollback(client, db, 0) == ["0001_candles"]
-    assert client.query(f"EXISTS TABLE {db}.candles").result_rows == [(0,)]
+    undone = rollback(client, db, 0)  # every migration, newest first
+    assert undone[-1] == "0001_candles" and undone == sorted(undone, reverse=True)
+    for table in ("candles", "trades", "ledger", "settlement_reconciliation", "ohlc_1m"):
+        assert client.query(f"EXISTS TABLE {db}.{table}").result_rows == [(0,)], table
+    assert migrate(client, db) == sorted(undone)  # and forward again
     client.close()
 
 
