@@ -134,3 +134,28 @@ def test_the_command_prints_stores_and_exits_non_zero(client: Any, tmp_path: Pat
                         timeout=300)
     assert ok.returncode == 0, ok.stdout[-2000:]
     assert "all suites passed" in ok.stdout
+
+
+def test_summary_reports_quarantine_and_a_check(client: Any, tmp_path: Path) -> None:
+    from analytics.quality import summary
+    from infra.settings import get_settings
+
+    _spoil(client)
+    client.insert(f"{DB}.quarantine", [["candles", "md.candles", 0, 7, "k", "{}", "{}",
+                                        ["expect_column_values_to_be_between(vwap)"], "{}",
+                                        "candles:1", T0]],
+                  column_names=["table", "source_topic", "source_partition", "source_offset",
+                                "key", "row", "payload", "failed", "detail", "batch_id",
+                                "ts_quarantined"])
+    client.close()
+    base = get_settings()
+    settings = base.model_copy(update={"clickhouse": base.clickhouse.model_copy(update={
+        "dsn": f"chdb://{tmp_path / 'clickhouse'}", "query_port": 1})})
+    result = summary(settings, settle_s=0)
+    assert result.quarantined == {"candles": 1}
+    assert not result.ok
+    assert set(result.failing) == {"ledger", "trades", "positions", "candles"}
+    assert "postings_balance" in result.failing["ledger"]
+    lines = result.lines()
+    assert lines[0].startswith("quarantined rows: candles 1")
+    assert "9/13 suites pass" in lines[1]
