@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["Failure", "Outcome", "expectation_name", "validate"]
+__all__ = ["Failure", "Outcome", "expectation_name", "validate", "warm_up"]
 
 _lock = threading.Lock()
 _state: dict[str, Any] = {}
@@ -134,3 +134,12 @@ def validate(name: str, expectations: Sequence[Any], frame: pd.DataFrame) -> Out
                                 None if rows is None or raised else tuple(int(i) for i in rows),
                                 _detail(r)))
     return Outcome(name, len(frame), names, tuple(failures))
+
+
+def warm_up(suites: dict[str, Sequence[Any]]) -> None:
+    """Import GX and register ``suites`` (name -> expectations) now, so the first sink batch
+    does not pay the seconds it takes."""
+    with _lock:
+        _context()
+        for name, expectations in suites.items():
+            _suite(name, expectations)

@@ -24,10 +24,11 @@ from typing import Any, Protocol
 import pandas as pd
 import structlog
 
+from analytics.quality import engine
 from analytics.quality.engine import Failure, Outcome, validate
 from analytics.quality.suites import SCREENED, SUITES
 
-__all__ = ["QUARANTINE_COLUMNS", "RESULT_COLUMNS", "Held", "screen", "screen_table"]
+__all__ = ["QUARANTINE_COLUMNS", "RESULT_COLUMNS", "Held", "screen", "screen_table", "warm_up"]
 
 log = structlog.get_logger(__name__)
 
@@ -175,3 +176,8 @@ def screen(rows: dict[str, Rows], mappings: Iterable[Any]) -> tuple[dict[str, Ro
         held.results += table_held.results
         held.gx_seconds += table_held.gx_seconds
     return good, held
+
+
+def warm_up() -> None:
+    """Load GX and every screened suite before the first batch (a sink calls it at start)."""
+    engine.warm_up({t: SUITES[t].batch_expectations() for t in sorted(SCREENED)})

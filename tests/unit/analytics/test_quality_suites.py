@@ -199,3 +199,16 @@ def test_screen_keeps_good_tables_and_collects_what_it_held() -> None:
     _, again = screen(rows, MAPPINGS)  # a replayed batch: the same ids, so it upserts
     assert again.quarantine[0][QUARANTINE_COLUMNS.index("batch_id")] == \
         held.quarantine[0][QUARANTINE_COLUMNS.index("batch_id")]
+
+
+def test_warm_up_registers_every_screened_suite_once() -> None:
+    from analytics.quality import engine
+    from analytics.quality.screen import warm_up
+
+    warm_up()
+    registered = {name for name, _ in engine._state["suites"]}
+    assert registered >= SCREENED
+    before = len(engine._state["suites"])
+    warm_up()
+    screen_table("ledger", BY_TABLE["ledger"].columns, _batch("ledger", _rows("ledger")))
+    assert len(engine._state["suites"]) == before  # the screen reuses what warm_up built
