@@ -398,6 +398,45 @@ def analytics_report_statement(account: str, start: Any, end: Any, fmt: str, out
     _write_report(lambda fetch, db: statement(fetch, account, first, last, db), fmt, out)
 
 
+# --- settlement ----------------------------------------------------------------------------
+
+@main.group()
+def settlement() -> None:
+    """Settlement: option expiry."""
+
+
+@settlement.command("expire")
+@click.option("--underlying", type=click.Choice(["BTC", "ETH"]), required=True)
+@click.option("--expiry", "expiry_text", required=True,
+              help="ISO time with zone, e.g. 2026-11-27T08:00:00+00:00")
+@click.option("--preview", is_flag=True, help="compute and show, publish nothing")
+def settlement_expire(underlying: str, expiry_text: str, preview: bool) -> None:
+    """Cash-settle the options of UNDERLYING expiring at EXPIRY at the index TWAP.
+
+    Running it again publishes the same ids: the ledger changes nothing."""
+    from datetime import datetime
+
+    from streams.settlement.expiry import ExpiryError
+    from streams.settlement.expiry_job import run_expiry
+
+    try:
+        report = run_expiry(get_settings(), underlying, datetime.fromisoformat(expiry_text),
+                            publish=not preview)
+    except (ExpiryError, ValueError) as exc:
+        console.print(f"[red]cannot settle:[/] {exc}")
+        sys.exit(1)
+    table = Table("account", "instrument", "qty", "payout USDT", "against",
+                  title=f"{underlying} expiry {report.expiry:%Y-%m-%d %H:%M}Z at TWAP "
+                        f"{report.price} ({report.samples} index samples)")
+    for p in report.payouts:
+        table.add_row(p.position.account, p.position.symbol, str(p.position.qty),
+                      str(p.amount), p.position.counterparty)
+    console.print(table)
+    console.print(f"total {report.total} USDT; "
+                  + ("preview, nothing published" if preview
+                     else f"published {report.published} records"))
+
+
 # --- streams -------------------------------------------------------------------------------
 
 @main.command()

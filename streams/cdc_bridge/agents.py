@@ -62,6 +62,7 @@ settlement_topic = app.topic(SETTLEMENT.name, key_serializer="raw", value_serial
 order_state = app.Table(
     "cdc-order-state", default=None, partitions=ORDERS.partitions,
     schema=faust.Schema(key_serializer="raw", value_serializer="json"),
+    key_type=bytes,  # without it the changelog is read back as JSON keys and recovery stalls
 )
 
 _cfg = get_cdc_config()

@@ -36,6 +36,7 @@ candles_topic = app.topic(CANDLES.name, key_serializer="raw", value_serializer="
 candle_state = app.Table(
     "candle-state", default=None, partitions=TICKS.partitions,
     schema=faust.Schema(key_serializer="raw", value_serializer="json"),
+    key_type=bytes,  # without it the changelog is read back as JSON keys and recovery stalls
 )
 
 

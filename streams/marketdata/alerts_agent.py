@@ -38,6 +38,7 @@ alerts_topic = app.topic(ALERTS.name, key_serializer="raw", value_serializer="ra
 alert_state = app.Table(
     "md-alert-state", default=None, partitions=COMMANDS.partitions,
     schema=faust.Schema(key_serializer="raw", value_serializer="json"),
+    key_type=bytes,  # without it the changelog is read back as JSON keys and recovery stalls
 )
 
 

@@ -56,6 +56,7 @@ feed_topic = app.topic(FEED.name, key_serializer="raw", value_serializer="raw")
 market_state = app.Table(
     "md-market-state", default=None, partitions=L2.partitions,
     schema=faust.Schema(key_serializer="raw", value_serializer="json"),
+    key_type=bytes,  # without it the changelog is read back as JSON keys and recovery stalls
 )
 
 

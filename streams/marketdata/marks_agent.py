@@ -83,6 +83,7 @@ async def _flush_marks(_app: Any, **_kwargs: Any) -> None:
 marks_state = app.Table(
     "md-marks-state", default=None, partitions=INDEX.partitions,
     schema=faust.Schema(key_serializer="raw", value_serializer="json"),
+    key_type=bytes,  # without it the changelog is read back as JSON keys and recovery stalls
 )
 
 

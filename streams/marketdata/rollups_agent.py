@@ -33,6 +33,7 @@ candles_out = app.topic(CANDLES.name, key_serializer="raw", value_serializer="ra
 rollup_state = app.Table(
     "md-rollup-state", default=None, partitions=CANDLES.partitions,
     schema=faust.Schema(key_serializer="raw", value_serializer="json"),
+    key_type=bytes,  # without it the changelog is read back as JSON keys and recovery stalls
 )
 
 

@@ -65,6 +65,7 @@ commands_topic = app.topic(COMMANDS.name, key_serializer="raw", value_serializer
 snapshots = app.Table(
     "matching-snapshots", default=None, partitions=COMMANDS.partitions,
     schema=faust.Schema(key_serializer="raw", value_serializer="json"),
+    key_type=bytes,  # without it the changelog is read back as JSON keys and recovery stalls
     extra_topic_configs={"max.message.bytes": str(64 * 2**20)},
 )
 

@@ -58,6 +58,7 @@ risk_topic = app.topic(REQUESTS.name, ACTIVITY.name, key_serializer="raw",
 risk_table = app.Table(
     "risk-accounts", default=None, partitions=REQUESTS.partitions,
     schema=faust.Schema(key_serializer="raw", value_serializer="json"),
+    key_type=bytes,  # without it the changelog is read back as JSON keys and recovery stalls
 )
 output = BatchOutput()
 prices = ReferencePrices(_settings, f"{_settings.worker.app_id}-risk")

@@ -41,6 +41,7 @@ orders_topic = app.topic(ORDERS.name, key_serializer="raw", value_serializer="ra
 settlement_table = app.Table(
     "settlement-orders", default=None, partitions=ORDERS.partitions,
     schema=faust.Schema(key_serializer="raw", value_serializer="json"),
+    key_type=bytes,  # without it the changelog is read back as JSON keys and recovery stalls
 )
 output = BatchOutput()
 prices = ReferencePrices(_settings, f"{_settings.worker.app_id}-settlement")
@@ -115,7 +116,7 @@ async def resume_settlements() -> None:
     global _scanned
     if not _scanned:
         _scanned = True
-        for _, value in settlement_table.items():
+        for value in settlement_table.values():
             record = Settlement.from_json(value)
             if record.state not in DONE:
                 incomplete[record.order_id] = record
