@@ -13,6 +13,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from confluent_kafka import OFFSET_END, TopicPartition
@@ -20,15 +21,19 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
+from analytics.quality import summary as quality_summary
 from analytics.query import query_rows
+from analytics.summary import render as analytics_summary
 from cdc import demo as cdc_demo
 from infra import stack
 from infra.settings import Settings
+from sinks.search import demo_search
+from streams.demo_accounts import accounts_summary, end_offsets, fund_accounts
 from streams.kafka import make_consumer, make_producer
 from streams.marketdata.live import summary as market_summary
 from streams.marketdata.simulator import SimulatorConfig, publish
-from streams.matching.orderflow import publish_orders, venue_order_flow
-from streams.worker_process import SinkProcess, WorkerProcess
+from streams.matching.orderflow import ACCOUNTS, publish_orders, venue_order_flow
+from streams.worker_process import ElasticsearchSinkProcess, SinkProcess, WorkerProcess
 from topics.admin import apply_topics
 
 __all__ = ["run_demo"]
@@ -161,9 +166,16 @@ def run_demo(settings: Settings, console: Console, seconds: int = 45, rate: floa
     console.print(f"    {dict(changes)}")
     worker = WorkerProcess(settings)
     sink = SinkProcess(settings)
-    console.print(f"3/4 the worker and the ClickHouse sink (logs: {worker.log.parent})")
+    es_sink = ElasticsearchSinkProcess(settings)
+    console.print(f"3/4 the worker and the ClickHouse and Elasticsearch sinks "
+                  f"(logs: {worker.log.parent})")
     worker.start()
     sink.start()
+    es_sink.start()
+    since = {"orders.events": end_offsets(settings, "orders.events")}
+    funded = fund_accounts(settings, ACCOUNTS, Decimal(5_000_000))
+    console.print(f"    funded {funded} traders ({', '.join(ACCOUNTS)}) with 5,000,000 USDT each "
+                  "through the order database → Debezium → risk")
     consumer = _watch(settings)
     progress = _Progress()
     cfg = SimulatorConfig(rate=rate, count=int(rate * seconds), speed=speed,
@@ -178,10 +190,11 @@ def run_demo(settings: Settings, console: Console, seconds: int = 45, rate: floa
     order_rate = 100.0
     flow = venue_order_flow(int(order_rate * seconds), cfg.seed, order_rate)
     console.print(f"    and {len(flow)} orders for BTC-USDT and ETH-USDT at {order_rate:.0f}/s "
-                  "(limit, market, cancels, amends) into the matching engine")
+                  "(limit, market, cancels, amends) through pre-trade risk into matching")
     orders = threading.Thread(
         target=lambda: publish_orders(make_producer(settings), flow, order_rate,
-                                      progress=progress.orders_sent.update), daemon=True)
+                                      progress=progress.orders_sent.update,
+                                      topic="orders.requests"), daemon=True)
     t0 = time.monotonic()
     feeder.start()
     orders.start()
@@ -214,20 +227,29 @@ def run_demo(settings: Settings, console: Console, seconds: int = 45, rate: floa
         feeder.join(timeout=60)
         time.sleep(2)
         _drain(consumer, progress, t0)
+        console.rule("simplified options bought with USDT: counter service → PostgreSQL → "
+                     "Debezium → settlement (hedged through the venue adapter)")
+        cdc_result = cdc_demo.run(settings, console, orders=100, start_worker=False)
+        time.sleep(5)  # the last hedges and postings
     finally:
         consumer.close()
         worker.stop()
+        es_sink.stop()
         time.sleep(settings.clickhouse.flush_interval_s + 1)  # the sink's last batch
         try:
             _print_analytics(settings, console)
+            console.print(analytics_summary(settings))
+            console.print(quality_summary(settings))
         finally:
             sink.stop()
 
     console.print(_candle_table(progress, limit=12))
     console.print(_matching_table(progress))
     console.print(market_summary(settings))
-    console.rule("simplified options bought with USDT: counter service → PostgreSQL → Debezium")
-    cdc_result = cdc_demo.run(settings, console, orders=100)
+    console.rule("risk and settlement")
+    console.print(accounts_summary(settings, ACCOUNTS, since))
+    console.rule("search (Elasticsearch)")
+    console.print(demo_search(settings))
     console.print(_summary(progress, time.monotonic() - t0))
     if progress.first_candle_s is not None:
         console.print(f"first candle {progress.first_candle_s:.1f}s after the first tick")

@@ -78,17 +78,21 @@ def venue_order_flow(n: int, seed: int, rate: float) -> list[wire.SubmitOrder | 
 
 
 def publish_orders(producer: Any, commands: list[Any], rate: float,
-                   progress: Callable[[dict[str, int]], None] | None = None) -> dict[str, int]:
-    """Publish to ``orders.commands`` (keyed by instrument) at ``rate`` per second."""
+                   progress: Callable[[dict[str, int]], None] | None = None,
+                   topic: str = "orders.commands") -> dict[str, int]:
+    """Publish at ``rate`` per second to ``orders.commands`` (keyed by instrument, straight
+    to matching) or ``orders.requests`` (keyed by account, through pre-trade risk)."""
     import time
 
     from topics.catalogue import by_name
 
-    spec = by_name("orders.commands")
+    spec = by_name(topic)
+    by_account = topic == "orders.requests"
     sent = {"orders": 0}
     t0 = time.monotonic()
     for n, cmd in enumerate(commands):
-        producer.produce(spec.name, key=cmd.symbol.encode(), value=spec.encode(cmd))
+        key = cmd.account if by_account else cmd.symbol
+        producer.produce(spec.name, key=key.encode(), value=spec.encode(cmd))
         producer.poll(0)
         sent["orders"] += 1
         if (ahead := (n + 1) / rate - (time.monotonic() - t0)) > 0.002:
