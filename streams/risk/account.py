@@ -22,7 +22,7 @@ import json
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Protocol
 
 from streams.instruments import Catalogue, Instrument, InstrumentKind, TradingStatus
@@ -44,6 +44,7 @@ from topics.contracts import (
 __all__ = ["AccountState", "Alert", "Decision", "PositionState", "Prices", "Revaluation"]
 
 ZERO = Decimal(0)
+_AVG_GRID = Decimal("1e-12")  # average prices: finer than any tick, within the 18-place wire
 ONE = Decimal(1)
 _REMEMBERED = 5000  # decisions and activity ids kept for replays (per account)
 Request = SubmitOrder | CancelOrder | AmendOrder | MassCancel
@@ -81,7 +82,8 @@ class PositionState:
         realized = ZERO
         if self.qty == 0 or (self.qty > 0) == (signed > 0):
             total = abs(self.qty) + qty
-            self.avg_price = (abs(self.qty) * self.avg_price + qty * price) / total
+            self.avg_price = ((abs(self.qty) * self.avg_price + qty * price) / total).quantize(
+                _AVG_GRID, rounding=ROUND_HALF_UP)
             self.qty += signed
             return ZERO
         closing = min(qty, abs(self.qty))

@@ -31,6 +31,7 @@ from streams.app import app
 from streams.batching import as_current
 from streams.deadletters import send_dead_letter
 from streams.ledger.agents import FEES
+from streams.ledger.fees import to_usdt
 from streams.listing import venue_catalogue
 from streams.output import BatchOutput
 from streams.reference import ReferencePrices
@@ -122,8 +123,8 @@ def _emit_positions(live: _Live, symbols: set[str], revaluation: Revaluation,
         _send("positions", f"{state.account}|{symbol}".encode(), Position(
             event_id=f"position:{state.account}:{symbol}:{state.seq}", ts_event=now,
             account=state.account, symbol=symbol, qty=pos.qty, avg_price=pos.avg_price,
-            realized_pnl=pos.realized, unrealized_pnl=unrealized, mark_price=mark,
-            maintenance_margin=maintenance, seq=state.seq))
+            realized_pnl=to_usdt(pos.realized), unrealized_pnl=to_usdt(unrealized),
+            mark_price=mark, maintenance_margin=to_usdt(maintenance), seq=state.seq))
 
 
 def _emit_revaluation(live: _Live, revaluation: Revaluation, now: datetime,
