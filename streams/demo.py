@@ -169,9 +169,13 @@ def run_demo(settings: Settings, console: Console, seconds: int = 45, rate: floa
     es_sink = ElasticsearchSinkProcess(settings)
     console.print(f"3/4 the worker and the ClickHouse and Elasticsearch sinks "
                   f"(logs: {worker.log.parent})")
-    worker.start()
-    sink.start()
-    es_sink.start()
+    try:
+        for process in (worker, sink, es_sink):
+            process.start()
+    except Exception:
+        for process in (worker, sink, es_sink):
+            process.stop()
+        raise
     since = {"orders.events": end_offsets(settings, "orders.events")}
     funded = fund_accounts(settings, ACCOUNTS, Decimal(5_000_000))
     console.print(f"    funded {funded} traders ({', '.join(ACCOUNTS)}) with 5,000,000 USDT each "
