@@ -49,7 +49,9 @@ def test_risk_gates_orders_and_the_ledger_balances(stack: Settings) -> None:
            "STRIKEFLOW_MATCHING__EXTRA_SPOT_BASES": json.dumps([base])}
     since = {t: end_offsets(stack, t) for t in ("orders.events", "trades", "positions",
                                                  "ledger", "orders.commands")}
-    worker = WorkerProcess(stack, f"test-risk-{uuid.uuid4().hex[:8]}", 16171, env=env)
+    # latest: a new group would otherwise first book the whole history of orders.events
+    worker = WorkerProcess(stack, f"test-risk-{uuid.uuid4().hex[:8]}", 16171, env=env,
+                           offset_reset="latest")
     worker.start()
     try:
         producer = make_producer(stack)

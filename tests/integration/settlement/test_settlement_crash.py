@@ -32,7 +32,8 @@ def _order(account: str, i: int) -> OptionOrderEvent:
     option_type = "call" if i % 2 else "put"
     return OptionOrderEvent(
         event_id=f"option-order:{uuid.uuid4()}:open", ts_event=now, order_id=uuid.uuid4(),
-        account=account, client_order_id=f"c{i}", product=f"BTC-20261125-{88000 + 1000 * (i % 5)}-{option_type[0].upper()}",
+        account=account, client_order_id=f"c{i}",
+        product=f"BTC-20261125-{88000 + 1000 * (i % 5)}-{option_type[0].upper()}",
         underlying="BTC", strike=Decimal(88000 + 1000 * (i % 5)),
         expiry=now + timedelta(days=2), option_type=option_type,
         contract_size=Decimal("0.01"), side="buy", contracts=Decimal(1 + i % 4),
