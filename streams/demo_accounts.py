@@ -23,6 +23,8 @@ from infra.settings import Settings
 from streams.kafka import make_consumer
 from streams.ledger import check_ledger
 
+_DEMO_BOOKS = ("BTC-USDT", "ETH-USDT")  # the order flow's books (tests trade others)
+
 __all__ = ["accounts_summary", "end_offsets", "fund_accounts", "read_topic"]
 
 
@@ -91,7 +93,8 @@ def _positions_table(positions: list[dict[str, Any]], accounts: tuple[str, ...])
     latest: dict[tuple[str, str], dict[str, Any]] = {}
     for p in positions:
         key = (p["account"], p["symbol"])
-        if p["account"] in accounts and (key not in latest or p["seq"] >= latest[key]["seq"]):
+        if p["account"] in accounts and p["symbol"] in _DEMO_BOOKS \
+                and (key not in latest or p["seq"] >= latest[key]["seq"]):
             latest[key] = p
     table = Table("account", "instrument", "qty", "avg price", "mark", "unrealized PnL",
                   "realized PnL", title="positions and PnL (USDT) of the simulated traders")

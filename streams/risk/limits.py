@@ -16,7 +16,7 @@ class RiskLimits(BaseModel):
     # exposure: gross notional (|qty| x contract size x index) per account and underlying,
     # positions plus open orders
     max_exposure_usdt: Decimal = Decimal("5000000")
-    max_open_orders: int = 200
+    max_open_orders: int = 1000
     # order rate: a token bucket per account, on the broker's timestamps (replay-stable)
     orders_per_second: float = 50.0
     order_burst: int = 100
