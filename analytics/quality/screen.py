@@ -6,9 +6,9 @@ could not run) the whole table's batch is held back. Held rows go to ``quarantin
 failed expectations, and one ``quality_results`` row per failed expectation records the alert.
 The sink inserts both before it commits its offsets, so nothing is dropped silently.
 
-Identical rows within a batch (a candle re-published after a crash) are the idempotent replays
-the tables already absorb; they are validated once and only conflicting ones count as
-duplicates.
+Rows with the same payload within a batch (an event re-emitted after a crash, with a new
+``ts_init``) are the idempotent replays the tables already absorb: they are validated once, and
+only different payloads under one key count as duplicates.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, Protocol
 
 import pandas as pd
@@ -71,13 +72,35 @@ class Held:
             insert("quality_results", RESULT_COLUMNS, self.results)
 
 
-def _fold(data: Rows) -> tuple[list[list[Any]], list[int]]:
-    """Distinct rows, and for every row of ``data`` the position of its distinct row."""
-    seen: dict[str, int] = {}
+# When and why an event was emitted, not what it says: a re-emission (a replay after a crash,
+# reconciliation) carries a new ts_init, and events stamped with wall-clock time a new ts_event.
+ENVELOPE = frozenset({"ts_event", "ts_init", "causation_id"})
+
+
+def _same(value: Any) -> Any:
+    """Equal values fingerprint equally: Decimal('100.00') is Decimal('1E+2')."""
+    if isinstance(value, Decimal):
+        return ("D", str(value.normalize()))
+    if isinstance(value, (list, tuple)):
+        return tuple(_same(v) for v in value)
+    if isinstance(value, dict):
+        return tuple(sorted((k, _same(v)) for k, v in value.items()))
+    return (type(value).__name__, repr(value))
+
+
+def _fold(data: Rows, columns: Sequence[str]) -> tuple[list[list[Any]], list[int]]:
+    """Distinct rows by payload (the envelope left out), and for every row of ``data`` the
+    position of its distinct row. A re-emitted event is validated once, not as a duplicate;
+    two different payloads under one key are what the uniqueness rule is for."""
+    payload = [i for i, c in enumerate(columns) if c not in ENVELOPE]
+    seen: dict[tuple[Any, ...], int] = {}
     distinct: list[list[Any]] = []
     where = []
     for row, _ in data:
-        fingerprint = repr(row)
+        try:
+            fingerprint = tuple(_same(row[i]) for i in payload)
+        except IndexError:  # a row of the wrong shape: kept apart, the shape rule names it
+            fingerprint = (len(distinct), repr(row))
         if fingerprint not in seen:
             seen[fingerprint] = len(distinct)
             distinct.append(row)
@@ -118,7 +141,7 @@ def _quarantine_row(table: str, columns: Sequence[str], row: list[Any], src: Any
 def screen_table(table: str, columns: Sequence[str], data: Rows) -> tuple[Rows, Held, Outcome]:
     """Validate one table's rows of a batch; return the good rows and what is held back."""
     suite = SUITES[table]
-    distinct, where = _fold(data)
+    distinct, where = _fold(data, columns)
     if any(len(r) != len(columns) for r in distinct):
         frame = pd.DataFrame({"row": [repr(r) for r in distinct]}, dtype=object)
     else:

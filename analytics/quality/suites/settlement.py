@@ -83,7 +83,9 @@ SETTLEMENT_RESULTS = TableSuite(
             "product": NLC, "underlying": NLC, "premium": NMONEY, "fee": NMONEY,
             "hedge_id": NSTR, "hedge_symbol": NLC, "hedge_side": NLC, "hedge_qty": NMONEY,
             "hedge_price": NMONEY, "attempts": "UInt32", "reason": NSTR, **META},
-    batch_key=("event_id",),
+    # A step is re-emitted with more attempts while the hedge is retried: a newer version of
+    # the same step (the table keeps the latest), not a conflict.
+    batch_key=("event_id", "attempts"),
     table_key=("event_id",),
     rows=_result_rows,
     cross=(

@@ -3,6 +3,7 @@ the expectations they broke, and only they (GX really runs; no ClickHouse needed
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -174,6 +175,24 @@ def test_an_identical_replay_within_a_batch_is_not_a_duplicate() -> None:
     data = _batch("trades", rows)
     good, held, outcome = screen_table("trades", BY_TABLE["trades"].columns, data)
     assert outcome.success and good == data and len(held) == 0
+
+
+def test_a_re_emission_with_a_new_envelope_and_equal_decimals_is_not_a_duplicate() -> None:
+    rows = _rows("positions")
+    again = list(rows[0])
+    c = BY_TABLE["positions"].columns
+    again[c.index("ts_init")] = again[c.index("ts_init")] + timedelta(minutes=5)
+    again[c.index("ts_event")] = again[c.index("ts_event")] + timedelta(minutes=5)
+    again[c.index("avg_price")] = Decimal(again[c.index("avg_price")]).quantize(Decimal("1E-12"))
+    rows.append(again)
+    good, held, outcome = screen_table("positions", c, _batch("positions", rows))
+    assert outcome.success and len(good) == len(rows) and len(held) == 0
+    changed = list(again)
+    changed[c.index("qty")] = Decimal("7")  # the same (account, symbol, seq), another position
+    rows.append(changed)
+    good, held, outcome = screen_table("positions", c, _batch("positions", rows))
+    assert outcome.failed_names == ["expect_compound_columns_to_be_unique(account,symbol,seq)"]
+    assert len(held) == 3  # the first copy, its re-emission and the conflicting one
 
 
 def test_a_batch_of_the_wrong_shape_is_held_back_whole() -> None:
