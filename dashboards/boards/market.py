@@ -16,7 +16,7 @@ WHERE interval = '1m' AND $__timeFilter(window_start)
 ORDER BY time, symbol""", "timeseries", ("time", "symbol", "close"), unit="USDT"),
     Panel("Index basis to venue prints (bps)", """
 SELECT toStartOfMinute(i.ts_event) AS time, toString(i.underlying) AS underlying,
-       toFloat64((avg(i.price) - any(c.close)) / any(c.close)) * 10000 AS basis_bps
+       (toFloat64(avg(i.price)) / toFloat64(any(c.close)) - 1) * 10000 AS basis_bps
 FROM {db}.index_prices AS i FINAL
 INNER JOIN (SELECT symbol, window_start, close FROM {db}.candles FINAL
             WHERE interval = '1m') AS c

@@ -73,7 +73,8 @@ def _index_rows() -> list[Any]:
 # The index is a median of venues' mids: it stays within 5% of the minute's traded close
 # across the same venues (an index far from every print means a broken feed or a bad median).
 _INDEX_VS_VENUES = """
-SELECT i.event_id AS event_id, abs(i.price - c.close) / c.close AS deviation
+SELECT i.event_id AS event_id,
+       toFloat64(abs(i.price - c.close)) / toFloat64(c.close) AS deviation
 FROM (SELECT event_id, underlying, price, ts_event FROM {db}.index_prices FINAL) AS i
 INNER JOIN (SELECT symbol, window_start, close FROM {db}.candles FINAL
             WHERE interval = '1m') AS c

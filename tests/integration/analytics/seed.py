@@ -122,7 +122,9 @@ def _marketdata() -> tuple[list[IndexPrice], list[OptionMark]]:
         for underlying, base in (("BTC", D("90000")), ("ETH", D("3200"))):
             index.append(IndexPrice(
                 event_id=f"{underlying}:index:{minute}", ts_event=ts, underlying=underlying,
-                price=base + minute + D("0.5"), venues_used=["binance", "okx", "bybit"],
+                # a basis of 0.2% (BTC: 180 USDT): big enough that a Decimal quotient
+                # would overflow, small enough to be a healthy index
+                price=base * D("1.002") + minute, venues_used=["binance", "okx", "bybit"],
                 venues_excluded=["kraken"] if minute == 3 else [],
                 exclusions={"kraken": "stale"} if minute == 3 else {}))
         for strike in ("88000", "92000"):
