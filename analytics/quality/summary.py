@@ -11,7 +11,7 @@ from infra.settings import Settings
 __all__ = ["QualitySummary", "summary"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class QualitySummary:
     quarantined: dict[str, int]  # table -> rows held back by the sink's screen
     alerts: int  # failed expectations recorded on sink batches
@@ -21,6 +21,13 @@ class QualitySummary:
     @property
     def ok(self) -> bool:
         return not self.quarantined and (self.report is None or self.report.success)
+
+    def __str__(self) -> str:
+        return "data quality: " + "\n              ".join(self.lines())
+
+    def __rich__(self) -> str:
+        return ("[green]" if self.ok else "[red]") + "data quality:[/] " + \
+            "\n              ".join(self.lines())
 
     def lines(self) -> list[str]:
         held = ", ".join(f"{t} {n}" for t, n in sorted(self.quarantined.items())) or "none"
