@@ -9,6 +9,7 @@ from typing import Any
 import structlog
 
 from analytics.migrate import migrate
+from analytics.quality.screen import warm_up
 from infra.settings import Settings
 from sinks.clickhouse import ClickHouseSink
 from sinks.query_server import QueryServer
@@ -43,6 +44,7 @@ def run_clickhouse_sink(settings: Settings, max_seconds: float | None = None,
     def _stop(*_: Any) -> None:
         sink.stop_event.set()
 
+    warm_up()  # load great-expectations now, not inside the first batch
     main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _stop) if main else None
     log.info("sink running", topics=sorted(sink.mappings), database=settings.clickhouse.database)
