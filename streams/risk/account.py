@@ -38,6 +38,7 @@ from topics.contracts import (
     MassCancel,
     OrderReleased,
     PositionExpired,
+    PremiumPaid,
     SubmitOrder,
 )
 
@@ -48,7 +49,7 @@ _AVG_GRID = Decimal("1e-12")  # average prices: finer than any tick, within the 
 ONE = Decimal(1)
 _REMEMBERED = 5000  # decisions and activity ids kept for replays (per account)
 Request = SubmitOrder | CancelOrder | AmendOrder | MassCancel
-Activity = Fill | OrderReleased | FundsTransferred | PositionExpired
+Activity = Fill | OrderReleased | FundsTransferred | PositionExpired | PremiumPaid
 
 
 class Prices(Protocol):
@@ -369,7 +370,7 @@ class AccountState:
                     del self.open_orders[activity.client_order_id or ""]
         elif isinstance(activity, OrderReleased):
             self.open_orders.pop(activity.client_order_id or "", None)
-        elif isinstance(activity, FundsTransferred):
+        elif isinstance(activity, FundsTransferred | PremiumPaid):
             self.cash += activity.amount
         else:  # PositionExpired
             self.cash += activity.payout

@@ -14,9 +14,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from streams.ledger.postings import hedge_posting, option_sale_posting
+from streams.ledger.postings import hedge_posting
 from streams.ledger.records import ledger_entries
 from streams.marketdata.pricing import PricingError
+from streams.settlement.booking import option_sale_outputs
 from streams.settlement.hedging import hedge_for_option_sale
 from streams.settlement.venue import VenueAdapter, VenueError, VenueFill
 from topics.contracts import HedgeFill, SettlementResult
@@ -94,9 +95,9 @@ def _result(s: Settlement, now: datetime) -> Output:
 
 
 def _booking(s: Settlement, now: datetime) -> list[Output]:
-    out: list[Output] = []
-    postings = [option_sale_posting(order_id=s.order_id, account=s.account, product=s.product,
-                                    premium=Decimal(s.premium), fee=Decimal(s.fee))]
+    out = option_sale_outputs(order_id=s.order_id, account=s.account, product=s.product,
+                              premium=Decimal(s.premium), fee=Decimal(s.fee), ts=now)
+    postings = []
     if s.fill:
         f = s.fill
         postings.append(hedge_posting(hedge_id=s.hedge_id, venue=f["venue"],

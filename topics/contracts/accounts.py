@@ -24,6 +24,7 @@ __all__ = [
     "OrderReleased",
     "Position",
     "PositionExpired",
+    "PremiumPaid",
     "RiskAlert",
     "SettlementResult",
     "account_activity_adapter",
@@ -88,7 +89,19 @@ class PositionExpired(Event):
     payout: Money
 
 
-AccountActivity = Annotated[Fill | OrderReleased | FundsTransferred | PositionExpired,
+class PremiumPaid(Event):
+    """The account bought a simplified option from the house and paid ``amount`` (premium
+    + fee, as a negative number) in the order database; ``event_id`` is the posting's id."""
+
+    type: Literal["premium"] = "premium"
+    account: AccountId
+    order_id: str
+    product: Symbol
+    amount: Money
+
+
+AccountActivity = Annotated[Fill | OrderReleased | FundsTransferred | PositionExpired
+                            | PremiumPaid,
                             Field(discriminator="type")]
 account_activity_adapter: TypeAdapter[AccountActivity] = TypeAdapter(AccountActivity)
 
