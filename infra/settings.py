@@ -142,6 +142,7 @@ class SettlementSettings(_Part):
     retry_max_s: float = 10.0
     resume_every_s: float = 1.0  # how often incomplete orders are looked at
     twap_window_s: int = 1800  # settlement price: TWAP of the index over this window
+    expiry_check_every_s: float = 60.0  # the leader settles expiries that have passed
 
 
 class Settings(BaseSettings):

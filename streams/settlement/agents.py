@@ -10,7 +10,9 @@ de-duplicates by the hedge's client order id, so a crash anywhere hedges once an
 
 from __future__ import annotations
 
+import asyncio
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import faust
@@ -21,13 +23,16 @@ from infra.settings import get_settings
 from streams.app import app
 from streams.batching import as_current, as_partition
 from streams.deadletters import send_dead_letter
+from streams.listing import venue_catalogue
 from streams.output import BatchOutput
 from streams.reference import ReferencePrices
+from streams.settlement.expiry import ExpiryError, due_expiries
+from streams.settlement.expiry_job import run_expiry
 from streams.settlement.machine import DONE, Settlement, advance, start
 from streams.settlement.venue import SimulatedVenue, VenueAdapter
 from topics.catalogue import ContractError, by_name
 
-__all__ = ["resume_settlements", "settle_orders", "settlement_table"]
+__all__ = ["resume_settlements", "settle_due_expiries", "settle_orders", "settlement_table"]
 
 log = structlog.get_logger(__name__)
 
@@ -48,6 +53,9 @@ prices = ReferencePrices(_settings, f"{_settings.worker.app_id}-settlement")
 #: orders not booked yet, held here between timer runs (rebuilt from the table at start)
 incomplete: dict[str, Settlement] = {}
 _scanned = False
+#: expiries of what this worker settled, (underlying, ISO expiry); due ones get settled
+expiries_seen: set[tuple[str, str]] = set()
+expiries_done: set[tuple[str, datetime]] = set()
 
 
 def make_venue() -> VenueAdapter:
@@ -78,6 +86,8 @@ def _advance(record: Settlement) -> None:
                                        retry_initial_s=_conf.retry_initial_s,
                                        retry_max_s=_conf.retry_max_s):
         output.send(topic, key, by_name(topic).encode(message))
+    if record.expiry:
+        expiries_seen.add((record.underlying, record.expiry))
     if record.state in DONE:
         incomplete.pop(record.order_id, None)
     else:
@@ -118,6 +128,8 @@ async def resume_settlements() -> None:
         _scanned = True
         for value in settlement_table.values():
             record = Settlement.from_json(value)
+            if record.expiry:
+                expiries_seen.add((record.underlying, record.expiry))
             if record.state not in DONE:
                 incomplete[record.order_id] = record
         if incomplete:
@@ -128,3 +140,27 @@ async def resume_settlements() -> None:
         with as_partition(ORDERS.name, record.partition):
             settlement_table[record.order_id.encode()] = record.to_json()
     await output.flush()
+
+
+def _candidates() -> set[tuple[str, datetime]]:
+    """Expiries of the listed options and of the simplified options sold here."""
+    found = {(ul, datetime.fromisoformat(e)) for ul, e in expiries_seen}
+    return found | {(inst.base, inst.expiry) for inst in venue_catalogue().values()
+                    if inst.expiry is not None}
+
+
+@app.timer(interval=_conf.expiry_check_every_s, on_leader=True)
+async def settle_due_expiries() -> None:
+    """On the leader: cash-settle each expiry once it has passed (re-running is harmless:
+    the same ids are re-emitted, so a second leader or a restart changes nothing)."""
+    for underlying, expiry in due_expiries(_candidates(), expiries_done, datetime.now(UTC)):
+        try:
+            report = await asyncio.to_thread(run_expiry, _settings, underlying, expiry)
+        except ExpiryError as exc:
+            log.warning("expiry not settled", underlying=underlying,
+                        expiry=expiry.isoformat(), error=str(exc))
+            continue
+        expiries_done.add((underlying, expiry))
+        log.info("expiry settled", underlying=underlying, expiry=expiry.isoformat(),
+                 price=str(report.price), positions=len(report.payouts),
+                 total=str(report.total))

@@ -15,7 +15,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from streams.ledger.fees import to_usdt
 from streams.ledger.postings import Posting, expiry_posting
 
-__all__ = ["ExpiryError", "ExpiryPosition", "Payout", "settle_positions", "twap"]
+__all__ = ["ExpiryError", "ExpiryPosition", "Payout", "due_expiries", "settle_positions", "twap"]
 
 _PRICE = Decimal("0.00000001")
 
@@ -83,3 +83,11 @@ def settle_positions(underlying: str, expiry: datetime, price: Decimal,
 
 def window(expiry: datetime, seconds: int) -> tuple[datetime, datetime]:
     return expiry - timedelta(seconds=seconds), expiry
+
+
+def due_expiries(candidates: set[tuple[str, datetime]], done: set[tuple[str, datetime]],
+                 now: datetime, horizon: timedelta = timedelta(days=1)
+                 ) -> list[tuple[str, datetime]]:
+    """The (underlying, expiry) pairs that passed within ``horizon`` and are not ``done``:
+    older ones are left to the operator (``strikeflow settlement expire``)."""
+    return sorted(c for c in candidates if now - horizon < c[1] <= now and c not in done)

@@ -46,6 +46,7 @@ class Settlement:
     hedge_qty: str = "0"
     reason: str | None = None
     fill: dict[str, str] | None = None
+    expiry: str = ""  # ISO, of the option sold: the expiry timer settles it
 
     @property
     def hedge_id(self) -> str:
@@ -64,7 +65,7 @@ def start(event: OptionOrderEvent, partition: int) -> Settlement:
     record = Settlement(order_id=str(event.order_id), account=event.account,
                         partition=partition, product=event.product,
                         underlying=event.underlying, premium=str(event.premium),
-                        fee=str(event.fee))
+                        fee=str(event.fee), expiry=event.expiry.isoformat())
     try:
         hedge = hedge_for_option_sale(
             underlying=event.underlying, option_type=event.option_type, strike=event.strike,

@@ -12,6 +12,7 @@ from streams.ledger.postings import CLEARING, HOUSE_OPTIONS
 from streams.settlement.expiry import (
     ExpiryError,
     ExpiryPosition,
+    due_expiries,
     settle_positions,
     twap,
     window,
@@ -81,3 +82,11 @@ def test_an_unknown_right_is_refused() -> None:
                          CLEARING)
     with pytest.raises(ExpiryError):
         settle_positions("BTC", EXPIRY, Decimal(2), [odd])
+
+
+def test_due_expiries_are_the_passed_ones_of_the_last_day_not_yet_settled() -> None:
+    now = EXPIRY + timedelta(minutes=5)
+    candidates = {("BTC", EXPIRY), ("ETH", EXPIRY), ("BTC", EXPIRY + timedelta(days=1)),
+                  ("BTC", EXPIRY - timedelta(days=3))}
+    assert due_expiries(candidates, {("ETH", EXPIRY)}, now) == [("BTC", EXPIRY)]
+    assert due_expiries(candidates, {("ETH", EXPIRY), ("BTC", EXPIRY)}, now) == []
