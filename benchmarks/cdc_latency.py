@@ -7,7 +7,10 @@ Three clocks on one machine, all ``time.time()``:
 * **commit → cdc.public.orders** — ``place_order`` returns (the transaction is committed), until
   a consumer reads Debezium's change event for that order;
 * **commit → settlement.orders** — the same, until the bridge worker's event arrives (the
-  bridge batches up to 50 ms).
+  bridge batches up to 50 ms);
+* **commit → settled** — until settlement publishes ``booked`` for the order: hedged through
+  the simulated venue (against a consolidated book this benchmark publishes first) and
+  booked to the ledger: order → settled, end to end.
 
 Orders are paced (``--rate``) so the figures are latency, not queueing.
 
@@ -115,6 +118,24 @@ def _baseline(settings: Settings, payload: bytes, count: int, rate: float) -> li
         admin.delete_topics([topic])
 
 
+def _publish_books(settings: Settings) -> None:
+    """A deep consolidated book per spot pair, so the simulated venue can fill the hedges
+    (a live market-data worker would publish fresher ones)."""
+    from topics.catalogue import by_name
+    from topics.contracts import BookUpdate
+
+    spec = by_name("md.book")
+    producer = make_producer(settings)
+    for symbol, mid in (("BTC-USDT", Decimal(91000)), ("ETH-USDT", Decimal(3200))):
+        step = mid / 10_000
+        book = BookUpdate(event_id=f"bench-book-{uuid.uuid4().hex}", ts_event=datetime.now(UTC),
+                          symbol=symbol, source="consolidated", seq=0,
+                          bids=[(mid - step * i, Decimal(50)) for i in range(1, 21)],
+                          asks=[(mid + step * i, Decimal(50)) for i in range(1, 21)])
+        producer.produce(spec.name, key=symbol.encode(), value=spec.encode(book))
+    producer.flush(10)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--orders", type=int, default=600)
@@ -128,7 +149,8 @@ def main() -> None:
     commit_end_offsets(settings, app_id, CDC_TOPICS)
     worker = WorkerProcess(settings, app_id, settings.worker.web_port + 9, offset_reset="latest")
     worker.env["STRIKEFLOW_CDC__RECONCILE_ENABLED"] = "false"  # measure the stream alone
-    worker.env["STRIKEFLOW_WORKER__AGENTS"] = '["streams.cdc_bridge"]'  # the bridge only
+    worker.env["STRIKEFLOW_WORKER__AGENTS"] = '["streams.cdc_bridge", "streams.settlement"]'
+    _publish_books(settings)
     worker.start()
     mark = app_id.encode()
     try:
@@ -152,10 +174,12 @@ def main() -> None:
                     warm_ids.discard(json.loads(msg.value())["order_id"])
             warm.close()
             time.sleep(3)  # let the first offset commit and changelog flush pass
-            consumer = _at_end(settings, ("cdc.public.orders", "settlement.orders"))
+            consumer = _at_end(settings, ("cdc.public.orders", "settlement.orders",
+                                          "settlement.results"))
             committed: dict[str, float] = {}
             at_cdc: dict[str, float] = {}
             at_settlement: dict[str, float] = {}
+            at_booked: dict[str, float] = {}
             sample: list[bytes] = []
 
             def place() -> None:
@@ -169,14 +193,19 @@ def main() -> None:
             deadline = time.monotonic() + args.orders / args.rate + 60
 
             def done() -> bool:
-                return not th.is_alive() and set(committed) <= set(at_cdc) & set(at_settlement)
+                return not th.is_alive() and set(committed) <= (set(at_cdc) & set(at_settlement)
+                                                                & set(at_booked))
 
             while not done() and time.monotonic() < deadline:
                 msg = consumer.poll(0.1)
                 if msg is None or msg.error():
                     continue
                 now = time.time()  # arrival first: the placer may not have noted the commit yet
-                if msg.topic() == "cdc.public.orders":
+                if msg.topic() == "settlement.results":
+                    result = json.loads(msg.value())
+                    if result["state"] == "booked":
+                        at_booked.setdefault(result["order_id"], now)
+                elif msg.topic() == "cdc.public.orders":
                     at_cdc.setdefault(json.loads(msg.key())["id"], now)
                     if not sample:
                         sample.append(msg.value())
@@ -187,6 +216,8 @@ def main() -> None:
             to_cdc = [(at_cdc[o] - c) * 1000 for o, c in committed.items() if o in at_cdc]
             to_settlement = [(at_settlement[o] - c) * 1000 for o, c in committed.items()
                              if o in at_settlement]
+            to_booked = [(at_booked[o] - c) * 1000 for o, c in committed.items()
+                         if o in at_booked]
         assert sample, "no change event arrived"
         base = _baseline(settings, sample[0], args.orders, args.rate)
     finally:
@@ -197,7 +228,8 @@ def main() -> None:
     print(f"baseline Kafka produce→consume   p50 {b50:7.1f} ms  p99 {b99:7.1f} ms "
           f"(n={len(base)})")
     for label, values in (("commit → cdc.public.orders", to_cdc),
-                          ("commit → settlement.orders", to_settlement)):
+                          ("commit → settlement.orders", to_settlement),
+                          ("commit → settled (hedged, booked)", to_booked)):
         p50, p99 = _pct(values, 0.5), _pct(values, 0.99)
         print(f"{label:32s} p50 {p50:7.1f} ms  p99 {p99:7.1f} ms (n={len(values)}, "
               f"mean {statistics.fmean(values):.1f})  ratio p50 {p50 / b50:.1f}x "
