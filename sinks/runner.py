@@ -14,7 +14,7 @@ from infra.settings import Settings
 from sinks.clickhouse import ClickHouseSink
 from sinks.query_server import QueryServer
 
-__all__ = ["run_clickhouse_sink"]
+__all__ = ["run_clickhouse_sink", "serve_store"]
 
 log = structlog.get_logger(__name__)
 
@@ -60,3 +60,37 @@ def run_clickhouse_sink(settings: Settings, max_seconds: float | None = None,
         sink.client.close()
     log.info("sink stopped", **sink.counts)
     return sink.counts
+
+
+def serve_store(settings: Settings, stop: threading.Event | None = None,
+                ready: threading.Event | None = None) -> None:
+    """Serve the embedded store over ClickHouse's HTTP interface, writes included, until
+    SIGTERM (main thread) or ``stop``: a ClickHouse "server" for a store no sink owns, e.g.
+    for a sink configured with ``STRIKEFLOW_CLICKHOUSE__DSN=http://127.0.0.1:18123``."""
+    from sinks.clickhouse import open_client
+
+    if not settings.clickhouse_dsn.startswith("chdb://"):
+        raise ValueError("serve_store serves the embedded store (a chdb:// DSN)")
+    stop = stop or threading.Event()
+    client = open_client(settings)
+    applied = migrate(client, settings.clickhouse.database)
+    if applied:
+        log.info("clickhouse migrations applied", migrations=applied)
+    ch = settings.clickhouse
+    server = QueryServer(client, threading.Lock(), ch.query_host, ch.query_port,
+                         read_only=False)
+    server.start()
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set()) if main else None
+    log.info("serving the store", url=f"http://{ch.query_host}:{ch.query_port}",
+             store=settings.clickhouse_dsn)
+    if ready is not None:
+        ready.set()
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        if main:
+            signal.signal(signal.SIGTERM, previous)
+        server.stop()
+        client.close()

@@ -242,6 +242,18 @@ def analytics() -> None:
     """ClickHouse for analysts: migrations and queries."""
 
 
+@analytics.command("serve")
+def analytics_serve() -> None:
+    """Serve the embedded store over ClickHouse's HTTP interface (writes included) while no
+    sink owns it: point a sink, Grafana or clickhouse-connect at http://127.0.0.1:18123."""
+    from contextlib import suppress
+
+    from sinks.runner import serve_store
+
+    with suppress(KeyboardInterrupt):
+        serve_store(get_settings())
+
+
 @analytics.command("migrate")
 def analytics_migrate() -> None:
     """Apply the numbered ClickHouse migrations (idempotent)."""
