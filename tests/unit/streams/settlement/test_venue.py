@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from streams.settlement.venue import VenueError, VenueFill, walk_book
-from tests.unit.settlement.settlement_support import BOOK, venue
+from tests.unit.streams.settlement.settlement_support import BOOK, venue
 
 D = Decimal
 

@@ -9,7 +9,7 @@ import pytest
 
 from streams.instruments import TradingStatus
 from streams.risk import AccountState, RiskCode, RiskLimits, describe
-from tests.unit.risk.risk_support import (
+from tests.unit.streams.risk.risk_support import (
     BTC_CALL,
     BTC_CALL_110,
     CATALOGUE,

@@ -13,7 +13,7 @@ from streams.risk.margin import (
     short_spot_initial,
     short_spot_maintenance,
 )
-from tests.unit.risk.risk_support import (
+from tests.unit.streams.risk.risk_support import (
     BTC_CALL,
     BTC_CALL_110,
     BTC_PUT_95,

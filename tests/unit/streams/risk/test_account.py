@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from streams.risk import AccountState, PositionState, Revaluation, RiskLimits
-from tests.unit.risk.risk_support import (
+from tests.unit.streams.risk.risk_support import (
     BTC_CALL,
     CATALOGUE,
     NOW,

@@ -15,7 +15,7 @@ from streams.marketdata.pricing import PricingError
 from streams.settlement import machine
 from streams.settlement.machine import Settlement, advance, start
 from streams.settlement.venue import VenueAdapter
-from tests.unit.settlement.settlement_support import NOW_S, option_order, venue
+from tests.unit.streams.settlement.settlement_support import NOW_S, option_order, venue
 from topics.catalogue import by_name
 from topics.contracts import HedgeFill, LedgerEntry, SettlementResult
 
