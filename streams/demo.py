@@ -28,8 +28,8 @@ from cdc import demo as cdc_demo
 from infra import stack
 from infra.settings import Settings
 from sinks.search import demo_search
-from streams.demo_accounts import accounts_summary, end_offsets, fund_accounts
-from streams.kafka import make_consumer, make_producer
+from streams.demo_accounts import accounts_summary, fund_accounts
+from streams.kafka import end_offsets, make_consumer, make_producer
 from streams.marketdata.live import summary as market_summary
 from streams.marketdata.simulator import SimulatorConfig, publish
 from streams.matching.orderflow import ACCOUNTS, publish_orders, venue_order_flow

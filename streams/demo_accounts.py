@@ -25,18 +25,7 @@ from streams.ledger import check_ledger
 
 _DEMO_BOOKS = ("BTC-USDT", "ETH-USDT")  # the order flow's books (tests trade others)
 
-__all__ = ["accounts_summary", "end_offsets", "fund_accounts", "read_topic"]
-
-
-def end_offsets(settings: Settings, topic: str) -> dict[int, int]:
-    """Where ``topic`` ends now, per partition: read from here to see only what follows."""
-    consumer = make_consumer(settings, f"demo-offsets-{uuid.uuid4().hex[:8]}")
-    try:
-        parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
-                for p in parts}
-    finally:
-        consumer.close()
+__all__ = ["accounts_summary", "fund_accounts", "read_topic"]
 
 
 def read_topic(settings: Settings, topic: str, since: dict[int, int] | None = None,

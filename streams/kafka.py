@@ -7,13 +7,14 @@ Faust tables that are keyed the same way.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer, Producer, TopicPartition
 
 from infra.settings import Settings
 
-__all__ = ["make_consumer", "make_producer"]
+__all__ = ["end_offsets", "make_consumer", "make_producer"]
 
 
 def make_producer(settings: Settings, **overrides: Any) -> Producer:
@@ -36,3 +37,14 @@ def make_consumer(settings: Settings, group_id: str, **overrides: Any) -> Consum
         "enable.auto.commit": False,
     }
     return Consumer(conf | overrides)
+
+
+def end_offsets(settings: Settings, topic: str) -> dict[int, int]:
+    """Where ``topic`` ends now, per partition: a reader starting here sees only what follows."""
+    consumer = make_consumer(settings, f"offsets-{uuid.uuid4().hex[:8]}")
+    try:
+        parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+                for p in parts}
+    finally:
+        consumer.close()

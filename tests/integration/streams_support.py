@@ -12,7 +12,7 @@ from typing import Any
 from confluent_kafka import TopicPartition
 
 from infra.settings import Settings
-from streams.kafka import make_consumer
+from streams.kafka import end_offsets, make_consumer
 from streams.worker_process import WorkerProcess
 
 
@@ -27,17 +27,6 @@ def running_worker(settings: Settings, web_port: int = 16170,
         yield worker
     finally:
         worker.stop()
-
-
-def end_offsets(settings: Settings, topic: str) -> dict[int, int]:
-    """Where ``topic`` ends now: a test that reads from here sees only what it caused."""
-    consumer = make_consumer(settings, f"test-offsets-{uuid.uuid4().hex[:8]}")
-    try:
-        parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
-                for p in parts}
-    finally:
-        consumer.close()
 
 
 def collect(settings: Settings, topic: str, keep: Callable[[Any], bool],
