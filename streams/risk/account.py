@@ -225,7 +225,7 @@ class AccountState:
         cs = _contract_size(inst)
         if index is not None and opening > 0:
             exposure = self.exposure(inst.base, catalogue, index) + opening * cs * index
-            if exposure > limits.max_exposure_usdt:
+            if exposure > limits.exposure_limit(self.account, inst.base):
                 return RiskCode.EXPOSURE_LIMIT
         needed = self._order_requirement(inst, cmd.side, cmd.qty, opening, price, index,
                                          limits, fees)
@@ -284,7 +284,7 @@ class AccountState:
         index = prices.index(inst.base)
         if qty > held.qty_left and not held.reduce_only and index is not None and \
                 self.exposure(inst.base, catalogue, index) + (qty - held.qty_left) * cs * index \
-                > limits.max_exposure_usdt:
+                > limits.exposure_limit(self.account, inst.base):
             return RiskCode.EXPOSURE_LIMIT
         if cmd.new_price is not None:
             price = cmd.new_price

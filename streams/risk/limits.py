@@ -16,6 +16,9 @@ class RiskLimits(BaseModel):
     # exposure: gross notional (|qty| x contract size x index) per account and underlying,
     # positions plus open orders
     max_exposure_usdt: Decimal = Decimal("5000000")
+    # overrides, most specific first: "<account>:<underlying>", "<account>", "*:<underlying>"
+    # (e.g. STRIKEFLOW_RISK__EXPOSURE_LIMITS='{"acc-a:BTC": "250000", "*:ETH": "1000000"}')
+    exposure_limits: dict[str, Decimal] = {}
     max_open_orders: int = 1000
     # order rate: a token bucket per account, on the broker's timestamps (replay-stable)
     orders_per_second: float = 50.0
@@ -37,3 +40,10 @@ class RiskLimits(BaseModel):
     stop_loss: Decimal = Decimal("0.50")
     # how often every account is revalued against fresh marks
     revalue_every_s: float = 1.0
+
+    def exposure_limit(self, account: str, underlying: str) -> Decimal:
+        """The gross-notional limit of ``account`` in ``underlying``."""
+        for key in (f"{account}:{underlying}", account, f"*:{underlying}"):
+            if key in self.exposure_limits:
+                return self.exposure_limits[key]
+        return self.max_exposure_usdt

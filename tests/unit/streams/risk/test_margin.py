@@ -100,3 +100,12 @@ def test_long_positions_need_no_margin() -> None:
     fill(state, BTC_CALL, "buy", "1", "3000")
     fill(state, "BTC-USDT", "buy", "0.1", "100000")
     assert state.available(CATALOGUE, FakePrices(), LIMITS) == state.cash
+
+
+def test_exposure_limits_are_looked_up_most_specific_first() -> None:
+    limits = RiskLimits(max_exposure_usdt=Decimal(100), exposure_limits={
+        "acc-a:BTC": Decimal(1), "acc-a": Decimal(2), "*:BTC": Decimal(3)})
+    assert limits.exposure_limit("acc-a", "BTC") == 1
+    assert limits.exposure_limit("acc-a", "ETH") == 2
+    assert limits.exposure_limit("acc-b", "BTC") == 3
+    assert limits.exposure_limit("acc-b", "ETH") == 100
