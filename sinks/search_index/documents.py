@@ -104,6 +104,8 @@ def order_update(ev: OrderEvent, script_id: str) -> dict[str, Any] | None:
     else:  # cancelled, expired, rejected
         fields |= _clean({"leaves_qty": _d(ev.leaves_qty), "reason_code": ev.reason_code,
                           "reason": ev.reason})
+        if ev.kind == "rejected":  # what was asked for, so the refusal reads on its own
+            fields |= _clean({"price": _d(ev.price), "qty": _d(ev.qty)})
     return {"_op_type": "update", "_id": ev.order_id or ev.event_id, "retry_on_conflict": 5,
             "scripted_upsert": True, "upsert": {},
             "script": {"id": script_id,
