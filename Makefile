@@ -15,6 +15,9 @@ lint:
 
 bench: setup
 	.venv/bin/python -m benchmarks.option_marks
+	.venv/bin/python -m benchmarks.matching_core
+	.venv/bin/python -m benchmarks.risk_checks
+	.venv/bin/python -m benchmarks.settlements
 	.venv/bin/strikeflow infra up && .venv/bin/strikeflow topics apply
 	.venv/bin/python -m benchmarks.candles_pipeline
 
