@@ -4,7 +4,7 @@ hedge through the venue adapter → ``settlement.results``, ``settlement.hedges`
 One record per order in the RocksDB table ``settlement-orders`` (the state machine of
 :mod:`streams.settlement.machine`). A timer resumes orders that are not booked — after a
 restart, or while the venue keeps refusing — with exponential backoff. The record is stored
-before the batch's outputs are flushed; outputs have deterministic ids and the venue
+after the batch's outputs are flushed; outputs have deterministic ids and the venue
 de-duplicates by the hedge's client order id, so a crash anywhere hedges once and books once.
 """
 
@@ -97,6 +97,7 @@ def _advance(record: Settlement) -> None:
 @app.agent(orders_topic, supervisor_strategy=mode.CrashingSupervisor)
 async def settle_orders(stream: Any) -> None:
     async for batch in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_S):
+        touched: dict[bytes, tuple[Settlement, Any]] = {}
         for event in batch:
             try:
                 order = ORDERS.decode(event.message.value)
@@ -106,18 +107,24 @@ async def settle_orders(stream: Any) -> None:
             if order.status != "open":
                 continue  # later statuses are the order database's; settlement began at open
             key = str(order.order_id).encode()
-            with as_current(event):
-                known = settlement_table.get(key)
-            if known is not None:
-                record = Settlement.from_json(known)
-                if record.state in DONE:
-                    continue  # settled already: a duplicate or re-emitted event
+            if key in touched:
+                record = touched[key][0]
             else:
-                record = start(order, event.message.partition)
+                with as_current(event):
+                    known = settlement_table.get(key)
+                record = (Settlement.from_json(known) if known is not None
+                          else start(order, event.message.partition))
+            if record.state in DONE and key not in touched:
+                continue  # settled already: a duplicate or re-emitted event
             _advance(record)
+            touched[key] = (record, event)
+        # Outputs first, then the state that records them: a crash in between re-advances
+        # the order (the venue answers the same hedge; outputs have the same ids), where the
+        # other order could lose an output for good.
+        await output.flush()
+        for key, (record, event) in touched.items():
             with as_current(event):
                 settlement_table[key] = record.to_json()
-        await output.flush()
 
 
 @app.timer(interval=_conf.resume_every_s)
@@ -135,11 +142,13 @@ async def resume_settlements() -> None:
         if incomplete:
             log.info("resuming settlements", orders=len(incomplete))
     now = time.time()
-    for record in [r for r in incomplete.values() if r.next_at <= now]:
+    advanced = [r for r in incomplete.values() if r.next_at <= now]
+    for record in advanced:
         _advance(record)
+    await output.flush()  # as in the agent: outputs before the state that records them
+    for record in advanced:
         with as_partition(ORDERS.name, record.partition):
             settlement_table[record.order_id.encode()] = record.to_json()
-    await output.flush()
 
 
 def _candidates() -> set[tuple[str, datetime]]:

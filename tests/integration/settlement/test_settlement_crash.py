@@ -99,7 +99,7 @@ def test_a_worker_killed_mid_hedging_hedges_every_order_once(stack: Settings) ->
         fill = venue.find_order(hedge["hedge_id"])
         assert fill is not None and fill.avg_price == Decimal(hedge["avg_price"])
     entries = collect(stack, "ledger",
-                      lambda m: (value(m)["posting_id"].split(":", 1)[1].removeprefix("hedge:")
+                      lambda m: (value(m)["posting_id"].partition(":")[2].removeprefix("hedge:")
                                  in ids),
                       lambda got: len({value(m)["event_id"] for m in got}) >= 8 * N,  # 4 legs each
                       since=since["ledger"])
