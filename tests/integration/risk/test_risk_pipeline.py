@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import string
+import time
 import uuid
 from collections import defaultdict
 from datetime import UTC, datetime
@@ -12,9 +13,11 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from confluent_kafka import TopicPartition
 
+from cdc.offsets import commit_end_offsets
 from infra.settings import Settings
-from streams.kafka import make_producer
+from streams.kafka import make_consumer, make_producer
 from streams.ledger import check_ledger
 from streams.worker_process import WorkerProcess
 from topics.catalogue import by_name
@@ -41,6 +44,22 @@ def _submit(account: str, symbol: str, cid: str, side: str, qty: str, price: str
                        order_type="limit", qty=Decimal(qty), price=Decimal(price), **extra)
 
 
+def _wait_committed(settings: Settings, group: str, topic: str, ends: dict[int, int],
+                    timeout_s: float = 60) -> None:
+    """Until ``group`` has committed ``topic`` up to ``ends`` (it has processed that far)."""
+    consumer = make_consumer(settings, group)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            done = consumer.committed([TopicPartition(topic, p) for p in ends], timeout=10)
+            if all(tp.offset >= ends[tp.partition] for tp in done):
+                return
+            time.sleep(0.5)
+    finally:
+        consumer.close()
+    raise AssertionError(f"{group} did not process {topic} up to {ends}")
+
+
 def test_risk_gates_orders_and_the_ledger_balances(stack: Settings) -> None:
     base = "RK" + _tag(5)
     symbol = f"{base}-USDT"
@@ -49,9 +68,13 @@ def test_risk_gates_orders_and_the_ledger_balances(stack: Settings) -> None:
            "STRIKEFLOW_MATCHING__EXTRA_SPOT_BASES": json.dumps([base])}
     since = {t: end_offsets(stack, t) for t in ("orders.events", "trades", "positions",
                                                  "ledger", "orders.commands")}
-    # latest: a new group would otherwise first book the whole history of orders.events
-    worker = WorkerProcess(stack, f"test-risk-{uuid.uuid4().hex[:8]}", 16171, env=env,
-                           offset_reset="latest")
+    app_id = f"test-risk-{uuid.uuid4().hex[:8]}"
+    # The group starts at the end of its inputs: a new group would first work through the
+    # whole history (tests, demos) of orders.events; "latest" can miss what is produced
+    # before its first fetch.
+    commit_end_offsets(stack, app_id, ("orders.requests", "accounts.activity",
+                                       "orders.commands", "orders.events"))
+    worker = WorkerProcess(stack, app_id, 16171, env=env)
     worker.start()
     try:
         producer = make_producer(stack)
@@ -64,6 +87,9 @@ def test_risk_gates_orders_and_the_ledger_balances(stack: Settings) -> None:
                 producer.produce(ACTIVITY.name, key=account.encode(),
                                  value=ACTIVITY.encode(deposit))
         producer.flush(10)
+        # The deposits and the orders are on two topics: wait until the worker has applied
+        # (and committed) the deposits, or an order could be checked before its funds.
+        _wait_committed(stack, app_id, ACTIVITY.name, end_offsets(stack, ACTIVITY.name))
         requests = [
             _submit(rich, symbol, "buy-1", "buy", "1", "100"),
             _submit(seller, symbol, "sell-1", "sell", "1", "100"),
