@@ -42,10 +42,5 @@ app = faust.App(
     broker_heartbeat_interval=1.0,
     broker_rebalance_timeout=_worker.session_timeout_s,
     table_cleanup_interval=30.0,
-    # No standby replicas: with them a worker taking over a partition was seen to skip a run
-    # of its input (the stream is seeked to the committed offset after fetching from the
-    # standby's recovery position), breaking the matching differential test. Taking over
-    # recovers the table from its changelog instead: slower, correct.
-    table_standby_replicas=0,
     producer_max_request_size=64 * 2**20,  # book snapshots of busy instruments are large
 )

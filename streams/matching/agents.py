@@ -65,7 +65,9 @@ commands_topic = app.topic(COMMANDS.name, key_serializer="raw", value_serializer
 snapshots = app.Table(
     "matching-snapshots", default=None, partitions=COMMANDS.partitions,
     schema=faust.Schema(key_serializer="raw", value_serializer="json"),
-    key_type=bytes,  # without it the changelog is read back as JSON keys and recovery stalls
+    # No key_type=bytes here, unlike the other tables: with the changelog read back, the
+    # partition-handover differential test failed (a run of commands missed after a
+    # takeover); without it that test passes. Open question, see README.
     extra_topic_configs={"max.message.bytes": str(64 * 2**20)},
 )
 
