@@ -98,25 +98,20 @@ def _result(s: Settlement, now: datetime) -> Output:
 def _booking(s: Settlement, now: datetime) -> list[Output]:
     out = option_sale_outputs(order_id=s.order_id, account=s.account, product=s.product,
                               premium=Decimal(s.premium), fee=Decimal(s.fee), ts=now)
-    postings = []
-    if s.fill:
-        f = s.fill
-        postings.append(hedge_posting(hedge_id=s.hedge_id, venue=f["venue"],
-                                      symbol=s.hedge_symbol, side=s.hedge_side,
-                                      qty=Decimal(f["qty"]), price=Decimal(f["avg_price"]),
-                                      fee=Decimal(f["fee"])))
-        fill = VenueFill(f["venue"], s.hedge_id, s.hedge_symbol, s.hedge_side,
-                         Decimal(f["qty"]), Decimal(f["avg_price"]),
-                         Decimal(f["reference_price"]), Decimal(f["fee"]))
-        out.append(("settlement.hedges", s.underlying.encode(), HedgeFill(
-            event_id=f"hedge-fill:{s.hedge_id}", ts_event=now, causation_id=s.order_id,
-            hedge_id=s.hedge_id, order_id=s.order_id, venue=fill.venue, symbol=fill.symbol,
-            underlying=s.underlying, side=fill.side, qty=fill.qty, avg_price=fill.avg_price,
-            reference_price=fill.reference_price, slippage_bps=fill.slippage_bps,
-            fee=fill.fee)))
-    for posting in postings:
-        out += [("ledger", e.account.encode(), e)
-                for e in ledger_entries(posting, now, f"settlement:{s.order_id}")]
+    if not s.fill:
+        return out  # nothing to hedge: the sale alone
+    f = s.fill
+    fill = VenueFill(f["venue"], s.hedge_id, s.hedge_symbol, s.hedge_side, Decimal(f["qty"]),
+                     Decimal(f["avg_price"]), Decimal(f["reference_price"]), Decimal(f["fee"]))
+    out.append(("settlement.hedges", s.underlying.encode(), HedgeFill(
+        event_id=f"hedge-fill:{s.hedge_id}", ts_event=now, causation_id=s.order_id,
+        hedge_id=s.hedge_id, order_id=s.order_id, venue=fill.venue, symbol=fill.symbol,
+        underlying=s.underlying, side=fill.side, qty=fill.qty, avg_price=fill.avg_price,
+        reference_price=fill.reference_price, slippage_bps=fill.slippage_bps, fee=fill.fee)))
+    posting = hedge_posting(hedge_id=s.hedge_id, venue=fill.venue, symbol=fill.symbol,
+                            side=fill.side, qty=fill.qty, price=fill.avg_price, fee=fill.fee)
+    out += [("ledger", e.account.encode(), e)
+            for e in ledger_entries(posting, now, f"settlement:{s.order_id}")]
     return out
 
 
