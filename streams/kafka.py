@@ -7,14 +7,15 @@ Faust tables that are keyed the same way.
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition
 
 from infra.settings import Settings
 
-__all__ = ["end_offsets", "make_consumer", "make_producer"]
+__all__ = ["end_offsets", "make_consumer", "make_producer", "read_range"]
 
 
 def make_producer(settings: Settings, **overrides: Any) -> Producer:
@@ -48,3 +49,38 @@ def end_offsets(settings: Settings, topic: str) -> dict[int, int]:
                 for p in parts}
     finally:
         consumer.close()
+
+
+def read_range(settings: Settings, topic: str, partition: int, start: int, end: int,
+               timeout_s: float = 120.0) -> list[Message]:
+    """The messages at offsets ``[start, end)`` of one partition, read straight from Kafka
+    (a gap to fill, a command log to replay). Offsets that hold no message (transaction
+    markers, compacted or deleted records) are simply absent."""
+    if start >= end:
+        return []
+    consumer = make_consumer(settings, f"read-range-{uuid.uuid4().hex[:8]}")
+    consumer.assign([TopicPartition(topic, partition, start)])
+    found: list[Message] = []
+    try:
+        low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
+        end = min(end, high)
+        position = max(start, low)
+        deadline = time.monotonic() + timeout_s
+        while position < end:
+            if time.monotonic() > deadline:
+                raise KafkaException(f"reading {topic}[{partition}] {start}..{end} timed out "
+                                     f"at {position}")
+            batch = consumer.consume(5000, 1.0)
+            if not batch:  # control records (transaction markers) carry no message
+                at = consumer.position([TopicPartition(topic, partition)])[0].offset
+                position = max(position, at)
+            for msg in batch:
+                if msg.error():
+                    continue
+                position = msg.offset() + 1
+                if msg.offset() >= end:
+                    break
+                found.append(msg)
+    finally:
+        consumer.close()
+    return found

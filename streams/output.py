@@ -4,6 +4,10 @@ Faust's own producer (aiokafka, pure Python) tops out at a few thousand messages
 and an agent that publishes several messages per input needs more. Agents hand their output
 here and ``await flush()`` at the end of each batch; the batch's input events are acknowledged
 only after that, so an offset is never committed before the output it caused is in Kafka.
+
+Every agent of a worker shares one librdkafka producer (one connection pool, one set of
+buffers): a flush waits for everything any agent sent, and a delivery failure anywhere is an
+infrastructure failure that crashes the worker, which then resumes from committed offsets.
 """
 
 from __future__ import annotations
@@ -18,38 +22,53 @@ from streams.kafka import make_producer
 __all__ = ["BatchOutput"]
 
 
+class _Shared:
+    """The process's one producer and the delivery errors not yet reported."""
+
+    producer: Producer | None = None
+    errors: list[str] = []  # noqa: RUF012 - process-wide on purpose
+    pending = 0
+
+    @classmethod
+    def get(cls) -> Producer:
+        if cls.producer is None:  # created in the worker, not at import
+            cls.producer = make_producer(get_settings(), **{"linger.ms": 2,
+                                                            "batch.num.messages": 10_000})
+        return cls.producer
+
+    @classmethod
+    def on_delivery(cls, err: object, _msg: object) -> None:
+        if err is not None:
+            cls.errors.append(str(err))
+
+
 class BatchOutput:
     def __init__(self, producer: Producer | None = None) -> None:
-        self._producer = producer
-        self._errors: list[str] = []
-        self._pending = 0
+        self._own = producer  # a test may hand its own; agents share the process's
 
     @property
     def producer(self) -> Producer:
-        if self._producer is None:  # created in the worker, not at import
-            self._producer = make_producer(get_settings(), **{"linger.ms": 2,
-                                                             "batch.num.messages": 10_000})
-        return self._producer
+        return self._own if self._own is not None else _Shared.get()
 
-    def _on_delivery(self, err: object, _msg: object) -> None:
-        if err is not None:
-            self._errors.append(str(err))
-
-    def send(self, topic: str, key: bytes, value: bytes) -> None:
+    def send(self, topic: str, key: bytes | None, value: bytes,
+             partition: int | None = None) -> None:
+        """Queue a message; ``partition`` pins it (re-routing), otherwise the key decides."""
+        extra = {} if partition is None else {"partition": partition}
         while True:
             try:
-                self.producer.produce(topic, key=key, value=value, on_delivery=self._on_delivery)
+                self.producer.produce(topic, key=key, value=value,
+                                      on_delivery=_Shared.on_delivery, **extra)
                 break
             except BufferError:
                 self.producer.poll(0.01)
-        self._pending += 1
+        _Shared.pending += 1
 
     async def flush(self, timeout_s: float = 60.0) -> None:
         """Wait until everything sent is in Kafka; raise (crashing the worker) if it is not."""
-        if not self._pending:
+        if not _Shared.pending and not _Shared.errors:
             return
         left = await asyncio.to_thread(self.producer.flush, timeout_s)
-        self._pending = 0
-        if left or self._errors:
-            errors, self._errors = self._errors[:5], []
+        _Shared.pending = 0
+        if left or _Shared.errors:
+            errors, _Shared.errors = _Shared.errors[:5], []
             raise KafkaException(f"output not delivered: {left} left, errors {errors}")

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from streams.instruments import Instrument
-from streams.instruments.catalogue import OffGridError
+from streams.instruments.catalogue import InstrumentError
 from streams.matching import codes, events, orders
 from topics.contracts import orders as wire
 
@@ -30,6 +30,9 @@ __all__ = [
 ]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Ticks and lots stay within a signed 64-bit integer: what snapshots, sinks and every other
+# language's client can hold, and far beyond any real price or quantity.
+_MAX_UNITS = 2**63
 _ORDER_TYPES = {
     "limit": orders.OrderType.LIMIT,
     "market": orders.OrderType.MARKET,
@@ -69,28 +72,39 @@ def _ticks(inst: Instrument, price: Decimal | None, code: codes.Code) -> int | N
     if price is None:
         return None
     try:
-        return inst.price_to_ticks(price)
-    except OffGridError as exc:
+        ticks = inst.price_to_ticks(price)
+    except InstrumentError as exc:  # off the grid, or beyond any price the engine holds
         raise Rejection(code, str(exc)) from None
+    if not 0 < ticks < _MAX_UNITS:
+        raise Rejection(code, f"price {price} is outside the range the engine holds")
+    return ticks
 
 
 def _lots(inst: Instrument, qty: Decimal | None) -> int | None:
     if qty is None:
         return None
     try:
-        return inst.qty_to_lots(qty)
-    except OffGridError as exc:
+        lots = inst.qty_to_lots(qty)
+    except InstrumentError as exc:
         raise Rejection(codes.Code.INVALID_QUANTITY, str(exc)) from None
+    if not 0 < lots < _MAX_UNITS:
+        raise Rejection(codes.Code.INVALID_QUANTITY,
+                        f"quantity {qty} is outside the range the engine holds")
+    return lots
 
 
-def to_command(cmd: Any, inst: Instrument) -> orders.Command:
-    """The engine command for a validated wire command; :class:`Rejection` if off the grid."""
-    ts = ts_ns(cmd.ts_sent)
+def to_command(cmd: Any, inst: Instrument, now_ns: int) -> orders.Command:
+    """The engine command for a validated wire command; :class:`Rejection` if off the grid.
+
+    ``now_ns`` is the venue's time for this command (the broker's log-append time of the
+    message): the engine's clock, which decides GTD and instrument expiry, never comes from
+    ``ts_sent``, a field the client fills.
+    """
     common = {
         "command_id": cmd.command_id,
         "instrument_id": cmd.symbol,
         "account_id": cmd.account,
-        "ts": ts,
+        "ts": now_ns,
     }
     if isinstance(cmd, wire.SubmitOrder):
         return orders.SubmitOrder(
@@ -127,12 +141,13 @@ def to_command(cmd: Any, inst: Instrument) -> orders.Command:
     raise TypeError(f"no engine command for {type(cmd).__name__}")
 
 
-def rejected_before_engine(cmd: Any, rejection: Rejection, seq: int) -> wire.OrderEvent:
+def rejected_before_engine(cmd: Any, rejection: Rejection, seq: int,
+                           now_ns: int) -> wire.OrderEvent:
     """An ``orders.events`` rejection for a command the engine never saw (``seq`` is the
     engine's current sequence: the event does not advance it, so its id carries the command)."""
     return wire.OrderEvent(
         event_id=f"{cmd.symbol}:reject:{cmd.command_id}",
-        ts_event=cmd.ts_sent,
+        ts_event=ns_to_datetime(now_ns),
         causation_id=cmd.command_id,
         symbol=cmd.symbol,
         seq=seq,

@@ -30,6 +30,7 @@ from infra.settings import get_settings
 from streams.app import app
 from streams.batching import as_current
 from streams.deadletters import send_dead_letter
+from streams.inbox import Inbox, venue_time_ns
 from streams.ledger.agents import FEES
 from streams.ledger.fees import to_usdt
 from streams.listing import venue_catalogue
@@ -62,6 +63,8 @@ risk_table = app.Table(
     key_type=bytes,  # without it the changelog is read back as JSON keys and recovery stalls
 )
 output = BatchOutput()
+inbox = Inbox([REQUESTS.name, ACTIVITY.name], name="risk")
+inbox.connect(app)
 prices = ReferencePrices(_settings, f"{_settings.worker.app_id}-risk")
 
 
@@ -162,24 +165,8 @@ async def _process(account: str, events: list[Any]) -> None:
     state = live.state
     touched: set[str] = set()
     for event in events:
-        msg = event.message
-        now = _utc(msg.timestamp)
-        try:
-            record = (REQUESTS if msg.topic == REQUESTS.name else ACTIVITY).decode(msg.value)
-        except ContractError as exc:
-            await send_dead_letter(event, "invalid", str(exc))
-            continue
-        if record.account != account:
-            await send_dead_letter(event, "wrong_key",
-                                   f"key {account!r} but record for {record.account!r}")
-            continue
-        if msg.topic == REQUESTS.name:
-            decision = state.decide(record, now_ms=int(msg.timestamp * 1000), now=now,
-                                    catalogue=CATALOGUE, prices=prices, limits=LIMITS,
-                                    fees=FEES)
-            _emit_decision(decision, now)
-        elif state.apply(record, CATALOGUE) and hasattr(record, "symbol"):
-            touched.add(record.symbol)
+        async with inbox.guard(event):
+            await _process_one(account, state, event, touched)
     if touched:
         now = _utc(time.time())
         _emit_revaluation(live, state.revalue(CATALOGUE, prices, LIMITS, now), now, touched)
@@ -187,15 +174,37 @@ async def _process(account: str, events: list[Any]) -> None:
         risk_table[account.encode()] = state.to_json()
 
 
+async def _process_one(account: str, state: AccountState, event: Any,
+                       touched: set[str]) -> None:
+    msg = event.message
+    now_ns = venue_time_ns(msg)
+    try:
+        record = (REQUESTS if msg.topic == REQUESTS.name else ACTIVITY).decode(msg.value)
+    except ContractError as exc:
+        await send_dead_letter(event, "invalid", str(exc))
+        return
+    if record.account != account:
+        await send_dead_letter(event, "wrong_key",
+                               f"key {account!r} but record for {record.account!r}")
+        return
+    if msg.topic == REQUESTS.name:
+        now = _utc(now_ns / 1e9)
+        decision = state.decide(record, now_ms=now_ns // 1_000_000, now=now,
+                                catalogue=CATALOGUE, prices=prices, limits=LIMITS, fees=FEES)
+        _emit_decision(decision, now)
+    elif state.apply(record, CATALOGUE) and hasattr(record, "symbol"):
+        touched.add(record.symbol)
+
+
 @app.agent(risk_topic, supervisor_strategy=mode.CrashingSupervisor)
 async def risk_check(stream: Any) -> None:
-    async for batch in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_S):
+    # the inbox flushes the output before Faust acknowledges (and later commits) each batch
+    async for batch in inbox.batches(stream, BATCH_SIZE, BATCH_WITHIN_S):
         by_account: dict[str, list[Any]] = defaultdict(list)
         for event in batch:
-            by_account[(event.message.key or b"").decode("utf-8", "replace")].append(event)
+            by_account[event.message.key.decode("utf-8", "replace")].append(event)
         for account, events in by_account.items():
             await _process(account, events)
-        await output.flush()  # before Faust acknowledges (and later commits) the batch
 
 
 @app.timer(interval=LIMITS.revalue_every_s)

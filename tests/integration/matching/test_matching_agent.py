@@ -46,18 +46,30 @@ def command_log(symbols: list[str], n: int, seed: int) -> list[Any]:
     return list(generate_commands(symbols, n, seed))
 
 
-def expected_outputs(log: list[Any], symbols: list[str]) -> dict[str, list[dict[str, Any]]]:
+def logged_commands(settings: Settings, symbols: list[str], count: int,
+                    since: dict[int, int]) -> list[tuple[Any, int]]:
+    """The commands as Kafka holds them, with the broker's log-append time (the engine's
+    clock), in log order per partition."""
+    keys = {s.encode() for s in symbols}
+    msgs = collect(settings, COMMANDS.name, keep=lambda m: m.key() in keys,
+                   until=lambda got: len(got) >= count, since=since)
+    return [(COMMANDS.decode(m.value()), m.timestamp()[1] * 1_000_000) for m in msgs]
+
+
+def expected_outputs(log: list[tuple[Any, int]], symbols: list[str]
+                     ) -> dict[str, list[dict[str, Any]]]:
     """What the pure core makes of the log: per instrument, the messages in order."""
     instruments = {s: spot_instrument(s.split("-")[0], DEFAULT_SPOT_SPECS["BTC"])
                    for s in symbols}
     engines = {s: MatchingEngine.for_instrument(i) for s, i in instruments.items()}
     out: dict[str, list[dict[str, Any]]] = {s: [] for s in symbols}
-    for cmd in log:
+    for cmd, now_ns in log:
         inst, engine = instruments[cmd.symbol], engines[cmd.symbol]
         try:
-            command = to_command(cmd, inst)
+            command = to_command(cmd, inst, now_ns)
         except Rejection as rej:
-            out[cmd.symbol].append(_plain(rejected_before_engine(cmd, rej, engine.seq)))
+            out[cmd.symbol].append(_plain(rejected_before_engine(cmd, rej, engine.seq,
+                                                                 now_ns)))
             continue
         for event in engine.process(command):
             msg = to_messages(event, inst)
@@ -129,15 +141,12 @@ def test_sigkill_mid_stream_loses_and_duplicates_nothing(stack: Settings) -> Non
     bases = _bases(3)
     symbols = [f"{b}-USDT" for b in bases]
     log = command_log(symbols, 3000, seed=11)
-    expected = expected_outputs(log, symbols)
-    counts = _expected_counts(expected)
-    assert counts["trades"] > 100 and counts["orders.events"] > 3000  # a meaningful mix
 
     env = {"STRIKEFLOW_MATCHING__EXTRA_SPOT_BASES": json.dumps(bases),
            "STRIKEFLOW_WORKER__AGENTS": '["streams.matching"]',
            "STRIKEFLOW_MATCHING__SNAPSHOT_EVERY_COMMANDS": "150",
            "STRIKEFLOW_MATCHING__SNAPSHOT_EVERY_S": "0.5"}
-    since = {t: end_offsets(stack, t) for t in ("orders.events", "trades")}
+    since = {t: end_offsets(stack, t) for t in ("orders.events", "trades", COMMANDS.name)}
     # From the earliest offsets, so a partition the crash catches before its first commit is
     # read again from its start; the wait below lets commits and snapshots happen first.
     worker = WorkerProcess(stack, f"test-match-{uuid.uuid4().hex[:8]}", 16172, env=env)
@@ -151,6 +160,10 @@ def test_sigkill_mid_stream_loses_and_duplicates_nothing(stack: Settings) -> Non
         _produce(stack, log[1500:])
         worker.kill()  # under load: the second half is being matched
         worker.start()
+        expected = expected_outputs(
+            logged_commands(stack, symbols, len(log), since[COMMANDS.name]), symbols)
+        counts = _expected_counts(expected)
+        assert counts["trades"] > 100 and counts["orders.events"] > 3000  # a meaningful mix
         got = _outputs(stack, symbols, counts, timeout_s=180, since=since)
     finally:
         worker.stop()
@@ -191,8 +204,6 @@ def test_partitions_moving_between_two_workers_lose_and_duplicate_nothing(
     bases = _bases(4)
     symbols = [f"{b}-USDT" for b in bases]
     log = command_log(symbols, 2400, seed=13)
-    expected = expected_outputs(log, symbols)
-    counts = _expected_counts(expected)
     env = {"STRIKEFLOW_MATCHING__EXTRA_SPOT_BASES": json.dumps(bases),
            "STRIKEFLOW_WORKER__AGENTS": '["streams.matching"]',
            "STRIKEFLOW_MATCHING__SNAPSHOT_EVERY_COMMANDS": "100"}
@@ -205,7 +216,7 @@ def test_partitions_moving_between_two_workers_lose_and_duplicate_nothing(
     second_settings = stack.model_copy(update={"data_dir": stack.data_dir / "tests" / app_id})
     second = WorkerProcess(second_settings, app_id, 16175, env=env)
     keys = {s.encode() for s in symbols}
-    since = {t: end_offsets(stack, t) for t in ("orders.events", "trades")}
+    since = {t: end_offsets(stack, t) for t in ("orders.events", "trades", COMMANDS.name)}
     first.start()
     try:
         _produce(stack, log[:800])
@@ -216,7 +227,9 @@ def test_partitions_moving_between_two_workers_lose_and_duplicate_nothing(
         time.sleep(3)
         first.stop()  # graceful leave: its partitions move to the second worker
         _produce(stack, log[1600:])
-        got = _outputs(stack, symbols, counts, timeout_s=180, since=since)
+        expected = expected_outputs(
+            logged_commands(stack, symbols, len(log), since[COMMANDS.name]), symbols)
+        got = _outputs(stack, symbols, _expected_counts(expected), timeout_s=180, since=since)
     finally:
         first.stop()
         second.stop()

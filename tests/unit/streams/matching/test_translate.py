@@ -12,7 +12,7 @@ from streams.instruments import spot_instrument
 from streams.matching import codes
 from streams.matching.engine import MatchingEngine
 from streams.matching.orderflow import generate_commands
-from streams.matching.translate import Rejection, to_command, to_messages
+from streams.matching.translate import Rejection, to_command, to_messages, ts_ns
 from topics.catalogue import by_name
 from topics.contracts import orders as wire
 
@@ -24,7 +24,7 @@ def test_every_output_of_a_mixed_run_validates_against_its_contract() -> None:
     engine = MatchingEngine.for_instrument(INSTRUMENT)
     kinds: set[str] = set()
     for cmd in generate_commands(["BTC-USDT"], 3000, seed=3):
-        for event in engine.process(to_command(cmd, INSTRUMENT)):
+        for event in engine.process(to_command(cmd, INSTRUMENT, ts_ns(cmd.ts_sent))):
             out = to_messages(event, INSTRUMENT)
             if out is None:
                 continue
@@ -38,7 +38,9 @@ def test_every_output_of_a_mixed_run_validates_against_its_contract() -> None:
 @pytest.mark.parametrize(
     ("fields", "code"),
     [({"price": Decimal("90000.005")}, codes.Code.INVALID_PRICE),
-     ({"qty": Decimal("0.000001")}, codes.Code.INVALID_QUANTITY)],
+     ({"qty": Decimal("0.000001")}, codes.Code.INVALID_QUANTITY),
+     ({"qty": Decimal("1E+100")}, codes.Code.INVALID_QUANTITY),
+     ({"price": Decimal("1E+30")}, codes.Code.INVALID_PRICE)],
 )
 def test_off_grid_commands_are_rejected_with_the_engine_codes(
     fields: dict[str, Decimal], code: codes.Code
@@ -48,7 +50,7 @@ def test_off_grid_commands_are_rejected_with_the_engine_codes(
                                "order_type": "limit", "qty": Decimal("0.01"),
                                "price": Decimal("90000.5")} | fields))
     with pytest.raises(Rejection) as info:
-        to_command(cmd, INSTRUMENT)
+        to_command(cmd, INSTRUMENT, ts_ns(TS))
     assert info.value.code is code
 
 
@@ -58,7 +60,7 @@ def test_the_fast_encoder_writes_exactly_what_the_contracts_would() -> None:
     engine = MatchingEngine.for_instrument(INSTRUMENT)
     compared = 0
     for cmd in generate_commands(["BTC-USDT"], 2000, seed=9):
-        for event in engine.process(to_command(cmd, INSTRUMENT)):
+        for event in engine.process(to_command(cmd, INSTRUMENT, ts_ns(cmd.ts_sent))):
             slow = to_messages(event, INSTRUMENT)
             fast = encode_event(event, INSTRUMENT, "2026-11-23T12:00:00.000000Z")
             if slow is None:
@@ -72,3 +74,19 @@ def test_the_fast_encoder_writes_exactly_what_the_contracts_would() -> None:
             by_name(topic).decode(fast[1])  # and it passes the contract in full
             compared += 1
     assert compared > 2000
+
+
+def test_the_engine_clock_is_the_venue_time_not_the_clients_ts_sent() -> None:
+    """A cancel stamped a year ahead must not expire another account's GTD order."""
+    engine = MatchingEngine.for_instrument(INSTRUMENT)
+    now = ts_ns(TS)
+    gtd = wire.SubmitOrder(command_id="c1", ts_sent=TS, account="a", symbol="BTC-USDT",
+                           client_order_id="o1", side="buy", order_type="limit",
+                           qty=Decimal("0.01"), price=Decimal("90000.5"), time_in_force="GTD",
+                           expire_at=datetime(2026, 11, 24, tzinfo=UTC))
+    engine.process(to_command(gtd, INSTRUMENT, now))
+    attack = wire.CancelOrder(command_id="c2", ts_sent=datetime(2027, 11, 23, tzinfo=UTC),
+                              account="b", symbol="BTC-USDT", client_order_id="nope")
+    engine.process(to_command(attack, INSTRUMENT, now + 1_000_000))
+    assert engine.clock == now + 1_000_000
+    assert [o.client_order_id for o in engine.open_orders()] == ["o1"]
