@@ -79,6 +79,10 @@ class TopicSpec:
 
     def config(self) -> dict[str, str]:
         conf = {"cleanup.policy": self.cleanup}
+        if self.input:
+            # Time that decides anything (engine clock, GTD, expiry, rate limits) is the
+            # broker's: a client's CreateTime is overwritten when the message is appended.
+            conf["message.timestamp.type"] = "LogAppendTime"
         if self.retention_ms is not None:
             conf["retention.ms"] = str(self.retention_ms)
         return conf | self.extra_config
