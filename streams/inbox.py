@@ -38,7 +38,7 @@ from typing import Any
 
 import structlog
 from aiokafka.partitioner import murmur2
-from confluent_kafka import KafkaException
+from confluent_kafka import TIMESTAMP_LOG_APPEND_TIME, KafkaException
 
 from infra.settings import get_settings
 from streams.deadletters import send_dead_letter
@@ -74,6 +74,12 @@ def venue_time_ns(message: Any) -> int:
     if getattr(message, "timestamp_type", LOG_APPEND_TIME) != LOG_APPEND_TIME:
         ms = min(ms, int(time.time() * 1000))
     return ms * 1_000_000
+
+
+def _faust_timestamp_type(msg: Any) -> int:
+    """librdkafka says 1 for CreateTime and 2 for LogAppendTime; Faust (Kafka's own
+    numbering) 0 and 1."""
+    return LOG_APPEND_TIME if msg.timestamp()[0] == TIMESTAMP_LOG_APPEND_TIME else 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +162,7 @@ class Inbox:
                     topic=msg.topic, partition=msg.partition, start=expected, end=msg.offset,
                     found=len(missing))
         return [Reread(RereadMessage(msg.topic, msg.partition, m.offset(), m.key(), m.value(),
-                                     m.timestamp()[1] / 1000, m.timestamp()[0]))
+                                     m.timestamp()[1] / 1000, _faust_timestamp_type(m)))
                 for m in missing] + [event]
 
     async def _owned(self, event: Any) -> bool:

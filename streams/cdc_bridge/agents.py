@@ -38,6 +38,7 @@ from streams.cdc_bridge.envelope import Change, EnvelopeError, Op, Tombstone, de
 from streams.cdc_bridge.orders import PRODUCER_HEADER, Verdict, apply_order_change
 from streams.cdc_bridge.transfers import transfer_outputs
 from streams.deadletters import send_dead_letter
+from streams.inbox import Inbox
 from streams.output import BatchOutput
 from topics.catalogue import ContractError, by_name
 
@@ -85,48 +86,62 @@ async def _decode_or_dead_letter(event: Any, counts: Counter[str]) -> Any:
         return None
 
 
+orders_inbox = Inbox([ORDERS.name], name="cdc-orders")
+orders_inbox.connect(app)
+sources_inbox = Inbox([TRANSFERS.name, ACCOUNTS.name], name="cdc-ledger-sources",
+                      keyed=False)  # stateless: any partition will do
+sources_inbox.connect(app)
+_Touched = dict[str, tuple[dict[str, Any] | None, dict[str, Any], Any]]
+
+
+async def _bridge_one(event: Any, touched: _Touched, outputs: list[tuple[bytes, bytes]],
+                      counts: Counter[str]) -> None:
+    decoded = await _decode_or_dead_letter(event, counts)
+    if decoded is None:
+        return
+    if isinstance(decoded, Tombstone):
+        counts["tombstone"] += 1
+        return
+    if decoded.op is Op.DELETE:
+        await send_dead_letter(event, "unexpected_delete",
+                               f"order {decoded.key} was deleted: orders are history "
+                               "and the service role cannot delete them")
+        counts["unexpected_delete"] += 1
+        return
+    key = decoded.key
+    if key in touched:
+        old, current, _ = touched[key]
+    else:
+        with as_current(event):
+            old = order_state.get(key)
+        current = old
+    try:
+        result = apply_order_change(current, decoded)
+        payload = (SETTLEMENT.encode(result.event) if result.event is not None
+                   else None)
+    except (ValidationError, ContractError) as exc:  # a row the event cannot carry
+        await send_dead_letter(event, "invalid", f"settlement event: {exc}")
+        counts["invalid"] += 1
+        return
+    counts[result.verdict.value] += 1
+    if result.verdict is Verdict.DUPLICATE:
+        return
+    touched[key] = (old, result.state, event)
+    if payload is not None:
+        assert _route(decoded) == SETTLEMENT.name
+        outputs.append((key.encode(), payload))
+
+
 @app.agent(orders_topic, supervisor_strategy=mode.CrashingSupervisor)
 async def bridge_orders(stream: Any) -> None:
     headers = [(PRODUCER_HEADER, app.conf.id.encode())]
-    async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_S):
-        touched: dict[str, tuple[dict[str, Any] | None, dict[str, Any], Any]] = {}
+    async for events in orders_inbox.batches(stream, BATCH_SIZE, BATCH_WITHIN_S):
+        touched: _Touched = {}
         outputs: list[tuple[bytes, bytes]] = []
         counts: Counter[str] = Counter()
         for event in events:
-            decoded = await _decode_or_dead_letter(event, counts)
-            if decoded is None:
-                continue
-            if isinstance(decoded, Tombstone):
-                counts["tombstone"] += 1
-                continue
-            if decoded.op is Op.DELETE:
-                await send_dead_letter(event, "unexpected_delete",
-                                       f"order {decoded.key} was deleted: orders are history "
-                                       "and the service role cannot delete them")
-                counts["unexpected_delete"] += 1
-                continue
-            key = decoded.key
-            if key in touched:
-                old, current, _ = touched[key]
-            else:
-                with as_current(event):
-                    old = order_state.get(key)
-                current = old
-            try:
-                result = apply_order_change(current, decoded)
-                payload = (SETTLEMENT.encode(result.event) if result.event is not None
-                           else None)
-            except (ValidationError, ContractError) as exc:  # a row the event cannot carry
-                await send_dead_letter(event, "invalid", f"settlement event: {exc}")
-                counts["invalid"] += 1
-                continue
-            counts[result.verdict.value] += 1
-            if result.verdict is Verdict.DUPLICATE:
-                continue
-            touched[key] = (old, result.state, event)
-            if payload is not None:
-                assert _route(decoded) == SETTLEMENT.name
-                outputs.append((key.encode(), payload))
+            async with orders_inbox.guard(event):
+                await _bridge_one(event, touched, outputs, counts)
         pending = [await settlement_topic.send(key=k, value=v, headers=headers)
                    for k, v in outputs]
         if pending:
@@ -144,18 +159,18 @@ async def check_ledger_sources(stream: Any) -> None:
     """Validate transfers and accounts at the boundary (bad rows become dead letters); post
     each new transfer to the ledger and to its account's activity (ids from the transfer id,
     so a re-read transfer is the same posting)."""
-    async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_S):
+    async for events in sources_inbox.batches(stream, BATCH_SIZE, BATCH_WITHIN_S):
         counts: Counter[str] = Counter()
         for event in events:
-            decoded = await _decode_or_dead_letter(event, counts)
-            if decoded is None:
-                continue
-            counts["tombstone" if isinstance(decoded, Tombstone) else decoded.table] += 1
-            if isinstance(decoded, Change) and decoded.table == "transfers" \
-                    and decoded.op in (Op.CREATE, Op.READ):
-                for topic, key, record in transfer_outputs(decoded.row):
-                    transfer_output.send(topic, key, by_name(topic).encode(record))
-        await transfer_output.flush()
+            async with sources_inbox.guard(event):
+                decoded = await _decode_or_dead_letter(event, counts)
+                if decoded is None:
+                    continue
+                counts["tombstone" if isinstance(decoded, Tombstone) else decoded.table] += 1
+                if isinstance(decoded, Change) and decoded.table == "transfers" \
+                        and decoded.op in (Op.CREATE, Op.READ):
+                    for topic, key, record in transfer_outputs(decoded.row):
+                        transfer_output.send(topic, key, by_name(topic).encode(record))
         if set(counts) - {"transfers", "accounts"}:
             log.info("cdc ledger sources batch", **counts)
 

@@ -16,7 +16,9 @@ import structlog
 from streams.app import app
 from streams.batching import as_current
 from streams.deadletters import send_dead_letter
+from streams.inbox import Inbox, venue_time_ns
 from streams.marketdata.candles import CandleAggregator, Verdict
+from streams.output import BatchOutput
 from topics.catalogue import ContractError, by_name
 
 __all__ = ["build_candles", "candle_state"]
@@ -29,7 +31,7 @@ BATCH_SIZE = 2000
 BATCH_WITHIN_S = 0.25
 
 ticks_topic = app.topic(TICKS.name, key_serializer="raw", value_serializer="raw")
-candles_topic = app.topic(CANDLES.name, key_serializer="raw", value_serializer="raw")
+output = BatchOutput()  # candles are in Kafka before the batch's offsets are committed
 
 # One record per symbol holding the open windows and the duplicate filter, so both are
 # written in one changelog message, on the md.ticks partition that owns the symbol.
@@ -43,34 +45,50 @@ candle_state = app.Table(
 # A crash inside the agent stops the worker (CrashingSupervisor) instead of restarting the
 # agent: a restarted agent would go on after the batch it dropped, and those ticks would never
 # be counted. A restarted worker resumes from the committed offsets and loses nothing.
+inbox = Inbox([TICKS.name], name="candles")
+inbox.connect(app)
+
+
+async def _add_tick(event: Any, touched: dict[str, tuple[CandleAggregator, Any]],
+                    rejected: defaultdict[str, int]) -> None:
+    try:
+        tick = TICKS.decode(event.message.value)
+    except ContractError as exc:
+        await send_dead_letter(event, "invalid", str(exc))
+        rejected["invalid"] += 1
+        return
+    if bytes(event.message.key) != tick.symbol.encode():
+        await send_dead_letter(event, "wrong_key",
+                               f"key {event.message.key!r} but tick of {tick.symbol!r}")
+        rejected["wrong_key"] += 1
+        return
+    if tick.symbol in touched:
+        agg = touched[tick.symbol][0]
+    else:
+        with as_current(event):
+            state = candle_state.get(tick.symbol)
+        agg = CandleAggregator.from_state(state) if state else CandleAggregator(tick.symbol)
+    touched[tick.symbol] = (agg, event)
+    verdict = agg.add(tick, venue_time_ns(event.message))
+    if verdict is not Verdict.ACCEPTED:
+        await send_dead_letter(event, verdict.value, f"{verdict.value} tick {tick.event_id}")
+        rejected[verdict.value] += 1
+
+
+# A crash inside the agent stops the worker (CrashingSupervisor) instead of restarting the
+# agent: a restarted agent would go on after the batch it dropped, and those ticks would never
+# be counted. A restarted worker resumes from the committed offsets and loses nothing.
 @app.agent(ticks_topic, supervisor_strategy=mode.CrashingSupervisor)
 async def build_candles(stream: Any) -> None:
-    async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_S):
+    async for events in inbox.batches(stream, BATCH_SIZE, BATCH_WITHIN_S):
         touched: dict[str, tuple[CandleAggregator, Any]] = {}
         rejected: defaultdict[str, int] = defaultdict(int)
         for event in events:
-            try:
-                tick = TICKS.decode(event.message.value)
-            except ContractError as exc:
-                await send_dead_letter(event, "invalid", str(exc))
-                rejected["invalid"] += 1
-                continue
-            if tick.symbol in touched:
-                agg = touched[tick.symbol][0]
-            else:
-                with as_current(event):
-                    state = candle_state.get(tick.symbol)
-                agg = (CandleAggregator.from_state(state) if state
-                       else CandleAggregator(tick.symbol))
-            touched[tick.symbol] = (agg, event)
-            verdict = agg.add(tick)
-            if verdict is not Verdict.ACCEPTED:
-                await send_dead_letter(event, verdict.value,
-                                       f"{verdict.value} tick {tick.event_id}")
-                rejected[verdict.value] += 1
+            async with inbox.guard(event):
+                await _add_tick(event, touched, rejected)
         for symbol, (agg, event) in touched.items():
             for candle in agg.drain():
-                await candles_topic.send(key=symbol.encode(), value=CANDLES.encode(candle))
+                output.send(CANDLES.name, symbol.encode(), CANDLES.encode(candle))
             with as_current(event):
                 candle_state[symbol] = agg.to_state()
         if rejected:

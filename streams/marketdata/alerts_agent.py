@@ -20,6 +20,7 @@ import mode
 from streams.app import app
 from streams.batching import as_current
 from streams.deadletters import send_dead_letter
+from streams.inbox import Inbox
 from streams.marketdata.alerts import AlertBook, CommandVerdict
 from streams.marketdata.settings import get_marketdata_settings
 from topics.catalogue import ContractError, by_name
@@ -42,38 +43,44 @@ alert_state = app.Table(
 )
 
 
+inbox = Inbox([INDEX.name, COMMANDS.name], name="alerts")
+inbox.connect(app)
+
+
 @app.agent(inputs, supervisor_strategy=mode.CrashingSupervisor)
 async def price_alerts(stream: Any) -> None:
-    async for events in stream.take_events(1000, within=0.05):
+    async for events in inbox.batches(stream, 1000, 0.05):
         touched: dict[str, tuple[AlertBook, Any]] = {}
         for event in events:
-            spec = INDEX if event.message.topic == INDEX.name else COMMANDS
-            try:
-                message = spec.decode(event.message.value)
-            except ContractError as exc:
-                await send_dead_letter(event, "invalid", str(exc))
-                continue
-            if event.message.key != message.underlying.encode():
-                await send_dead_letter(event, "wrong_key", f"key {event.message.key!r} is "
-                                       f"not {message.underlying!r}")
-                continue
-            underlying = message.underlying
-            if underlying in touched:
-                book = touched[underlying][0]
-            else:
-                with as_current(event):
-                    state = alert_state.get(underlying)
-                book = (AlertBook.from_state(state, LIMIT) if state
-                        else AlertBook(underlying, LIMIT))
-            touched[underlying] = (book, event)
-            if isinstance(message, IndexPrice):
-                for note in book.on_index(message):
-                    await alerts_topic.send(key=note.account.encode(), value=ALERTS.encode(note))
-                continue
-            verdict = book.command(message)
-            if verdict is not CommandVerdict.APPLIED:
-                await send_dead_letter(event, verdict.value,
-                                       f"{verdict.value}: command {message.command_id}")
+            async with inbox.guard(event):
+                spec = INDEX if event.message.topic == INDEX.name else COMMANDS
+                try:
+                    message = spec.decode(event.message.value)
+                except ContractError as exc:
+                    await send_dead_letter(event, "invalid", str(exc))
+                    continue
+                if event.message.key != message.underlying.encode():
+                    await send_dead_letter(event, "wrong_key", f"key {event.message.key!r} is "
+                                           f"not {message.underlying!r}")
+                    continue
+                underlying = message.underlying
+                if underlying in touched:
+                    book = touched[underlying][0]
+                else:
+                    with as_current(event):
+                        state = alert_state.get(underlying)
+                    book = (AlertBook.from_state(state, LIMIT) if state
+                            else AlertBook(underlying, LIMIT))
+                touched[underlying] = (book, event)
+                if isinstance(message, IndexPrice):
+                    for note in book.on_index(message):
+                        await alerts_topic.send(key=note.account.encode(),
+                                                value=ALERTS.encode(note))
+                    continue
+                verdict = book.command(message)
+                if verdict is not CommandVerdict.APPLIED:
+                    await send_dead_letter(event, verdict.value,
+                                           f"{verdict.value}: command {message.command_id}")
         for underlying, (book, event) in touched.items():
             with as_current(event):
                 alert_state[underlying] = book.to_state()

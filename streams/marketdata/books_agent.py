@@ -28,6 +28,7 @@ import structlog
 from streams.app import app
 from streams.batching import as_current
 from streams.deadletters import send_dead_letter
+from streams.inbox import Inbox
 from streams.marketdata.l2book import L2Verdict
 from streams.marketdata.market import BookParams, SymbolMarket
 from streams.marketdata.settings import get_marketdata_settings
@@ -70,38 +71,44 @@ async def _publish(market: SymbolMarket) -> None:
             await feed_topic.send(key=out.symbol.encode(), value=FEED.encode(out))
 
 
+inbox = Inbox([L2.name], name="books")
+inbox.connect(app)
+
+
 # CrashingSupervisor: an invariant broken in here stops the worker, which resumes from the
 # committed offsets; a restarted agent would go on after the batch it dropped.
 @app.agent(l2_topic, supervisor_strategy=mode.CrashingSupervisor)
 async def build_books(stream: Any) -> None:
-    async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_S):
+    async for events in inbox.batches(stream, BATCH_SIZE, BATCH_WITHIN_S):
         touched: dict[str, tuple[SymbolMarket, Any]] = {}
         rejected: Counter[str] = Counter()
         for event in events:
-            try:
-                update = L2.decode(event.message.value)
-            except ContractError as exc:
-                await send_dead_letter(event, "invalid", str(exc))
-                rejected["invalid"] += 1
-                continue
-            if event.message.key != update.symbol.encode():
-                await send_dead_letter(event, "wrong_key",
-                                       f"key {event.message.key!r} is not {update.symbol!r}")
-                rejected["wrong_key"] += 1
-                continue
-            if update.symbol in touched:
-                market = touched[update.symbol][0]
-            else:
-                with as_current(event):
-                    state = market_state.get(update.symbol)
-                market = (SymbolMarket.from_state(state, PARAMS) if state
-                          else SymbolMarket(update.symbol, PARAMS))
-            touched[update.symbol] = (market, event)
-            verdict = market.apply(update)
-            if verdict in _DEAD:
-                await send_dead_letter(event, _DEAD[verdict],
-                                       f"{verdict.value} L2 {update.event_id} seq {update.seq}")
-                rejected[_DEAD[verdict]] += 1
+            async with inbox.guard(event):
+                try:
+                    update = L2.decode(event.message.value)
+                except ContractError as exc:
+                    await send_dead_letter(event, "invalid", str(exc))
+                    rejected["invalid"] += 1
+                    continue
+                if event.message.key != update.symbol.encode():
+                    await send_dead_letter(event, "wrong_key",
+                                           f"key {event.message.key!r} is not {update.symbol!r}")
+                    rejected["wrong_key"] += 1
+                    continue
+                if update.symbol in touched:
+                    market = touched[update.symbol][0]
+                else:
+                    with as_current(event):
+                        state = market_state.get(update.symbol)
+                    market = (SymbolMarket.from_state(state, PARAMS) if state
+                              else SymbolMarket(update.symbol, PARAMS))
+                touched[update.symbol] = (market, event)
+                verdict = market.apply(update)
+                if verdict in _DEAD:
+                    await send_dead_letter(event, _DEAD[verdict],
+                                           f"{verdict.value} L2 {update.event_id} "
+                                           f"seq {update.seq}")
+                    rejected[_DEAD[verdict]] += 1
         for symbol, (market, event) in touched.items():
             await _publish(market)
             with as_current(event):

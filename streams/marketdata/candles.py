@@ -43,6 +43,13 @@ class Verdict(StrEnum):
     ACCEPTED = "accepted"
     DUPLICATE = "duplicate"
     LATE = "late"
+    FUTURE = "future"
+
+
+#: How far a tick's time may run ahead of the venue's clock (the broker's log-append time):
+#: a venue's clock may drift a little, but a tick from the future would move the watermark
+#: and finalise windows that are still open.
+MAX_AHEAD_S = 5.0
 
 
 def _to_us(ts: datetime) -> int:
@@ -140,10 +147,14 @@ class CandleAggregator:
         self.finals: dict[int, _Window] = {}
         self.seen: dict[str, _SeenIds] = {}
 
-    def add(self, tick: Tick) -> Verdict:
+    def add(self, tick: Tick, venue_now_ns: int | None = None) -> Verdict:
+        """Count ``tick`` once; ``venue_now_ns`` (the broker's time for it) bounds how far
+        ahead of the venue's clock a tick, and so the watermark, may be."""
         if tick.symbol != self.symbol:
             raise ValueError(f"tick for {tick.symbol} given to the {self.symbol} aggregator")
         ts_us = _to_us(tick.ts_event)
+        if venue_now_ns is not None and ts_us > venue_now_ns // 1000 + MAX_AHEAD_S * _US:
+            return Verdict.FUTURE
         start = ts_us - ts_us % self.size_us
         seen = self.seen.get(tick.venue)
         if seen is not None and seen.seen(tick.trade_id):

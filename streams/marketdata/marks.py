@@ -1,11 +1,14 @@
 """Option chains and their marks and Greeks, re-computed vectorised per chain — pure.
 
-* **The chain** of an underlying is the venue's listing rule from :mod:`streams.instruments`
-  (weekly and month-end Friday expiries at 08:00 UTC, strikes on a round grid centred on a
-  reference price). It is a pure function of ``(as_of date, reference)``; both are kept in the
-  state, so every worker and every replay marks the same instruments. It rolls when the index's
-  UTC date changes: expired options drop out, new expiries are listed and the strikes
-  re-centre on the index of that moment.
+* **The chain** of an underlying is the venue's listing (:mod:`streams.instruments.listings`):
+  the expiries the venue lists in the index's listing session (daily, weekly, monthly and
+  quarterly, at 08:00 UTC), each with every strike the venue lists — so risk finds a mark for
+  every listed option — and ``strikes_per_expiry`` more on a round grid centred on a reference
+  price (the smile around spot). It is a pure function of ``(session, reference)``; both are
+  kept in the state, so every worker and every replay marks the same instruments. It rolls
+  when the index enters a new session (08:00 UTC, when the venue's listing rolls): expired
+  options drop out, new expiries are listed and the extra strikes re-centre on the index of
+  that moment.
 * **Marks** are Black-76 on the forward ``F = S e^{(r-q)t}`` with the vol read from the
   surface at each strike's log-moneyness (:mod:`streams.marketdata.volsurface`), for the whole
   chain in one numpy pass (:func:`~streams.marketdata.pricing.black76_greeks`); ``t`` is ACT/365
@@ -31,10 +34,14 @@ import numpy as np
 
 from streams.instruments import (
     DEFAULT_OPTION_SPECS,
+    DEFAULT_SCHEDULE,
     GridSpec,
     Instrument,
-    default_expiries,
+    ListingSchedule,
+    listed_expiry_dates,
+    listing_session,
     option_chain,
+    strike_grid,
 )
 from streams.marketdata.l2book import to_us
 from streams.marketdata.pricing import (
@@ -57,21 +64,22 @@ GENERIC_OPTION_GRID = GridSpec(Decimal("0.01"), Decimal("0.01"), Decimal("0.01")
 
 @dataclass(frozen=True, slots=True)
 class ChainParams:
-    """How chains are listed and marked (see ``MarketDataSettings``)."""
+    """How chains are marked (see ``MarketDataSettings``); which expiries and strikes the
+    venue lists is ``schedule``'s, the venue's own by default."""
 
     strikes_per_expiry: int = 11
-    weekly_expiries: int = 2
-    monthly_expiries: int = 2
     usdt_rate: float = 0.0
     coin_yield: float = 0.0
     interval_s: float = 1.0
     min_move_bps: Decimal = Decimal(0)
     refresh_s: float = 60.0
+    schedule: ListingSchedule = DEFAULT_SCHEDULE
 
     @classmethod
     def from_settings(cls, s: Any) -> ChainParams:
-        return cls(s.strikes_per_expiry, s.weekly_expiries, s.monthly_expiries, s.usdt_rate,
-                   s.coin_yield, s.marks_interval_s, s.marks_min_move_bps, s.marks_refresh_s)
+        return cls(strikes_per_expiry=s.strikes_per_expiry, usdt_rate=s.usdt_rate,
+                   coin_yield=s.coin_yield, interval_s=s.marks_interval_s,
+                   min_move_bps=s.marks_min_move_bps, refresh_s=s.marks_refresh_s)
 
 
 def surface_for(underlying: str) -> VolSource:
@@ -88,7 +96,8 @@ def _sig(values: np.ndarray, digits: int = 10) -> list[Decimal]:
 
 @dataclass(frozen=True)
 class OptionChain:
-    """One underlying's listed options as flat arrays, one element per option."""
+    """One underlying's listed options as flat arrays, one element per option; ``as_of`` is
+    the listing session (:func:`~streams.instruments.listing_session`)."""
 
     underlying: str
     as_of: date
@@ -107,7 +116,7 @@ class OptionChain:
     def build(cls, underlying: str, as_of: date, reference: Decimal,
               params: ChainParams) -> OptionChain:
         return _build_chain(underlying, as_of, reference, params.strikes_per_expiry,
-                            params.weekly_expiries, params.monthly_expiries)
+                            params.schedule)
 
     def marks(self, index: IndexPrice, surface: VolSource, r: float = 0.0,
               q: float = 0.0) -> list[OptionMark]:
@@ -157,11 +166,13 @@ def _check_finite(sigma: np.ndarray, g: Any) -> None:
 
 
 @lru_cache(maxsize=32)
-def _build_chain(underlying: str, as_of: date, reference: Decimal, strikes: int, weeklies: int,
-                 monthlies: int) -> OptionChain:
+def _build_chain(underlying: str, as_of: date, reference: Decimal, strikes: int,
+                 schedule: ListingSchedule) -> OptionChain:
     grid = DEFAULT_OPTION_SPECS.get(underlying, GENERIC_OPTION_GRID)
-    expiries = default_expiries(as_of, weeklies, monthlies)
-    instruments = tuple(option_chain(underlying, reference, expiries, strikes, spec=grid))
+    expiries = listed_expiry_dates(as_of, schedule)
+    listed = {*strike_grid(reference, strikes), *schedule.strikes(underlying)}
+    instruments = tuple(option_chain(underlying, reference, expiries, sorted(listed),
+                                     spec=grid))
     strike = np.array([float(i.strike or 0) for i in instruments])
     expiry_us = np.array([to_us(i.expiry) for i in instruments if i.expiry is not None],
                          dtype=np.int64)
@@ -187,10 +198,11 @@ class UnderlyingMarks:
         self.last_event_id: str | None = state.get("last_event_id")
 
     def chain(self, index: IndexPrice) -> OptionChain:
-        """The chain listed on the index's date; rolls (re-lists) when the date changes."""
-        today = index.ts_event.date()
-        if self.as_of != today.isoformat() or self.reference is None:
-            self.as_of, self.reference = today.isoformat(), str(index.price)
+        """The chain listed in the index's session; rolls (re-lists) when the session
+        changes, at 08:00 UTC like the venue's listing."""
+        session = listing_session(index.ts_event)
+        if self.as_of != session.isoformat() or self.reference is None:
+            self.as_of, self.reference = session.isoformat(), str(index.price)
         return OptionChain.build(self.underlying, date.fromisoformat(self.as_of),
                                  Decimal(self.reference), self.params)
 

@@ -34,6 +34,7 @@ from infra.settings import get_settings
 from streams.app import app
 from streams.batching import as_current
 from streams.deadletters import send_dead_letter
+from streams.inbox import Inbox
 from streams.kafka import make_producer
 from streams.marketdata.marks import ChainParams, UnderlyingMarks
 from streams.marketdata.settings import get_marketdata_settings
@@ -87,23 +88,28 @@ marks_state = app.Table(
 )
 
 
+inbox = Inbox([INDEX.name], name="marks")
+inbox.connect(app)
+
+
 @app.agent(index_topic, supervisor_strategy=mode.CrashingSupervisor)
 async def mark_options(stream: Any) -> None:
-    async for events in stream.take_events(1000, within=0.05):
+    async for events in inbox.batches(stream, 1000, 0.05):
         newest: dict[str, tuple[IndexPrice, Any]] = {}
         for event in events:
-            try:
-                index = INDEX.decode(event.message.value)
-            except ContractError as exc:
-                await send_dead_letter(event, "invalid", str(exc))
-                continue
-            if event.message.key != index.underlying.encode():
-                await send_dead_letter(event, "wrong_key", f"key {event.message.key!r} is "
-                                       f"not {index.underlying!r}")
-                continue
-            have = newest.get(index.underlying)
-            if have is None or index.ts_event >= have[0].ts_event:
-                newest[index.underlying] = (index, event)
+            async with inbox.guard(event):
+                try:
+                    index = INDEX.decode(event.message.value)
+                except ContractError as exc:
+                    await send_dead_letter(event, "invalid", str(exc))
+                    continue
+                if event.message.key != index.underlying.encode():
+                    await send_dead_letter(event, "wrong_key", f"key {event.message.key!r} is "
+                                           f"not {index.underlying!r}")
+                    continue
+                have = newest.get(index.underlying)
+                if have is None or index.ts_event >= have[0].ts_event:
+                    newest[index.underlying] = (index, event)
         for underlying, (index, event) in newest.items():
             with as_current(event):
                 state = marks_state.get(underlying)

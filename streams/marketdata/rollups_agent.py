@@ -18,6 +18,7 @@ import structlog
 from streams.app import app
 from streams.batching import as_current
 from streams.deadletters import send_dead_letter
+from streams.inbox import Inbox
 from streams.marketdata.rollups import CandleRollup, RollupVerdict
 from topics.catalogue import ContractError, by_name
 
@@ -37,29 +38,38 @@ rollup_state = app.Table(
 )
 
 
+inbox = Inbox([CANDLES.name], name="rollups")
+inbox.connect(app)
+
+
 @app.agent(candles_in, supervisor_strategy=mode.CrashingSupervisor)
 async def roll_up_candles(stream: Any) -> None:
-    async for events in stream.take_events(1000, within=0.25):
+    async for events in inbox.batches(stream, 1000, 0.25):
         touched: dict[str, tuple[CandleRollup, Any]] = {}
         skipped: Counter[str] = Counter()
         for event in events:
-            try:
-                candle = CANDLES.decode(event.message.value)
-            except ContractError as exc:
-                await send_dead_letter(event, "invalid", str(exc))
-                continue
-            if candle.symbol in touched:
-                rollup = touched[candle.symbol][0]
-            else:
-                with as_current(event):
-                    state = rollup_state.get(candle.symbol)
-                rollup = (CandleRollup.from_state(state) if state
-                          else CandleRollup(candle.symbol))
-            verdict = rollup.add(candle)
-            if verdict in (RollupVerdict.NOT_A_MINUTE, RollupVerdict.STALE):
-                skipped[verdict.value] += 1
-                continue
-            touched[candle.symbol] = (rollup, event)
+            async with inbox.guard(event):
+                try:
+                    candle = CANDLES.decode(event.message.value)
+                except ContractError as exc:
+                    await send_dead_letter(event, "invalid", str(exc))
+                    continue
+                if bytes(event.message.key) != candle.symbol.encode():
+                    await send_dead_letter(event, "wrong_key", f"key {event.message.key!r} "
+                                           f"but candle of {candle.symbol!r}")
+                    continue
+                if candle.symbol in touched:
+                    rollup = touched[candle.symbol][0]
+                else:
+                    with as_current(event):
+                        state = rollup_state.get(candle.symbol)
+                    rollup = (CandleRollup.from_state(state) if state
+                              else CandleRollup(candle.symbol))
+                verdict = rollup.add(candle)
+                if verdict in (RollupVerdict.NOT_A_MINUTE, RollupVerdict.STALE):
+                    skipped[verdict.value] += 1
+                    continue
+                touched[candle.symbol] = (rollup, event)
         for symbol, (rollup, event) in touched.items():
             for candle in rollup.drain():
                 await candles_out.send(key=symbol.encode(), value=CANDLES.encode(candle))

@@ -54,9 +54,9 @@ class MarketDataSettings(BaseSettings):
         60.0, gt=0, description="re-mark anyway after this long (event time): theta decays")
     usdt_rate: float = Field(0.0, description="continuously compounded USDT rate r")
     coin_yield: float = Field(0.0, description="the coin's borrow/staking yield q")
-    strikes_per_expiry: int = Field(11, ge=1, le=400)
-    weekly_expiries: int = Field(2, ge=0, le=52)
-    monthly_expiries: int = Field(2, ge=0, le=24)
+    strikes_per_expiry: int = Field(
+        11, ge=1, le=400, description="strikes marked around the index on every listed expiry, "
+        "besides the venue's (the expiries are the venue's listing schedule)")
 
     # --- price alerts ---------------------------------------------------------------------
     alerts_per_account: int = Field(

@@ -23,6 +23,7 @@ from infra.settings import get_settings
 from streams.app import app
 from streams.batching import as_current, as_partition
 from streams.deadletters import send_dead_letter
+from streams.inbox import Inbox
 from streams.listing import venue_catalogue
 from streams.output import BatchOutput
 from streams.reference import ReferencePrices
@@ -94,30 +95,43 @@ def _advance(record: Settlement) -> None:
         incomplete[record.order_id] = record
 
 
+inbox = Inbox([ORDERS.name], name="settlement")
+inbox.connect(app)
+
+
+async def _settle_one(event: Any, touched: dict[bytes, tuple[Settlement, Any]]) -> None:
+    try:
+        order = ORDERS.decode(event.message.value)
+    except ContractError as exc:
+        await send_dead_letter(event, "invalid", str(exc))
+        return
+    key = str(order.order_id).encode()
+    if key != bytes(event.message.key):
+        await send_dead_letter(event, "wrong_key", f"key {event.message.key!r} but order "
+                               f"{order.order_id}")
+        return
+    if order.status != "open":
+        return  # later statuses are the order database's; settlement began at open
+    if key in touched:
+        record = touched[key][0]
+    else:
+        with as_current(event):
+            known = settlement_table.get(key)
+        record = (Settlement.from_json(known) if known is not None
+                  else start(order, event.message.partition))
+    if record.state in DONE and key not in touched:
+        return  # settled already: a duplicate or re-emitted event
+    _advance(record)
+    touched[key] = (record, event)
+
+
 @app.agent(orders_topic, supervisor_strategy=mode.CrashingSupervisor)
 async def settle_orders(stream: Any) -> None:
-    async for batch in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_S):
+    async for batch in inbox.batches(stream, BATCH_SIZE, BATCH_WITHIN_S):
         touched: dict[bytes, tuple[Settlement, Any]] = {}
         for event in batch:
-            try:
-                order = ORDERS.decode(event.message.value)
-            except ContractError as exc:
-                await send_dead_letter(event, "invalid", str(exc))
-                continue
-            if order.status != "open":
-                continue  # later statuses are the order database's; settlement began at open
-            key = str(order.order_id).encode()
-            if key in touched:
-                record = touched[key][0]
-            else:
-                with as_current(event):
-                    known = settlement_table.get(key)
-                record = (Settlement.from_json(known) if known is not None
-                          else start(order, event.message.partition))
-            if record.state in DONE and key not in touched:
-                continue  # settled already: a duplicate or re-emitted event
-            _advance(record)
-            touched[key] = (record, event)
+            async with inbox.guard(event):
+                await _settle_one(event, touched)
         # Outputs first, then the state that records them: a crash in between re-advances
         # the order (the venue answers the same hedge; outputs have the same ids), where the
         # other order could lose an output for good.
