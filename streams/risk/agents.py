@@ -15,6 +15,7 @@ repeated command id; rejections and positions carry deterministic ids).
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -117,17 +118,27 @@ def _emit_decision(decision: Decision, now: datetime) -> None:
         reason_code=int(code), reason=describe(code)))
 
 
+def _position_id(account: str, symbol: str, seq: int, values: tuple[Any, ...]) -> str:
+    """The id of one valuation of a position. The account's ``seq`` does not move with the
+    mark, so the id also carries a digest of what is valued: a revaluation at another mark
+    is another event, and re-emitting the same valuation (a replay) is the same event."""
+    digest = hashlib.blake2b(repr(values).encode(), digest_size=6).hexdigest()
+    return f"position:{account}:{symbol}:{seq}:{digest}"
+
+
 def _emit_positions(live: _Live, symbols: set[str], revaluation: Revaluation,
                     now: datetime) -> None:
     state = live.state
     for symbol in symbols:
         pos, mark, unrealized, maintenance = revaluation.positions[symbol]
         live.marks[symbol] = mark
+        values = (pos.qty, pos.avg_price, to_usdt(pos.realized), to_usdt(unrealized), mark,
+                  to_usdt(maintenance))
         _send("positions", f"{state.account}|{symbol}".encode(), Position(
-            event_id=f"position:{state.account}:{symbol}:{state.seq}", ts_event=now,
-            account=state.account, symbol=symbol, qty=pos.qty, avg_price=pos.avg_price,
-            realized_pnl=to_usdt(pos.realized), unrealized_pnl=to_usdt(unrealized),
-            mark_price=mark, maintenance_margin=to_usdt(maintenance), seq=state.seq))
+            event_id=_position_id(state.account, symbol, state.seq, values), ts_event=now,
+            account=state.account, symbol=symbol, qty=values[0], avg_price=values[1],
+            realized_pnl=values[2], unrealized_pnl=values[3], mark_price=values[4],
+            maintenance_margin=values[5], seq=state.seq))
 
 
 def _emit_revaluation(live: _Live, revaluation: Revaluation, now: datetime,

@@ -63,17 +63,44 @@ FROM {db}.positions FINAL
 WHERE {settled}
 """
 
+# A spot position is what its account's trades add up to: the quantity ClickHouse holds must
+# equal the signed sum of the account's fills (as taker and as maker) in ``trades``. A stale
+# row (an update lost or quarantined) shows as a difference. Pairs with a trade younger than
+# the settle time are left out: the position may not have caught up with it yet.
+_POSITIONS_MATCH_TRADES = """
+WITH fills AS (
+    SELECT taker_account AS account, symbol,
+           if(aggressor_side = 'buy', qty, -qty) AS signed, ts_init
+    FROM {db}.trades FINAL
+    UNION ALL
+    SELECT maker_account AS account, symbol,
+           if(aggressor_side = 'buy', -qty, qty) AS signed, ts_init
+    FROM {db}.trades FINAL
+), net AS (
+    SELECT account, symbol, sum(signed) AS qty, max(ts_init) AS last_fill
+    FROM fills GROUP BY account, symbol
+)
+SELECT p.account AS account, p.symbol AS symbol, p.qty - net.qty AS difference
+FROM {db}.positions AS p FINAL
+INNER JOIN net ON net.account = p.account AND net.symbol = p.symbol
+WHERE match(toString(p.symbol), '^[A-Z0-9]+-USDT$')
+  AND net.last_fill <= {settled_before}
+"""
+
 POSITIONS = TableSuite(
     table="positions",
     schema={"account": "String", "symbol": "LowCardinality(String)", "qty": MONEY,
             "avg_price": MONEY, "realized_pnl": MONEY, "unrealized_pnl": MONEY,
             "mark_price": NMONEY, "maintenance_margin": MONEY, "seq": "UInt64",
             "event_id": "String", **META},
-    batch_key=("account", "symbol", "seq"),
+    # one account seq is valued again as marks move: each valuation has its own event id
+    batch_key=("account", "symbol", "seq", "event_id"),
     table_key=("account", "symbol"),
     rows=_position_rows,
     cross=(CrossCheck("position_accounts_are_in_the_ledger", _POSITION_ACCOUNTS,
-                      lambda: [*in_set("in_ledger", {1})], needs=("ledger",)),),
+                      lambda: [*in_set("in_ledger", {1})], needs=("ledger",)),
+           CrossCheck("spot_positions_match_trades", _POSITIONS_MATCH_TRADES,
+                      lambda: [*zero("difference")], needs=("trades",))),
 )
 
 

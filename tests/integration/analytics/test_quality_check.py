@@ -95,10 +95,25 @@ def test_broken_invariants_fail_the_expectations_that_guard_them(client: Any) ->
             "expect_column_values_to_be_between(taker_fills)"},
         ("positions", "position_accounts_are_in_the_ledger"): {
             "expect_column_values_to_be_in_set(in_ledger)"},
+        ("positions", "spot_positions_match_trades"): {  # the trade no position reflects
+            "expect_column_values_to_be_between(difference)"},
         ("candles", "rows"): {"expect_column_pair_values_a_to_be_greater_than_b(high,vwap)"},
     }
     passing = {r.suite for r in report.results} - {s for s, _ in _failed(report)}
     assert {"order_events", "hedges", "settlement_results"} <= passing
+
+
+def test_a_stale_position_fails_the_trades_check(client: Any) -> None:
+    """What the demo showed: ClickHouse kept half of an account's position (0.06 where its
+    trades add up to 0.12) while every row-level suite passed."""
+    insert(client, DB, "positions", [Position(
+        event_id="position:acct-t:BTC-USDT:13:stale", ts_event=T0 + timedelta(minutes=7),
+        account="acct-t", symbol="BTC-USDT", qty=Decimal("0.06"), avg_price=Decimal("90005.5"),
+        realized_pnl=Decimal(0), unrealized_pnl=Decimal(0), mark_price=Decimal("90020"),
+        maintenance_margin=Decimal(0), seq=13)])
+    report = _check(client, tables=["positions"])
+    assert _failed(report) == {("positions", "spot_positions_match_trades"): {
+        "expect_column_values_to_be_between(difference)"}}
 
 
 def test_a_missing_table_fails_its_suite_and_skips_checks_that_need_it(client: Any) -> None:

@@ -188,10 +188,11 @@ def test_a_re_emission_with_a_new_envelope_and_equal_decimals_is_not_a_duplicate
     good, held, outcome = screen_table("positions", c, _batch("positions", rows))
     assert outcome.success and len(good) == len(rows) and len(held) == 0
     changed = list(again)
-    changed[c.index("qty")] = Decimal("7")  # the same (account, symbol, seq), another position
+    changed[c.index("qty")] = Decimal("7")  # the same event id, another position
     rows.append(changed)
     good, held, outcome = screen_table("positions", c, _batch("positions", rows))
-    assert outcome.failed_names == ["expect_compound_columns_to_be_unique(account,symbol,seq)"]
+    assert outcome.failed_names == [
+        "expect_compound_columns_to_be_unique(account,symbol,seq,event_id)"]
     assert len(held) == 3  # the first copy, its re-emission and the conflicting one
 
 
