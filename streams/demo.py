@@ -13,6 +13,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -29,9 +30,9 @@ from infra import stack
 from infra.settings import Settings
 from sinks.search import demo_search
 from streams.demo_accounts import accounts_summary, fund_accounts
-from streams.kafka import end_offsets, make_consumer, make_producer
+from streams.kafka import end_offsets, make_consumer, make_producer, read_range
 from streams.marketdata.live import summary as market_summary
-from streams.marketdata.simulator import SimulatorConfig, publish
+from streams.marketdata.simulator import SimulatorConfig, default_start, publish
 from streams.matching.orderflow import ACCOUNTS, publish_orders, venue_order_flow
 from streams.worker_process import ElasticsearchSinkProcess, SinkProcess, WorkerProcess
 from topics.admin import apply_topics
@@ -154,6 +155,37 @@ def _print_analytics(settings: Settings, console: Console) -> None:
                   "FINAL …\" (while `strikeflow sink clickhouse` runs, or with nothing running)")
 
 
+def _last_tick_time(settings: Settings) -> datetime | None:
+    """The event time of the newest simulated tick already on ``md.ticks`` (an earlier run)."""
+    newest: datetime | None = None
+    for partition, end in end_offsets(settings, "md.ticks").items():
+        for msg in read_range(settings, "md.ticks", partition, max(0, end - 500), end):
+            if msg.key() in SIMULATED:
+                try:
+                    ts = datetime.fromisoformat(json.loads(msg.value())["ts_event"])
+                except (KeyError, TypeError, ValueError):
+                    continue  # the invalid ticks the simulator injects on purpose
+                newest = ts if newest is None or ts > newest else newest
+    return newest
+
+
+def _event_clock(settings: Settings, seconds: int, speed: float) -> tuple[datetime, float]:
+    """Where the simulated market's event time starts, and how fast it runs.
+
+    Event time runs ``speed`` times faster than the wall clock but never ahead of it (the
+    candle agent refuses ticks from the future: time is the venue's), so the run covers the
+    past, ending now. It also starts after the previous run's last tick, so a second run's
+    ticks are not late: with little time since then, it runs slower.
+    """
+    now = datetime.now(UTC)
+    start = default_start(SimulatorConfig(rate=1.0, count=seconds, speed=speed), now)
+    last = _last_tick_time(settings)
+    if last is not None and last + timedelta(seconds=1) > start:
+        start = last + timedelta(seconds=1)
+        speed = max(1.0, 1 + (now - start).total_seconds() / seconds)
+    return start, speed
+
+
 def run_demo(settings: Settings, console: Console, seconds: int = 45, rate: float = 400.0,
              speed: float = 20.0) -> int:
     t_start = time.monotonic()
@@ -182,11 +214,12 @@ def run_demo(settings: Settings, console: Console, seconds: int = 45, rate: floa
                   "through the order database → Debezium → risk")
     consumer = _watch(settings)
     progress = _Progress()
-    cfg = SimulatorConfig(rate=rate, count=int(rate * seconds), speed=speed,
+    start, speed = _event_clock(settings, seconds, speed)
+    cfg = SimulatorConfig(rate=rate, count=int(rate * seconds), speed=speed, start=start,
                           seed=int(time.time()), duplicate_rate=0.005, invalid_every=2000,
                           l2=True)
     console.print(f"4/4 simulating {cfg.count} BTC/ETH trades from 4 venues at {rate:.0f}/s, "
-                  f"event time x{speed:g} (a 1-minute candle closes every {60 / speed:.0f}s)")
+                  f"event time x{speed:.3g} (a 1-minute candle closes every {60 / speed:.0f}s)")
     feeder = threading.Thread(
         target=lambda: progress.sent.update(publish(make_producer(settings), cfg,
                                                     progress=progress.sent.update)),

@@ -107,12 +107,19 @@ def _diff(old: dict[Decimal, Decimal], new: dict[Decimal, Decimal],
     return sorted(out.items(), reverse=reverse)
 
 
+def default_start(cfg: SimulatorConfig, now: datetime | None = None) -> datetime:
+    """Event time that ends at the wall clock when the run does: sped-up event time covers the
+    recent past, never the future (the candle agent refuses ticks ahead of the venue clock)."""
+    now = now or datetime.now(UTC)
+    return now - timedelta(seconds=cfg.count / cfg.rate * max(cfg.speed - 1, 0.0))
+
+
 def generate_market(cfg: SimulatorConfig) -> Iterator[Tick | L2Update | RawPayload]:
     """Yield ``cfg.count`` trades, with their L2 updates when ``cfg.l2``, deterministically."""
     rng = random.Random(cfg.seed)
     book_rng = random.Random(cfg.seed + 1_000_003)  # books must not change the trades
-    start = cfg.start or datetime.now(UTC)
     step_s = cfg.speed / cfg.rate  # event-time seconds between ticks
+    start = cfg.start or default_start(cfg)
     sigma = cfg.annual_vol * math.sqrt(step_s / (365 * 86_400))
     spec = {name: UNDERLYINGS[model] for name, model in zip(cfg.assets, UNDERLYINGS,
                                                              strict=True)}

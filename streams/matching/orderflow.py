@@ -71,9 +71,11 @@ def venue_order_flow(n: int, seed: int, rate: float) -> list[wire.SubmitOrder | 
 
     step = timedelta(seconds=1 / rate)
     start = datetime.now(UTC)
-    prefix = f"sim{int(start.timestamp())}-"
+    run = f"sim{int(start.timestamp())}"
+    # client order ids are unique per account across books and runs: the book is in the prefix
     flows = [list(generate_commands([symbol], n // len(MIDS), seed + k, start, mid, step,
-                                    prefix)) for k, (symbol, mid) in enumerate(MIDS.items())]
+                                    f"{run}-{symbol.split('-')[0].lower()}-"))
+             for k, (symbol, mid) in enumerate(MIDS.items())]
     return [c for pair in zip_longest(*flows) for c in pair if c is not None]
 
 

@@ -182,3 +182,15 @@ def test_state_of_format_1_is_read_and_unknown_formats_refused() -> None:
     assert CandleAggregator.from_state(old).to_state() == agg.to_state()
     with pytest.raises(ValueError, match="format 99"):
         CandleAggregator.from_state(old | {"format": 99})
+
+
+def test_a_tick_from_the_future_cannot_move_the_watermark() -> None:
+    """Time is the venue's: a tick stamped an hour ahead of the broker's clock would finalise
+    every open window; it is refused and the open minute stays open."""
+    now_ns = int((T0 + timedelta(seconds=30)).timestamp()) * 1_000_000_000
+    agg = CandleAggregator("BTC-USDT", grace_s=5)
+    assert agg.add(tick(10, "100", trade_id=1), now_ns) is Verdict.ACCEPTED
+    assert agg.add(tick(3600, "100", trade_id=2), now_ns) is Verdict.FUTURE
+    assert agg.add(tick(34, "101", trade_id=3), now_ns) is Verdict.ACCEPTED  # within 5 s
+    assert [c.final for c in agg.drain()] == [False]
+    assert agg.add(tick(20, "99", trade_id=4), now_ns) is Verdict.ACCEPTED  # not late
