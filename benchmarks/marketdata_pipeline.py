@@ -44,6 +44,7 @@ from confluent_kafka import TopicPartition
 from benchmarks.candles_pipeline import baseline
 from benchmarks.option_marks import best_seconds
 from infra.settings import Settings, get_settings
+from streams.instruments import listing_session
 from streams.kafka import make_consumer, make_producer
 from streams.marketdata.marks import ChainParams, OptionChain, surface_for
 from streams.marketdata.pricing import black76_greeks, forward_from_spot
@@ -75,11 +76,12 @@ def _free_port() -> int:
 
 
 def chain_marks(seconds: float) -> dict[str, float]:
-    params = ChainParams(strikes_per_expiry=50, weekly_expiries=4, monthly_expiries=2)
+    # ~500 options: the venue's 11-12 listed expiries x (22 strikes + the venue's) x C/P
+    params = ChainParams(strikes_per_expiry=22)
     now = datetime.now(UTC)
     index = IndexPrice(event_id="BTC:index:1", ts_event=now, underlying="BTC",
                        price=D("91000.5"), venues_used=list(VENUES))
-    chain = OptionChain.build("BTC", now.date(), index.price, params)
+    chain = OptionChain.build("BTC", listing_session(now), index.price, params)
     surface = surface_for("BTC")
     t = (chain.expiry_us - int(now.timestamp() * 1e6)) / (365 * 86_400e6)
     strike, is_call = chain.strike, chain.is_call
@@ -272,9 +274,7 @@ def throughput(settings: Settings, updates: int, symbols: int) -> dict[str, floa
 
 
 def latency(settings: Settings, rate: float, seconds: float) -> dict[str, float]:
-    env = {"STRIKEFLOW_MARKETDATA__STRIKES_PER_EXPIRY": "50",
-           "STRIKEFLOW_MARKETDATA__WEEKLY_EXPIRIES": "4",
-           "STRIKEFLOW_MARKETDATA__MONTHLY_EXPIRIES": "2"}
+    env = {"STRIKEFLOW_MARKETDATA__STRIKES_PER_EXPIRY": "22"}  # x 11-12 listed expiries
     underlyings = [f"L{uuid.uuid4().hex[:5].upper()}{i}" for i in range(4)]
     per_symbol = int(rate * seconds / len(underlyings))
     # event time spaced like wall time, so the index's rate bound is the live one

@@ -42,7 +42,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from streams.instruments import Catalogue, Instrument, default_catalogue
+from streams.instruments import Catalogue, Instrument, listings_at
 from streams.ledger.fees import FeeSchedule, to_usdt
 from streams.risk import AccountState, RiskLimits
 from topics.catalogue import by_name
@@ -240,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=11)
     args = parser.parse_args(argv)
 
-    catalogue = default_catalogue()
+    catalogue = listings_at(NOW)  # what the venue lists at the benchmark's clock
     prices = Prices(catalogue)
     limits, fees = RiskLimits(), FeeSchedule()
     t0 = time.perf_counter()

@@ -1,11 +1,11 @@
-"""Instrument catalogue: ids, grids (Decimal <-> integer ticks/lots) and default listings.
+"""Instrument catalogue: ids, grids (Decimal <-> integer ticks/lots) and the venue's listings
+as they roll with its clock.
 
 Pure domain code: no Faust, Kafka or database imports, so the matching engine, market data
 and risk can all share one definition of what is tradable.
 """
 
 from streams.instruments.catalogue import (
-    DEFAULT_AS_OF,
     DEFAULT_OPTION_SPECS,
     DEFAULT_SPOT_REFERENCES,
     DEFAULT_SPOT_SPECS,
@@ -17,8 +17,6 @@ from streams.instruments.catalogue import (
     OffGridError,
     TradingStatus,
     UnknownInstrumentError,
-    default_catalogue,
-    default_expiries,
     option_chain,
     spot_instrument,
     strike_grid,
@@ -34,32 +32,51 @@ from streams.instruments.ids import (
     format_strike,
     parse_instrument_id,
 )
+from streams.instruments.listings import (
+    DEFAULT_SCHEDULE,
+    Clock,
+    ListingSchedule,
+    RollingCatalogue,
+    fixed_clock,
+    listed_expiries,
+    listed_expiry_dates,
+    listing_session,
+    listings_at,
+    venue_clock,
+)
 
 __all__ = [
-    "DEFAULT_AS_OF",
     "DEFAULT_OPTION_SPECS",
+    "DEFAULT_SCHEDULE",
     "DEFAULT_SPOT_REFERENCES",
     "DEFAULT_SPOT_SPECS",
     "OPTION_EXPIRY_TIME",
     "Catalogue",
+    "Clock",
     "GridSpec",
     "Instrument",
     "InstrumentError",
     "InstrumentIdError",
     "InstrumentIdParts",
     "InstrumentKind",
+    "ListingSchedule",
     "OffGridError",
     "OptionRight",
+    "RollingCatalogue",
     "TradingStatus",
     "UnknownInstrumentError",
-    "default_catalogue",
-    "default_expiries",
+    "fixed_clock",
     "format_option_id",
     "format_spot_id",
     "format_strike",
+    "listed_expiries",
+    "listed_expiry_dates",
+    "listing_session",
+    "listings_at",
     "option_chain",
     "parse_instrument_id",
     "spot_instrument",
     "strike_grid",
     "strike_step",
+    "venue_clock",
 ]

@@ -7,12 +7,12 @@ between the two and they raise on any value that is not exactly on the grid, bec
 silently rounded price is a wrong trade.
 
 Option chains are a pure function of ``(underlying, spot reference, expiries, strikes)`` so
-market-data and pricing code can list the same instruments the venue lists.
+market-data and pricing code can list the same instruments the venue lists; which expiries
+are listed when is the schedule of :mod:`streams.instruments.listings`.
 """
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
@@ -29,7 +29,6 @@ from streams.instruments.ids import (
 )
 
 __all__ = [
-    "DEFAULT_AS_OF",
     "DEFAULT_OPTION_SPECS",
     "DEFAULT_SPOT_REFERENCES",
     "DEFAULT_SPOT_SPECS",
@@ -41,8 +40,6 @@ __all__ = [
     "OffGridError",
     "TradingStatus",
     "UnknownInstrumentError",
-    "default_catalogue",
-    "default_expiries",
     "option_chain",
     "spot_instrument",
     "strike_grid",
@@ -51,9 +48,7 @@ __all__ = [
 
 #: Options expire at 08:00 UTC on their expiry date (the convention of the large crypto venues).
 OPTION_EXPIRY_TIME = time(8, 0, tzinfo=UTC)
-#: Fixed reference date of the default catalogue, so two processes list the same chain.
-DEFAULT_AS_OF = date(2026, 1, 2)
-#: Spot levels the default strikes are centred on; market data can pass live ones instead.
+#: Spot levels the venue's strikes are centred on (see :mod:`streams.instruments.listings`).
 DEFAULT_SPOT_REFERENCES: Mapping[str, Decimal] = {"BTC": Decimal("100000"), "ETH": Decimal("3500")}
 
 _ONE_BILLION = 1_000_000_000
@@ -237,6 +232,14 @@ class Catalogue(Mapping[str, Instrument]):
         except KeyError:
             raise UnknownInstrumentError(instrument_id) from None
 
+    def get(self, instrument_id: str, default: Instrument | None = None) -> Instrument | None:
+        """Like ``dict.get``: risk looks up every position on every request, and Mapping's
+        generic ``get`` (a raised and caught KeyError per miss) costs several times more."""
+        return self._by_id.get(instrument_id, default)
+
+    def __contains__(self, instrument_id: object) -> bool:
+        return instrument_id in self._by_id
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._by_id)
 
@@ -351,43 +354,3 @@ def option_chain(
                     )
                 )
     return chain
-
-
-def _last_friday(year: int, month: int) -> date:
-    last = date(year, month, calendar.monthrange(year, month)[1])
-    return last - timedelta(days=(last.weekday() - calendar.FRIDAY) % 7)
-
-
-def default_expiries(as_of: date, weeklies: int = 2, monthlies: int = 2) -> list[date]:
-    """The next ``weeklies`` Fridays and the next ``monthlies`` month-end Fridays after
-    ``as_of`` (strictly later), deduplicated and sorted."""
-    first_friday = as_of + timedelta(days=(calendar.FRIDAY - as_of.weekday()) % 7 or 7)
-    found = {first_friday + timedelta(weeks=i) for i in range(weeklies)}
-    year, month, monthly = as_of.year, as_of.month, []
-    while len(monthly) < monthlies:
-        candidate = _last_friday(year, month)
-        if candidate > as_of:
-            monthly.append(candidate)
-        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-    return sorted(found | set(monthly))
-
-
-def default_catalogue(
-    as_of: date = DEFAULT_AS_OF,
-    spot_references: Mapping[str, Decimal] = DEFAULT_SPOT_REFERENCES,
-    strikes_per_expiry: int = 5,
-) -> Catalogue:
-    """BTC-USDT and ETH-USDT spot plus a small option chain per underlying.
-
-    Deterministic for given arguments, so every worker and every replay lists the same
-    instruments; pass today's date and live references to list a current chain.
-    """
-    instruments: list[Instrument] = []
-    expiries = default_expiries(as_of)
-    for underlying in ("BTC", "ETH"):
-        instruments.append(spot_instrument(underlying))
-    for underlying in ("BTC", "ETH"):
-        instruments.extend(
-            option_chain(underlying, spot_references[underlying], expiries, strikes_per_expiry)
-        )
-    return Catalogue(instruments)

@@ -90,7 +90,8 @@ def _exchange_positions(settings: Settings, underlying: str, expiry: datetime,
         key = (pos["account"], pos["symbol"])
         if key not in latest or pos["seq"] >= latest[key]["seq"]:
             latest[key] = pos
-    catalogue = venue_catalogue()
+    # the listing just before the expiry lists every option of it, however late this runs
+    catalogue = venue_catalogue().at(expiry - timedelta(microseconds=1))
     out = []
     for (account, symbol), pos in latest.items():
         try:

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from infra.settings import Settings
+from streams.instruments import listing_session
 from streams.marketdata.alerts import AlertBook
 from streams.marketdata.market import BookParams, SymbolMarket
 from streams.marketdata.marks import ChainParams, OptionChain, surface_for
@@ -165,8 +166,8 @@ def test_index_books_feed_health_and_marks_from_venue_feeds(worker: Settings) ->
         letters = tail.collect(lambda m: m.topic() == "md.l2.dlq" and (
             m.key() in (symbol.encode(), b"SOMETHING-USDT")),
             lambda got: len({value(m)["reason"] for m in got}) >= 3)
-        chain_size = OptionChain.build(underlying, want_index[0].ts_event.date(), D(1000),
-                                       ChainParams.from_settings(SETTINGS)).size
+        chain_size = OptionChain.build(underlying, listing_session(want_index[0].ts_event),
+                                       D(1000), ChainParams.from_settings(SETTINGS)).size
         marks = tail.collect(
             lambda m: m.topic() == "md.marks" and m.key().startswith(f"{underlying}-".encode()),
             lambda got: len(got) >= chain_size)
@@ -202,7 +203,7 @@ def test_index_books_feed_health_and_marks_from_venue_feeds(worker: Settings) ->
     by_id = {i.event_id: i for i in want_index}
     got = [by_name("md.marks").decode(m.value()) for m in unique(marks)]
     params = ChainParams.from_settings(SETTINGS)
-    chains = [OptionChain.build(underlying, i.ts_event.date(), i.price, params)
+    chains = [OptionChain.build(underlying, listing_session(i.ts_event), i.price, params)
               for i in want_index]
     checked = 0
     for cause in {m.causation_id for m in got}:

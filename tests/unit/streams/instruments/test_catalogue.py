@@ -1,4 +1,4 @@
-"""Instruments, grids and the default listing."""
+"""Instruments, grids and the immutable catalogue (the listing schedule: test_listings)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streams.instruments import (
-    DEFAULT_AS_OF,
     Catalogue,
     GridSpec,
     Instrument,
@@ -21,8 +20,7 @@ from streams.instruments import (
     OptionRight,
     TradingStatus,
     UnknownInstrumentError,
-    default_catalogue,
-    default_expiries,
+    listings_at,
     option_chain,
     spot_instrument,
     strike_grid,
@@ -32,30 +30,29 @@ from streams.instruments import (
 D = Decimal
 
 
-def test_default_catalogue_lists_spot_and_a_small_chain() -> None:
-    cat = default_catalogue()
+#: What the venue listed on Monday 2026-01-05 at noon: BTC-20260109 and ETH-20260109 are
+#: weeklies then (tests/unit/streams/instruments/test_listings.py checks the schedule).
+AT = datetime(2026, 1, 5, 12, tzinfo=UTC)
+
+
+def catalogue() -> Catalogue:
+    return listings_at(AT)
+
+
+def test_a_listing_has_spot_and_an_option_chain() -> None:
+    cat = catalogue()
     assert [i.instrument_id for i in cat.spots()] == ["BTC-USDT", "ETH-USDT"]
-    expiries = default_expiries(DEFAULT_AS_OF)
-    for underlying in ("BTC", "ETH"):
-        options = cat.options(underlying)
-        assert len(options) == len(expiries) * 5 * 2
-        assert all(o.quote == "USDT" and o.kind is InstrumentKind.OPTION for o in options)
-        assert {o.expiry.date() for o in options} == set(expiries)  # type: ignore[union-attr]
     assert "BTC-20260109-100000-C" in cat
     assert cat["BTC-20260109-100000-P"].right is OptionRight.PUT
     assert len(cat.options("BTC", date(2026, 1, 9))) == 10
-
-
-def test_default_catalogue_is_deterministic() -> None:
-    a, b = default_catalogue(), default_catalogue()
-    assert list(a.items()) == list(b.items())
+    assert all(o.quote == "USDT" and o.kind is InstrumentKind.OPTION for o in cat.options())
 
 
 def test_unknown_instrument() -> None:
     with pytest.raises(UnknownInstrumentError):
-        default_catalogue()["DOGE-USDT"]
+        catalogue()["DOGE-USDT"]
     with pytest.raises(KeyError):
-        default_catalogue()["DOGE-USDT"]
+        catalogue()["DOGE-USDT"]
 
 
 @pytest.mark.parametrize(
@@ -100,13 +97,13 @@ def test_quantity_grid() -> None:
 @settings(max_examples=100, deadline=None)
 @given(st.integers(-(10**15), 10**15), st.sampled_from(["BTC-USDT", "ETH-20260109-3500-C"]))
 def test_ticks_round_trip(ticks: int, instrument_id: str) -> None:
-    inst = default_catalogue()[instrument_id]
+    inst = catalogue()[instrument_id]
     assert inst.price_to_ticks(inst.ticks_to_price(ticks)) == ticks
     assert inst.qty_to_lots(inst.lots_to_qty(ticks)) == ticks
 
 
 def test_option_fields_and_expiry_time() -> None:
-    opt = default_catalogue()["ETH-20260109-3500-C"]
+    opt = catalogue()["ETH-20260109-3500-C"]
     assert (opt.strike, opt.right, opt.contract_size) == (D(3500), OptionRight.CALL, D(1))
     assert opt.expiry == datetime(2026, 1, 9, 8, 0, tzinfo=UTC)
     assert opt.expiry_ns == int(opt.expiry.timestamp()) * 1_000_000_000  # type: ignore[union-attr]
@@ -143,7 +140,7 @@ def test_inconsistent_spot_instruments_are_refused(changes: dict) -> None:
     ],
 )
 def test_inconsistent_options_are_refused(changes: dict) -> None:
-    opt = default_catalogue()["ETH-20260109-3500-C"]
+    opt = catalogue()["ETH-20260109-3500-C"]
     with pytest.raises(InstrumentError):
         replace(opt, **changes)
 
@@ -179,18 +176,8 @@ def test_strike_helpers() -> None:
         strike_grid(D(100), 0)
 
 
-def test_default_expiries_are_fridays_after_as_of() -> None:
-    days = default_expiries(date(2026, 1, 2))  # a Friday: the next ones are strictly later
-    assert days == [date(2026, 1, 9), date(2026, 1, 16), date(2026, 1, 30), date(2026, 2, 27)]
-    assert all(d.weekday() == 4 for d in days)
-    assert default_expiries(date(2026, 12, 30), weeklies=1, monthlies=1) == [
-        date(2027, 1, 1),
-        date(2027, 1, 29),
-    ]
-
-
 def test_catalogue_is_immutable_and_checked() -> None:
-    cat = default_catalogue()
+    cat = catalogue()
     halted = cat.with_status("BTC-USDT", TradingStatus.HALTED)
     assert halted["BTC-USDT"].status is TradingStatus.HALTED
     assert cat["BTC-USDT"].status is TradingStatus.TRADING
@@ -199,7 +186,8 @@ def test_catalogue_is_immutable_and_checked() -> None:
         Catalogue([spot_instrument("BTC"), spot_instrument("BTC")])
     with pytest.raises(TypeError):
         Catalogue(["BTC-USDT"])  # type: ignore[list-item]
-    assert len(cat) == 82 and repr(cat) == "Catalogue(82 instruments)"
+    # 2 spot pairs + 13 expiries (12 listed, 1 expired that morning) x 5 strikes x C/P x 2
+    assert len(cat) == 262 and repr(cat) == "Catalogue(262 instruments)"
 
 
 def test_instrument_is_hashable_value() -> None:

@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from streams.cdc_bridge.transfers import transfer_outputs
+from streams.instruments import fixed_clock
 from streams.ledger import CLEARING, check_ledger
 from streams.ledger.agents import booking_outputs
 from streams.listing import venue_catalogue
@@ -32,7 +33,7 @@ from topics.contracts.cdc import TransferRow
 
 D = Decimal
 T0 = datetime(2026, 1, 5, 12, tzinfo=UTC)
-CATALOGUE = venue_catalogue()
+CATALOGUE = venue_catalogue(fixed_clock(T0))  # the venue as it stood during the run
 ACCOUNTS = ("acc-1", "acc-2", "acc-3")
 #: symbol -> (tick, lot, price range in ticks, qty range in lots)
 MARKETS: dict[str, tuple[Decimal, Decimal, tuple[int, int], tuple[int, int]]] = {

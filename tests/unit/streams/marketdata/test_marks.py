@@ -9,7 +9,15 @@ from decimal import Decimal
 
 import pytest
 
-from streams.instruments import default_expiries, option_chain, parse_instrument_id
+from streams.instruments import (
+    DEFAULT_SCHEDULE,
+    TradingStatus,
+    listed_expiry_dates,
+    listing_session,
+    listings_at,
+    parse_instrument_id,
+    strike_grid,
+)
 from streams.marketdata.marks import ChainParams, OptionChain, UnderlyingMarks, surface_for
 from streams.marketdata.pricing import black76_scalar, mark_to_decimal, year_fraction
 from streams.marketdata.volsurface import default_surface
@@ -32,7 +40,8 @@ def test_every_mark_equals_black76_on_the_forward_with_the_surface_vol(
     ix = index(price, underlying=underlying)
     chain = OptionChain.build(underlying, NOW.date(), ix.price, params)
     marks = chain.marks(ix, default_surface(underlying), r, q)
-    assert len(marks) == chain.size == 11 * len(default_expiries(NOW.date(), 2, 2)) * 2
+    strikes = {*strike_grid(ix.price, 11), *DEFAULT_SCHEDULE.strikes(underlying)}
+    assert len(marks) == chain.size == len(strikes) * len(listed_expiry_dates(NOW.date())) * 2
     spot = float(ix.price)
     for m in marks:
         parts = parse_instrument_id(m.symbol)
@@ -65,20 +74,36 @@ def test_marks_pass_the_topic_contract_and_money_stays_on_the_premium_tick() -> 
     assert {m.event_id for m in marks} == {f"{m.symbol}:mark:BTC:index:1" for m in marks}
 
 
-def test_the_chain_is_the_instrument_catalogues_listing() -> None:
-    chain = OptionChain.build("BTC", NOW.date(), Decimal("91000"), ChainParams(5, 1, 1))
-    listed = option_chain("BTC", Decimal("91000"), default_expiries(NOW.date(), 1, 1), 5)
-    assert [i.instrument_id for i in chain.instruments] == [i.instrument_id for i in listed]
-    generic = OptionChain.build("TESTX", NOW.date(), Decimal("1000"), ChainParams(3, 1, 0))
-    assert generic.tick == Decimal("0.01") and generic.size == 6
+@pytest.mark.parametrize("at", [NOW, datetime(2026, 12, 3, 12, tzinfo=UTC),
+                                datetime(2026, 12, 4, 7, 59, tzinfo=UTC),
+                                datetime(2026, 12, 4, 8, tzinfo=UTC),
+                                datetime(2027, 3, 25, 9, tzinfo=UTC)])
+@pytest.mark.parametrize("underlying", ["BTC", "ETH"])
+def test_the_chain_marks_every_option_the_venue_lists(at: datetime, underlying: str) -> None:
+    """The venue's listing rolls with its clock; the chain of the same session prices every
+    option it lists (whatever the index it re-centred on), on the same expiries."""
+    chain = OptionChain.build(underlying, listing_session(at), Decimal("91000"), ChainParams(5))
+    venue = {i.instrument_id: i for i in listings_at(at).options(underlying)
+             if i.status is TradingStatus.TRADING}
+    marked = {i.instrument_id: i for i in chain.instruments}
+    assert set(venue) <= set(marked)
+    assert all(marked[s] == venue[s] for s in venue)  # the same instruments, grids included
+    assert {i.expiry for i in chain.instruments} == {i.expiry for i in venue.values()}
+
+
+def test_an_underlying_the_venue_does_not_list_gets_the_generic_grid() -> None:
+    generic = OptionChain.build("TESTX", NOW.date(), Decimal("1000"), ChainParams(3))
+    assert generic.tick == Decimal("0.01")
+    assert generic.size == 3 * len(listed_expiry_dates(NOW.date())) * 2
 
 
 def test_expired_options_are_not_marked() -> None:
-    chain = OptionChain.build("BTC", NOW.date(), Decimal("91000"), ChainParams(3, 2, 0))
+    chain = OptionChain.build("BTC", NOW.date(), Decimal("91000"), ChainParams(3))
     first_expiry = min(i.expiry for i in chain.instruments)  # type: ignore[type-var]
     later = index("91000", at=first_expiry + timedelta(minutes=1))  # type: ignore[operator]
     marks = chain.marks(later, surface_for("BTC"))
-    assert len(marks) == chain.size // 2
+    assert 0 < len(marks) == sum(1 for i in chain.instruments
+                                 if i.expiry > later.ts_event)  # type: ignore[operator]
     assert all(m.expiry > later.ts_event for m in marks)
 
 
@@ -102,11 +127,24 @@ def test_the_chain_rolls_to_the_index_date_and_recentres() -> None:
     rolled = um.offer(index("120000", n=2, at=tomorrow), now_wall=2)
     assert um.as_of == tomorrow.date().isoformat() and um.reference == "120000"
     assert {m.expiry for m in first} != {m.expiry for m in rolled}
-    strikes = sorted({int(m.symbol.split("-")[2]) for m in rolled})
-    assert strikes[len(strikes) // 2] == 120000
+    strikes = {Decimal(m.symbol.split("-")[2]) for m in rolled}
+    assert set(strike_grid(Decimal(120000), 11)) <= strikes  # re-centred on the new index
+    assert set(DEFAULT_SCHEDULE.strikes("BTC")) <= strikes  # and the venue's strikes kept
     restored = UnderlyingMarks("BTC", ChainParams(interval_s=0),
                                json.loads(json.dumps(um.to_state())))
     again = restored.offer(index("120100", n=3, at=tomorrow), now_wall=3)
     assert [m.symbol for m in again] == [m.symbol for m in rolled]  # same listing
     with pytest.raises(ValueError, match="ETH index"):
         um.offer(index("3000", underlying="ETH"), now_wall=4)
+
+
+def test_the_chain_rolls_at_0800_utc_with_the_venues_listing() -> None:
+    um = UnderlyingMarks("BTC", ChainParams(interval_s=0))
+    um.offer(index("91000", n=1), now_wall=1)
+    before = NOW.replace(hour=7, minute=59) + timedelta(days=1)
+    um.offer(index("95000", n=2, at=before), now_wall=2)
+    assert um.as_of == NOW.date().isoformat() and um.reference == "91000"  # same session
+    at_eight = before.replace(hour=8, minute=0)
+    marks = um.offer(index("95000", n=3, at=at_eight), now_wall=3)
+    assert um.as_of == at_eight.date().isoformat() and um.reference == "95000"
+    assert min(m.expiry for m in marks) == at_eight + timedelta(days=1)  # the new daily

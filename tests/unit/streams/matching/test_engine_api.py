@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
-from streams.instruments import TradingStatus, default_catalogue
+from streams.instruments import TradingStatus, listings_at
 from streams.matching import (
     Code,
     EngineConfig,
@@ -37,7 +38,7 @@ def test_reduce_only_asks_the_policy() -> None:
 
 
 def test_engine_from_a_catalogue_instrument() -> None:
-    option = default_catalogue()["BTC-20260109-100000-C"]
+    option = listings_at(datetime(2026, 1, 5, 12, tzinfo=UTC))["BTC-20260109-100000-C"]
     engine = MatchingEngine.for_instrument(option, market_protection_bps=100)
     assert engine.instrument_id == option.instrument_id
     assert engine.config.min_qty == option.qty_to_lots(Decimal("0.01")) == 1

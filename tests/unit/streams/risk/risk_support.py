@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from streams.instruments import Catalogue, default_catalogue
+from streams.instruments import Catalogue, listings_at
 from streams.ledger import FeeSchedule
 from streams.risk import AccountState, Decision, RiskLimits
 from topics.contracts import Fill, FundsTransferred, OrderReleased, SubmitOrder
@@ -15,7 +15,7 @@ from topics.contracts import Fill, FundsTransferred, OrderReleased, SubmitOrder
 D = Decimal
 NOW = datetime(2026, 1, 5, 12, tzinfo=UTC)
 NOW_MS = int(NOW.timestamp() * 1000)
-CATALOGUE = default_catalogue()
+CATALOGUE = listings_at(NOW)  # what the venue listed at NOW
 FEES = FeeSchedule()
 BTC_CALL = "BTC-20260109-100000-C"  # expires 2026-01-09 08:00 UTC
 BTC_CALL_110 = "BTC-20260109-110000-C"
