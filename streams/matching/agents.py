@@ -34,7 +34,7 @@ from streams.app import app
 from streams.batching import as_current
 from streams.deadletters import send_dead_letter
 from streams.inbox import Inbox, venue_time_ns
-from streams.instruments import Instrument
+from streams.instruments import Instrument, TradingStatus
 from streams.kafka import read_range
 from streams.listing import venue_catalogue
 from streams.matching.engine import MatchingEngine
@@ -71,6 +71,9 @@ snapshots = app.Table(
 
 
 CATALOGUE = venue_catalogue()
+# A replay starts its engine as trading: its own clock expires an option on time, exactly as
+# it did the first time (an engine created during the grace day would start expired).
+TRADING = TradingStatus.TRADING
 
 
 @dataclass
@@ -137,11 +140,12 @@ async def _restore(symbol: str, instrument: Instrument, event: Any) -> _Live:
     elif record is None:
         # Never seen by this group: the book starts empty here. Recording that at once means
         # a restart finds a base even if it comes before the first regular snapshot.
-        live = _Live(MatchingEngine.for_instrument(instrument), instrument, partition, first - 1)
+        live = _Live(MatchingEngine.for_instrument(instrument, initial_status=TRADING), instrument,
+                      partition, first - 1)
         _write_snapshot(symbol, live, event)
         return live
     else:
-        engine = MatchingEngine.for_instrument(instrument)
+        engine = MatchingEngine.for_instrument(instrument, initial_status=TRADING)
         start = 0  # both snapshots are newer than the restart point: the whole history
     raw = await asyncio.to_thread(_read_commands, partition, start, first, symbol)
     replayed = sum(_replay(engine, instrument, payload, ts) for payload, ts in raw)
@@ -209,7 +213,8 @@ async def _send(topic: str, key: bytes, message: Any) -> None:
 
 
 async def _match_symbol(symbol: str, batch: list[Any], ts_init: str) -> None:
-    instrument = CATALOGUE.get(symbol)
+    # what was listed when the venue logged the first command: replays decide the same
+    instrument = CATALOGUE.at(ns_to_datetime(venue_time_ns(batch[0].message))).get(symbol)
     if instrument is None:
         for event in batch:
             await send_dead_letter(event, "unknown_instrument",

@@ -180,7 +180,8 @@ async def _process(account: str, events: list[Any]) -> None:
             await _process_one(account, state, event, touched)
     if touched:
         now = _utc(time.time())
-        _emit_revaluation(live, state.revalue(CATALOGUE, prices, LIMITS, now), now, touched)
+        _emit_revaluation(live, state.revalue(CATALOGUE.current(), prices, LIMITS, now), now,
+                          touched)
     with as_current(live.last_event):
         risk_table[account.encode()] = state.to_json()
 
@@ -198,12 +199,13 @@ async def _process_one(account: str, state: AccountState, event: Any,
         await send_dead_letter(event, "wrong_key",
                                f"key {account!r} but record for {record.account!r}")
         return
+    now = _utc(now_ns / 1e9)
+    listed = CATALOGUE.at(now)  # what was listed when the venue logged the message
     if msg.topic == REQUESTS.name:
-        now = _utc(now_ns / 1e9)
         decision = state.decide(record, now_ms=now_ns // 1_000_000, now=now,
-                                catalogue=CATALOGUE, prices=prices, limits=LIMITS, fees=FEES)
+                                catalogue=listed, prices=prices, limits=LIMITS, fees=FEES)
         _emit_decision(decision, now)
-    elif state.apply(record, CATALOGUE) and hasattr(record, "symbol"):
+    elif state.apply(record, listed) and hasattr(record, "symbol"):
         touched.add(record.symbol)
 
 
@@ -222,11 +224,12 @@ async def risk_check(stream: Any) -> None:
 async def revalue_accounts() -> None:
     """Mark every account held here; publish what moved and act on crossed thresholds."""
     now = _utc(time.time())
+    listed = CATALOGUE.current()
     for account, live in list(accounts.items()):
         if not live.state.positions:
             continue
         before = (live.state.margin_level, live.state.crossings)
-        revaluation = live.state.revalue(CATALOGUE, prices, LIMITS, now)
+        revaluation = live.state.revalue(listed, prices, LIMITS, now)
         _emit_revaluation(live, revaluation, now, set())
         if (live.state.margin_level, live.state.crossings) != before:
             with as_current(live.last_event):
