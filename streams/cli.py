@@ -612,6 +612,24 @@ def demo(seconds: int, rate: float, speed: float) -> None:
     sys.exit(run_demo(get_settings(), console, seconds=seconds, rate=rate, speed=speed))
 
 
+@main.command()
+@click.option("--short", is_flag=True, help="three cheap fault kinds (what CI runs), ~3 min")
+@click.option("--fault", "faults", multiple=True, help="only these fault kinds (repeatable)")
+@click.option("--orders", default=300, show_default=True, help="orders per fault kind")
+@click.option("--rate", default=60.0, show_default=True, help="orders per second")
+@click.option("--options", default=8, show_default=True, help="simplified options per kind")
+def drill(short: bool, faults: tuple[str, ...], orders: int, rate: float, options: int) -> None:
+    """Load through the whole platform while faults are injected; reconcile end to end."""
+    from streams.drill import FAULTS, SHORT, DrillConfig, run_drill
+
+    kinds = faults or (SHORT if short else tuple(FAULTS))
+    unknown = [k for k in kinds if k not in FAULTS]
+    if unknown:
+        raise click.BadParameter(f"unknown fault kinds {unknown}; known: {sorted(FAULTS)}")
+    cfg = DrillConfig(kinds=kinds, orders=orders, rate=rate, options=options)
+    sys.exit(run_drill(get_settings(), console, cfg))
+
+
 # --- the order database and CDC (commands in cdc/cli.py) -----------------------------------
 
 from cdc.cli import cdc as _cdc  # noqa: E402  (light: heavy imports are inside each command)

@@ -23,15 +23,15 @@ ACCOUNTS = ("acc-a", "acc-b", "acc-c")
 
 def generate_commands(symbols: list[str], n: int, seed: int, start: datetime | None = None,
                       mid: Decimal = Decimal(90_000), step: timedelta = timedelta(milliseconds=1),
-                      prefix: str = "") -> Iterator[wire.SubmitOrder | wire.CancelOrder |
-                                                     wire.AmendOrder]:
+                      prefix: str = "", accounts: tuple[str, ...] = ACCOUNTS
+                      ) -> Iterator[wire.SubmitOrder | wire.CancelOrder | wire.AmendOrder]:
     """``n`` commands over ``symbols``; ``prefix`` keeps ids unique across runs."""
     rng = random.Random(seed)
     start = start or datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
     resting: dict[str, list[tuple[str, str]]] = {s: [] for s in symbols}
     for i in range(n):
         symbol = rng.choice(symbols)
-        account = rng.choice(ACCOUNTS)
+        account = rng.choice(accounts)
         common = {"command_id": f"{prefix}{symbol}:c{i}", "ts_sent": start + step * i,
                   "account": account, "symbol": symbol}
         roll = rng.random()
