@@ -7,23 +7,41 @@ on every ``up``, so the ports and paths always follow the one settings object.
 
 from __future__ import annotations
 
+import base64
 import os
 import pwd
 import shutil
 import socket
 import subprocess
+import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
+from string import Template
 
 import httpx
 import psycopg
-from confluent_kafka.admin import AdminClient
+from confluent_kafka.admin import AdminClient, ClusterMetadata
 
 from infra.jars import classpath, plugin_path
-from infra.settings import Settings
+from infra.settings import KafkaNode, Settings
 
-__all__ = ["SERVICES", "Health", "Service", "service_user", "write_shared_conf"]
+__all__ = [
+    "KAFKA",
+    "SERVICES",
+    "Health",
+    "Service",
+    "catalogue",
+    "depth",
+    "kafka_names",
+    "kafka_program",
+    "render_kafka_conf",
+    "service_user",
+    "services",
+    "write_shared_conf",
+]
 
 HEALTH_TIMEOUT_S = 3.0
 
@@ -73,53 +91,89 @@ def _java(settings: Settings, heap: str, runtime: str, main: str, *args: str,
 
 
 # --- Kafka -------------------------------------------------------------------------------
+# One node keeps the program name ``kafka`` and the layout it always had; a cluster runs
+# ``kafka-1``.. ``kafka-N``, each its own supervisord program, config and log dir, so one
+# broker can be stopped or killed on its own in a fault drill.
 
-def _kafka_conf(settings: Settings) -> Path:
-    return settings.data_dir / "conf" / "kafka-server.properties"
+KAFKA = "kafka"
+_KAFKA_TEMPLATE = Path(__file__).parent / "templates" / "kafka-server.properties"
+_cluster_id_lock = threading.Lock()
 
 
-def _prepare_kafka(settings: Settings) -> None:
+def _broker_program(brokers: int, node_id: int) -> str:
+    return KAFKA if brokers == 1 else f"{KAFKA}-{node_id}"
+
+
+def kafka_program(settings: Settings, node: KafkaNode) -> str:
+    """The supervisord program (and log dir) of one node."""
+    return _broker_program(settings.kafka.brokers, node.node_id)
+
+
+def _kafka_conf(settings: Settings, node: KafkaNode) -> Path:
+    if settings.kafka.brokers == 1:
+        return settings.data_dir / "conf" / "kafka-server.properties"
+    return settings.data_dir / "conf" / f"kafka-{node.node_id}.properties"
+
+
+def _kafka_log_dir(settings: Settings, node: KafkaNode) -> Path:
+    return settings.data_dir / kafka_program(settings, node)
+
+
+def render_kafka_conf(settings: Settings, node: KafkaNode) -> str:
+    """``server.properties`` of one node; the static voters list every node of the cluster."""
     k = settings.kafka
-    logs = settings.data_dir / "kafka"
-    conf = _kafka_conf(settings)
-    conf.write_text(f"""\
-process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@{k.host}:{k.controller_port}
-listeners=PLAINTEXT://{k.host}:{k.port},CONTROLLER://{k.host}:{k.controller_port}
-advertised.listeners=PLAINTEXT://{k.host}:{k.port}
-controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
-log.dirs={logs}
-num.partitions=3
-auto.create.topics.enable=false
-offsets.topic.replication.factor=1
-offsets.topic.num.partitions=10
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
-group.initial.rebalance.delay.ms=0
-log.retention.hours=168
-""")
-    if not (logs / "meta.properties").exists():
-        cp = classpath(settings, "kafka")
-        java = str(settings.java)
-        cluster_id = subprocess.run(
-            [java, "-cp", cp, "kafka.tools.StorageTool", "random-uuid"],
-            check=True, capture_output=True, text=True,
-        ).stdout.strip().splitlines()[-1]
-        subprocess.run(
-            [java, "-cp", cp, "kafka.tools.StorageTool", "format", "-t", cluster_id,
-             "-c", str(conf)],
-            check=True, capture_output=True, text=True,
-        )
+    voters = ",".join(f"{n.node_id}@{k.host}:{n.controller_port}" for n in k.nodes)
+    return Template(_KAFKA_TEMPLATE.read_text()).substitute(
+        brokers=k.brokers, node_id=node.node_id, voters=voters, host=k.host, port=node.port,
+        controller_port=node.controller_port, log_dir=_kafka_log_dir(settings, node),
+        replication_factor=k.replication_factor, min_isr=k.min_insync_replicas,
+    )
 
 
-def _kafka_command(settings: Settings) -> list[str]:
-    return _java(settings, settings.kafka.heap, "kafka", "kafka.Kafka",
-                 str(_kafka_conf(settings)),
+def _new_cluster_id() -> str:
+    """What ``StorageTool random-uuid`` prints (a base64url UUID), without starting a JVM.
+
+    Kafka avoids ids that begin with ``-``: they read as options on a command line.
+    """
+    while True:
+        text = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not text.startswith("-"):
+            return text
+
+
+def _cluster_id(settings: Settings) -> str:
+    """The one id every node of the cluster is formatted with: from a node already
+    formatted, else from the file that remembers it, else a new one."""
+    with _cluster_id_lock:
+        for node in settings.kafka.nodes:
+            meta = _kafka_log_dir(settings, node) / "meta.properties"
+            if meta.exists():
+                for line in meta.read_text().splitlines():
+                    if line.startswith("cluster.id="):
+                        return line.split("=", 1)[1].strip()
+        remembered = settings.data_dir / "conf" / "kafka-cluster.id"
+        if not remembered.exists():
+            remembered.write_text(_new_cluster_id())
+        return remembered.read_text().strip()
+
+
+def _prepare_kafka(settings: Settings, node: KafkaNode) -> None:
+    conf = _kafka_conf(settings, node)
+    conf.write_text(render_kafka_conf(settings, node))
+    if (_kafka_log_dir(settings, node) / "meta.properties").exists():
+        return
+    done = subprocess.run(
+        [str(settings.java), "-cp", classpath(settings, "kafka"), "kafka.tools.StorageTool",
+         "format", "-t", _cluster_id(settings), "-c", str(conf)],
+        capture_output=True, text=True,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"formatting {conf.name} failed: {done.stdout}{done.stderr}".strip())
+
+
+def _kafka_command(settings: Settings, node: KafkaNode) -> list[str]:
+    return _java(settings, settings.kafka.broker_heap, "kafka", "kafka.Kafka",
+                 str(_kafka_conf(settings, node)),
                  props=(f"-Dkafka.logs.dir={settings.data_dir / 'logs'}",))
 
 
@@ -131,17 +185,31 @@ def _port_open(host: str, port: int) -> bool:
         return False
 
 
-def _kafka_health(settings: Settings) -> Health:
+def _under_replicated(meta: ClusterMetadata) -> int:
+    return sum(len(p.isrs) < len(p.replicas)
+               for t in meta.topics.values() for p in t.partitions.values())
+
+
+def _kafka_health(settings: Settings, node: KafkaNode) -> Health:
+    """The node answers metadata and, in a cluster, counts itself among the live brokers
+    (a fenced or still catching-up broker does not)."""
+    k = settings.kafka
     # A plain TCP probe first: librdkafka logs every refused connection to stderr.
-    if not _port_open(settings.kafka.host, settings.kafka.port):
+    if not _port_open(k.host, node.port):
         return Health(False, "port closed")
-    admin = AdminClient({"bootstrap.servers": settings.kafka.bootstrap_servers,
+    admin = AdminClient({"bootstrap.servers": f"{k.host}:{node.port}",
                          "socket.timeout.ms": 2000})
     try:
         meta = admin.list_topics(timeout=HEALTH_TIMEOUT_S)
     except Exception as exc:
         return Health(False, f"{type(exc).__name__}: {exc}")
-    return Health(True, f"{len(meta.brokers)} broker, {len(meta.topics)} topics")
+    if k.brokers == 1:
+        return Health(True, f"{len(meta.brokers)} broker, {len(meta.topics)} topics")
+    if node.node_id not in meta.brokers:
+        return Health(False, f"node {node.node_id} not among live brokers "
+                             f"{sorted(meta.brokers)}")
+    return Health(True, f"{len(meta.brokers)}/{k.brokers} brokers live, {len(meta.topics)} "
+                        f"topics, {_under_replicated(meta)} partitions under-replicated")
 
 
 # --- PostgreSQL --------------------------------------------------------------------------
@@ -223,6 +291,7 @@ def _connect_conf(settings: Settings) -> Path:
 
 def _prepare_connect(settings: Settings) -> None:
     c = settings.connect
+    rf = settings.kafka.replication_factor
     _connect_conf(settings).write_text(f"""\
 bootstrap.servers={settings.kafka.bootstrap_servers}
 group.id=strikeflow-connect
@@ -236,9 +305,9 @@ value.converter.schemas.enable=true
 config.storage.topic=_connect-configs
 offset.storage.topic=_connect-offsets
 status.storage.topic=_connect-status
-config.storage.replication.factor=1
-offset.storage.replication.factor=1
-status.storage.replication.factor=1
+config.storage.replication.factor={rf}
+offset.storage.replication.factor={rf}
+status.storage.replication.factor={rf}
 offset.storage.partitions=5
 status.storage.partitions=3
 offset.flush.interval.ms=1000
@@ -294,6 +363,14 @@ def _es_health(settings: Settings) -> Health:
 
 @dataclass(frozen=True)
 class Service:
+    """One supervisord program.
+
+    ``requires`` orders both ways: ``up`` starts a service after what it requires is healthy,
+    ``down`` stops it before. ``stop_timeout_s`` is supervisord's ``stopwaitsecs``: after it
+    the whole process group gets SIGKILL, which bounds ``down`` when a service hangs in its
+    shutdown (Connect waiting on a broker that is already gone).
+    """
+
     name: str
     address: Callable[[Settings], str]
     command: Callable[[Settings], list[str]]
@@ -304,19 +381,67 @@ class Service:
     user: Callable[[], str | None] = lambda: None
     stop_signal: str = "TERM"
     start_timeout_s: float = 120.0
+    stop_timeout_s: float = 5.0
 
 
-SERVICES: tuple[Service, ...] = (
-    Service("postgres", lambda s: f"{s.postgres.host}:{s.postgres.port}", _postgres_command,
-            _postgres_health, _prepare_postgres, _after_postgres, user=service_user,
-            stop_signal="INT", start_timeout_s=60),
-    Service("kafka", lambda s: s.kafka.bootstrap_servers, _kafka_command, _kafka_health,
-            _prepare_kafka),
-    Service("elasticsearch", lambda s: s.elasticsearch.url, _es_command, _es_health,
-            start_timeout_s=180),
-    Service("connect", lambda s: s.connect.url, _connect_command, _connect_health,
-            _prepare_connect, requires=("kafka",), start_timeout_s=180),
-)
+def _kafka_service(brokers: int, index: int) -> Service:
+    """Broker ``index`` (from 0) of a ``brokers``-node cluster. The node is looked up in the
+    settings the callables receive, so the ports always follow them.
+
+    The default 5 s to stop is enough for a clean shutdown. When a whole three-node cluster
+    goes down, the last node has lost its controller quorum and would wait minutes for it;
+    it is SIGKILLed instead, its log is recovered at the next start, and the other two
+    nodes shut down cleanly with every acknowledged write.
+    """
+
+    def node(settings: Settings) -> KafkaNode:
+        return settings.kafka.nodes[index]
+
+    return Service(
+        _broker_program(brokers, index + 1),
+        lambda s: f"{s.kafka.host}:{node(s).port}",
+        lambda s: _kafka_command(s, node(s)),
+        lambda s: _kafka_health(s, node(s)),
+        lambda s: _prepare_kafka(s, node(s)),
+    )
+
+
+@cache
+def catalogue(brokers: int = 1) -> tuple[Service, ...]:
+    """Every service, in start order, for a Kafka of ``brokers`` nodes."""
+    kafka = tuple(_kafka_service(brokers, i) for i in range(brokers))
+    return (
+        Service("postgres", lambda s: f"{s.postgres.host}:{s.postgres.port}", _postgres_command,
+                _postgres_health, _prepare_postgres, _after_postgres, user=service_user,
+                stop_signal="INT", start_timeout_s=60),
+        *kafka,
+        Service("elasticsearch", lambda s: s.elasticsearch.url, _es_command, _es_health,
+                start_timeout_s=180),
+        # Connect is stopped first and given the least time: with the brokers gone its
+        # graceful shutdown only waits on them (45 s measured), and its state is in Kafka.
+        Service("connect", lambda s: s.connect.url, _connect_command, _connect_health,
+                _prepare_connect, requires=tuple(k.name for k in kafka), start_timeout_s=180,
+                stop_timeout_s=4.0),
+    )
+
+
+def services(settings: Settings) -> tuple[Service, ...]:
+    return catalogue(settings.kafka.brokers)
+
+
+def kafka_names(settings: Settings) -> tuple[str, ...]:
+    """The programs that make up Kafka; ``kafka`` names all of them on the command line."""
+    return tuple(kafka_program(settings, node) for node in settings.kafka.nodes)
+
+
+def depth(svc: Service, known: tuple[Service, ...]) -> int:
+    """How many levels of services ``svc`` stands on: 0 for none. Start by rising depth,
+    stop by falling depth."""
+    by_name = {s.name: s for s in known}
+    return max((1 + depth(by_name[r], known) for r in svc.requires if r in by_name), default=0)
+
+
+SERVICES: tuple[Service, ...] = catalogue(1)  # the default one-broker stack
 
 
 def write_shared_conf(settings: Settings) -> None:

@@ -4,18 +4,28 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import psutil
 
 from infra.jars import ensure_jars
-from infra.services import SERVICES, Health, Service, write_shared_conf
+from infra.services import (
+    KAFKA,
+    Health,
+    Service,
+    depth,
+    kafka_names,
+    services,
+    write_shared_conf,
+)
 from infra.settings import Settings
 from infra.supervisor import Supervisor
 
 __all__ = ["ServiceStatus", "StackError", "clickhouse_health", "down", "status", "stop", "up"]
 
 Progress = Callable[[str], None]
+_ALIVE = ("RUNNING", "STARTING", "BACKOFF")
 
 
 class StackError(RuntimeError):
@@ -44,17 +54,26 @@ def _rss_mb(pid: int | None) -> float | None:
         return None
 
 
-def _select(names: tuple[str, ...] | None) -> tuple[Service, ...]:
+def _expand(settings: Settings, names: tuple[str, ...]) -> set[str]:
+    """Program names for what the user named: ``kafka`` means every broker of a cluster."""
+    out: set[str] = set()
+    for name in names:
+        out.update(kafka_names(settings) if name == KAFKA else (name,))
+    return out
+
+
+def _select(settings: Settings, names: tuple[str, ...] | None) -> tuple[Service, ...]:
+    known = services(settings)
     if not names:
-        return SERVICES
-    unknown = set(names) - {s.name for s in SERVICES}
+        return known
+    wanted = _expand(settings, names)
+    unknown = wanted - {s.name for s in known}
     if unknown:
         raise ValueError(f"unknown service(s): {', '.join(sorted(unknown))}")
-    wanted = set(names)
-    for svc in SERVICES:  # pull in what the wanted services need
+    for svc in known:  # pull in what the wanted services need
         if svc.name in wanted:
             wanted.update(svc.requires)
-    return tuple(s for s in SERVICES if s.name in wanted)
+    return tuple(s for s in known if s.name in wanted)
 
 
 def _wait_healthy(settings: Settings, sup: Supervisor, svc: Service) -> Health:
@@ -72,6 +91,14 @@ def _wait_healthy(settings: Settings, sup: Supervisor, svc: Service) -> Health:
                      f"({health.detail}); see {sup.log_path(svc.name)}")
 
 
+def _prepare(settings: Settings, pending: list[Service]) -> None:
+    """Prepare in parallel: formatting three Kafka nodes and ``initdb`` are each a JVM or a
+    process start of a second or more, and independent."""
+    with ThreadPoolExecutor(max_workers=max(1, len(pending))) as pool:
+        for future in [pool.submit(svc.prepare, settings) for svc in pending]:
+            future.result()
+
+
 def up(settings: Settings, names: tuple[str, ...] | None = None,
        progress: Progress = lambda _msg: None) -> list[str]:
     """Start what is not running, in dependency order; leave running services alone."""
@@ -81,13 +108,15 @@ def up(settings: Settings, names: tuple[str, ...] | None = None,
         progress(f"resolved from Maven Central: {', '.join(fetched)}")
     write_shared_conf(settings)
     sup = Supervisor(settings)
-    selected = _select(names)
-    started: list[str] = []
-    pending = [s for s in selected if (sup.info(s.name) or {}).get("statename") != "RUNNING"]
-    for svc in pending:
-        svc.prepare(settings)
-    sup.ensure_running(SERVICES)
+    selected = _select(settings, names)
+    # Configure supervisord first: a changed program is stopped and re-added, so what is
+    # pending is only known afterwards.
+    sup.ensure_running(services(settings))
+    programs = sup.programs()
+    pending = [s for s in selected if programs.get(s.name, {}).get("statename") != "RUNNING"]
+    _prepare(settings, pending)
     rpc = sup.rpc()
+    started: list[str] = []
     # Start every service whose requirements are met at once, then wait; repeat.
     remaining = list(pending)
     while remaining:
@@ -108,21 +137,51 @@ def stop(settings: Settings, names: tuple[str, ...]) -> None:
     """Stop some services and leave the others (and supervisord) running; ``up`` restarts them.
 
     What fault tests and ops drills use: Connect stopped while orders are written, a broker
-    restarted mid-stream.
+    stopped mid-stream (``kafka-2``; ``kafka`` stops every broker). One at a time, dependants
+    first, each waited for: brokers stopped together could leave the controllers without a
+    quorum mid-way through their controlled shutdown, and a drill wants the clean one.
     """
     sup = Supervisor(settings)
-    wanted = {s.name for s in _select(names)} & set(names)  # validates the names
+    wanted = {s.name for s in _select(settings, names)} & _expand(settings, names)
     if not sup.is_running():
         return
     rpc = sup.rpc()
-    for svc in reversed(SERVICES):  # dependants first
-        if svc.name in wanted and (sup.info(svc.name) or {}).get("statename") == "RUNNING":
+    for svc in reversed(services(settings)):  # dependants first
+        if svc.name in wanted & _alive(sup):
             rpc.stopProcess(svc.name, True)
 
 
+def _alive(sup: Supervisor) -> set[str]:
+    """Programs running or on their way to it: one that crashed and that supervisord is
+    restarting is stopped too, so a killed broker stays down for a drill."""
+    return {n for n, p in sup.programs().items() if p.get("statename") in _ALIVE}
+
+
+def _stop_waves(settings: Settings, programs: list[str]) -> list[list[str]]:
+    """Running programs grouped for stopping: anything the catalogue does not know (a
+    worker) first, then by falling depth (Connect before the brokers it writes to)."""
+    known = {s.name: s for s in services(settings)}
+    catalogue = tuple(known.values())
+    levels: dict[int, list[str]] = {}
+    for name in programs:
+        level = depth(known[name], catalogue) if name in known else 1_000
+        levels.setdefault(level, []).append(name)
+    return [levels[level] for level in sorted(levels, reverse=True)]
+
+
 def down(settings: Settings) -> None:
-    """Stop every program and supervisord itself; no process of the stack remains."""
-    Supervisor(settings).shutdown()
+    """Stop every program and supervisord itself; no process of the stack remains.
+
+    Wave by wave in reverse dependency order, each wave stopped in parallel: so Connect
+    shuts down while Kafka still answers it, and the whole takes about the slowest service
+    of each wave, each bounded by its ``stopwaitsecs`` before SIGKILL.
+    """
+    sup = Supervisor(settings)
+    running = sorted(_alive(sup))
+    timeouts = {s.name: s.stop_timeout_s for s in services(settings)}
+    for wave in _stop_waves(settings, running):
+        sup.stop_together(wave, max(timeouts.get(n, 10.0) for n in wave) + 10)
+    sup.shutdown()
 
 
 def clickhouse_health(settings: Settings) -> Health:
@@ -144,8 +203,9 @@ def clickhouse_health(settings: Settings) -> Health:
 def status(settings: Settings) -> list[ServiceStatus]:
     sup = Supervisor(settings)
     rows: list[ServiceStatus] = []
-    for svc in SERVICES:
-        info = sup.info(svc.name) or {}
+    programs = sup.programs()
+    for svc in services(settings):
+        info = programs.get(svc.name, {})
         state = info.get("statename", "STOPPED")
         pid = info.get("pid") or None
         health = svc.health(settings) if state == "RUNNING" else Health(False, "not running")

@@ -7,6 +7,8 @@ from any later ``strikeflow`` invocation.
 
 from __future__ import annotations
 
+import math
+import os
 import shlex
 import subprocess
 import sys
@@ -15,12 +17,40 @@ import xmlrpc.client
 from pathlib import Path
 from typing import Any
 
+import psutil
 from supervisor.xmlrpc import SupervisorTransport
 
-from infra.services import Service
+from infra.services import Service, depth
 from infra.settings import Settings
 
 __all__ = ["Supervisor"]
+
+_STOPPED = ("STOPPED", "EXITED", "FATAL", "UNKNOWN")
+
+
+def _exited(pid: int) -> bool:
+    """Gone, or a zombie: supervisord daemonizes, so whoever reaps it (init) may take a
+    while, and a zombie holds nothing."""
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def _kill_leftovers(groups: dict[int, float]) -> None:
+    """SIGKILL processes still in the process group of a program supervisord ran.
+
+    ``groups`` maps each group id (the program's pid: supervisord makes it the group leader)
+    to when it was told to stop. Only processes created before that count: a group id can be
+    reused by an unrelated process once the old group is gone.
+    """
+    for proc in psutil.process_iter(["create_time"]):
+        try:
+            since = groups.get(os.getpgid(proc.pid))
+            if since is not None and proc.info["create_time"] < since:
+                proc.kill()
+        except (ProcessLookupError, psutil.Error):
+            continue
 
 
 class Supervisor:
@@ -32,6 +62,7 @@ class Supervisor:
         self.log_dir = settings.data_dir / "logs"
         self.conf = settings.data_dir / "conf" / "supervisord.conf"
         self.socket = self.run_dir / "supervisor.sock"
+        self._stopped_groups: dict[int, float] = {}  # for the sweep after shutdown
 
     # -- configuration --------------------------------------------------------------------
     def render(self, services: tuple[Service, ...]) -> str:
@@ -47,11 +78,14 @@ class Supervisor:
         ]
         for svc in services:
             command = " ".join(shlex.quote(part) for part in svc.command(self.settings))
+            # supervisord stops by falling priority when it is itself told to exit: dependants
+            # (higher depth) first, as ``infra down`` does.
             lines += [
                 f"[program:{svc.name}]",
                 f"command={command.replace('%', '%%')}",
+                f"priority={100 + 10 * depth(svc, services)}",
                 "autostart=false", "autorestart=unexpected", "startsecs=2", "startretries=3",
-                f"stopsignal={svc.stop_signal}", "stopwaitsecs=60",
+                f"stopsignal={svc.stop_signal}", f"stopwaitsecs={math.ceil(svc.stop_timeout_s)}",
                 "stopasgroup=true", "killasgroup=true", "redirect_stderr=true",
                 f"stdout_logfile={self.log_path(svc.name)}",
                 "stdout_logfile_maxbytes=50MB", "stdout_logfile_backups=2",
@@ -99,16 +133,52 @@ class Supervisor:
             for name in added + modified:
                 rpc.addProcessGroup(name)
 
-    def shutdown(self, timeout_s: float = 90) -> None:
+    def programs(self) -> dict[str, dict[str, Any]]:
+        """What supervisord runs now, by program name (whatever the settings say today)."""
+        if not self.is_running():
+            return {}
+        return {p["name"]: p for p in self.rpc().getAllProcessInfo()}
+
+    def stop_together(self, names: list[str], timeout_s: float) -> None:
+        """Stop several programs at once and wait until all have stopped.
+
+        supervisord's own ``stopAllProcesses`` stops one program after the other, each
+        waiting up to its ``stopwaitsecs``. Here they all get their stop signal at once and
+        supervisord escalates to SIGKILL per program; ``timeout_s`` only guards against a
+        supervisord that stopped answering.
+        """
+        self._remember_groups(names)
+        rpc = self.rpc()
+        for name in names:
+            try:
+                rpc.stopProcess(name, False)
+            except xmlrpc.client.Fault as fault:
+                if "NOT_RUNNING" not in fault.faultString:
+                    raise
+        self._wait(lambda: all(self.programs().get(n, {}).get("statename") in _STOPPED
+                               for n in names), timeout_s, f"{', '.join(names)} did not stop")
+
+    def shutdown(self, timeout_s: float = 60) -> None:
+        """Stop what still runs, then supervisord itself; kill anything left in the
+        programs' process groups (a child that outlived its parent, say)."""
         if not self.is_running():
             return
+        self._remember_groups(list(self.programs()))
         rpc = self.rpc()
-        rpc.stopAllProcesses(True)
         pid = rpc.getPID()
+        # No ``stopAllProcesses(wait)`` first: supervisord answers a waiting call only on
+        # its next 1 s tick. Told to shut down, it stops whatever still runs itself (by
+        # falling priority, each within its stopwaitsecs) and exits.
         rpc.shutdown()
-        self._wait(lambda: not Path(f"/proc/{pid}").exists(), timeout_s,
-                   "supervisord did not exit")
+        self._wait(lambda: _exited(pid), timeout_s, "supervisord did not exit")
         self.socket.unlink(missing_ok=True)
+        _kill_leftovers(self._stopped_groups)
+
+    def _remember_groups(self, names: list[str]) -> None:
+        now = time.time()
+        for name, proc in self.programs().items():
+            if name in names and proc.get("pid"):
+                self._stopped_groups.setdefault(proc["pid"], now)
 
     def info(self, name: str) -> dict[str, Any] | None:
         if not self.is_running():

@@ -12,6 +12,7 @@ from confluent_kafka.admin import (
     ConfigResource,
     NewPartitions,
     NewTopic,
+    TopicMetadata,
 )
 
 from topics.catalogue import CATALOGUE, TopicSpec
@@ -38,21 +39,46 @@ def _describe_configs(admin: AdminClient, names: list[str]) -> dict[str, dict[st
     return out
 
 
-def apply_topics(bootstrap: str, specs: tuple[TopicSpec, ...] = CATALOGUE,
-                 replication_factor: int = 1) -> list[TopicChange]:
+def _from_settings(bootstrap: str | None, replication_factor: int | None,
+                   min_insync_replicas: int | None) -> tuple[str, int, int]:
+    """What the caller gave, else what the Kafka settings say: every broker, and RF 3 /
+    min ISR 2 on a three-broker cluster, 1 / 1 on the single local broker."""
+    if bootstrap and replication_factor and min_insync_replicas:
+        return bootstrap, replication_factor, min_insync_replicas
+    from infra.settings import get_settings  # only when the caller did not decide
+
+    kafka = get_settings().kafka
+    return (bootstrap or kafka.bootstrap_servers,
+            replication_factor or kafka.replication_factor,
+            min_insync_replicas or kafka.min_insync_replicas)
+
+
+def _replicas(meta: TopicMetadata) -> int:
+    return min((len(p.replicas) for p in meta.partitions.values()), default=0)
+
+
+def apply_topics(bootstrap: str | None = None, specs: tuple[TopicSpec, ...] = CATALOGUE,
+                 replication_factor: int | None = None,
+                 min_insync_replicas: int | None = None) -> list[TopicChange]:
     """Idempotent: create missing topics, raise partitions and fix configs of existing ones.
 
-    Partitions are never lowered (Kafka cannot): fewer wanted than present is reported as
-    drift and left alone.
+    The replication factor and ``min.insync.replicas`` come from the Kafka settings unless
+    given, so they follow the cluster size. Partitions are never lowered (Kafka cannot), and
+    a topic with fewer replicas than wanted is not reassigned: both are reported as drift
+    and left alone.
     """
+    bootstrap, rf, min_isr = _from_settings(bootstrap, replication_factor, min_insync_replicas)
     admin = AdminClient({"bootstrap.servers": bootstrap})
     existing = admin.list_topics(timeout=TIMEOUT_S).topics
     changes: list[TopicChange] = []
 
+    def wanted_config(spec: TopicSpec) -> dict[str, str]:
+        return {"min.insync.replicas": str(min_isr)} | spec.config()
+
     missing = [s for s in specs if s.name not in existing]
     if missing:
         futures = admin.create_topics(
-            [NewTopic(s.name, s.partitions, replication_factor, config=s.config())
+            [NewTopic(s.name, s.partitions, rf, config=wanted_config(s))
              for s in missing], operation_timeout=TIMEOUT_S)
         for name, fut in futures.items():
             try:
@@ -72,8 +98,13 @@ def apply_topics(bootstrap: str, specs: tuple[TopicSpec, ...] = CATALOGUE,
             admin.create_partitions([NewPartitions(spec.name, spec.partitions)])[
                 spec.name].result(timeout=TIMEOUT_S)
             notes.append(f"partitions {have}->{spec.partitions}")
-        drift = have > spec.partitions
-        wrong = {k: v for k, v in spec.config().items() if current[spec.name].get(k) != v}
+        drift = []
+        if have > spec.partitions:
+            drift.append(f"has {have} partitions, catalogue says {spec.partitions}")
+        if (replicas := _replicas(existing[spec.name])) < rf:
+            drift.append(f"has {replicas} replicas, settings say {rf}")
+        wrong = {k: v for k, v in wanted_config(spec).items()
+                 if current[spec.name].get(k) != v}
         if wrong:
             res = ConfigResource(
                 ConfigResource.Type.TOPIC, spec.name,
@@ -82,9 +113,7 @@ def apply_topics(bootstrap: str, specs: tuple[TopicSpec, ...] = CATALOGUE,
             admin.incremental_alter_configs([res])[res].result(timeout=TIMEOUT_S)
             notes += [f"{k}: {current[spec.name].get(k)}->{v}" for k, v in wrong.items()]
         if drift:
-            changes.append(TopicChange(spec.name, "drift",
-                                       f"has {have} partitions, catalogue says {spec.partitions}"
-                                       + (f"; {', '.join(notes)}" if notes else "")))
+            changes.append(TopicChange(spec.name, "drift", "; ".join(drift + notes)))
         elif notes:
             changes.append(TopicChange(spec.name, "updated", ", ".join(notes)))
         else:

@@ -12,6 +12,7 @@ from elasticsearch import Elasticsearch
 
 from infra import stack as infra_stack
 from infra.settings import Settings
+from tests.conftest import wait_for
 
 
 @pytest.mark.kafka
@@ -92,3 +93,29 @@ def test_chdb_through_clickhouse_connect_runs_a_merge_tree(tmp_path: Path) -> No
         assert engine == [("MergeTree",)]
     finally:
         client.close()
+
+
+def test_shutdown_kills_what_a_stopped_program_left_in_its_group(tmp_path: Path) -> None:
+    """supervisord calls a program stopped once its main process exits; a child that ignored
+    the stop signal would live on. ``infra down`` must not leave it. Needs no service."""
+    import psutil
+
+    from infra.services import Health, Service
+    from infra.supervisor import Supervisor
+
+    straggler = Service(
+        "straggler", lambda _s: "-",
+        lambda _s: ["sh", "-c", "(trap '' TERM; exec sleep 301) & exec sleep 300"],
+        lambda _s: Health(True, "-"), stop_timeout_s=2)
+    sup = Supervisor(Settings(data_dir=tmp_path))
+    sup.ensure_running((straggler,))
+    try:
+        sup.rpc().startProcess("straggler", True)
+        leader = sup.info("straggler")["pid"]
+        child = wait_for(lambda: [p for p in psutil.Process(leader).children()], 5,
+                         "the child started")[0]
+        sup.stop_together(["straggler"], 10)
+        assert child.is_running() and child.status() != psutil.STATUS_ZOMBIE
+    finally:
+        sup.shutdown()
+    assert not child.is_running() or child.status() == psutil.STATUS_ZOMBIE
