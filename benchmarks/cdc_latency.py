@@ -73,7 +73,7 @@ def _at_end(settings: Settings, topics: tuple[str, ...]) -> Any:
 def _baseline(settings: Settings, payload: bytes, count: int, rate: float) -> list[float]:
     topic = f"bench.cdc-latency.{uuid.uuid4().hex[:8]}"
     admin = AdminClient({"bootstrap.servers": settings.kafka.bootstrap_servers})
-    admin.create_topics([NewTopic(topic, 3, 1)])[topic].result(30)
+    admin.create_topics([NewTopic(topic, 3, settings.kafka.replication_factor)])[topic].result(30)
     try:
         consumer = make_consumer(settings, f"bench-latency-{uuid.uuid4().hex[:8]}",
                                  **{"fetch.wait.max.ms": 5})

@@ -139,7 +139,8 @@ def main() -> None:
     events = _events(args.orders)
     topics = {c: f"bench.es.{tag}.{c}" for c in ("orders.events", "trades")}
     admin = AdminClient({"bootstrap.servers": settings.kafka.bootstrap_servers})
-    for f in admin.create_topics([NewTopic(t, 6, 1) for t in topics.values()]).values():
+    for f in admin.create_topics([NewTopic(t, 6, settings.kafka.replication_factor)
+                                               for t in topics.values()]).values():
         f.result(30)
     try:
         for contract, topic in topics.items():

@@ -82,7 +82,7 @@ def connector_config(settings: Settings, cfg: CdcConfig) -> dict[str, str]:
         "key.converter.schemas.enable": "false",
         "value.converter": "org.apache.kafka.connect.json.JsonConverter",
         "value.converter.schemas.enable": "false",
-        "topic.creation.default.replication.factor": "1",
+        "topic.creation.default.replication.factor": str(settings.kafka.replication_factor),
         "topic.creation.default.partitions": "1",
         "topic.creation.default.cleanup.policy": "delete",
         "topic.creation.default.retention.ms": str(24 * 3600 * 1000),
