@@ -71,7 +71,8 @@ def passthrough(settings: Settings, topic: str, starts: list[TopicPartition], n:
     """Messages/s of a raw confluent-kafka consume→produce of ``n`` messages from ``starts``."""
     scratch = f"bench.passthrough.{uuid.uuid4().hex[:6]}"
     admin = AdminClient({"bootstrap.servers": settings.kafka.bootstrap_servers})
-    admin.create_topics([NewTopic(scratch, partitions, settings.kafka.replication_factor)])[scratch].result(30)
+    rf = settings.kafka.replication_factor
+    admin.create_topics([NewTopic(scratch, partitions, rf)])[scratch].result(30)
     consumer = make_consumer(settings, f"bench-{uuid.uuid4().hex[:6]}")
     consumer.assign(starts)
     producer = make_producer(settings)
