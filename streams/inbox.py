@@ -17,8 +17,8 @@ domain code runs, :class:`Inbox`:
   message into a dead letter (reason ``processing_error``) and the worker goes on; only
   infrastructure failures (Kafka delivery, the state store, memory) propagate and crash the
   worker, which resumes from committed offsets.
-* **flushes** the worker's output (results and dead letters) at the end of each batch, before
-  Faust acknowledges it.
+* **flushes** the batch's table changelogs and then the worker's output (results and dead
+  letters) at the end of each batch, before Faust acknowledges it.
 
 Engine time comes from :func:`venue_time_ns`: the broker's log-append time of the message
 (input topics are created with ``message.timestamp.type=LogAppendTime``), never a field a
@@ -114,6 +114,7 @@ class Inbox:
         self._next: dict[tuple[str, int], int] = {}
         self.rerouted = 0
         self.refilled = 0
+        self._app: Any = None
 
     # -- Faust's assignment -----------------------------------------------------------------
     def forget(self, partitions: Iterable[Any]) -> None:
@@ -122,6 +123,7 @@ class Inbox:
             self._next.pop((tp.topic, tp.partition), None)
 
     def connect(self, app: Any) -> None:
+        self._app = app
         async def _on_change(sender: Any, partitions: Any, **_: Any) -> None:
             self.forget(partitions)
 
@@ -136,7 +138,16 @@ class Inbox:
             screened = await self.screen(batch)
             if screened:
                 yield screened
-            await self.output.flush()
+            await self.flush()
+
+    async def flush(self) -> None:
+        """The batch's state, then its output. Table writes go to their changelogs through
+        Faust's producer, which buffers: flushed first, so no output (a risk decision) is
+        ever in Kafka while the state that remembers it could still be lost with the worker
+        — a replay would otherwise decide again, perhaps differently."""
+        if self._app is not None:
+            await self._app.producer.flush()
+        await self.output.flush()
 
     async def screen(self, batch: list[Any]) -> list[Any]:
         out: list[Any] = []

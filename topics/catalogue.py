@@ -35,6 +35,7 @@ from topics.contracts.orders import BookUpdate, order_command_adapter
 
 __all__ = [
     "CATALOGUE",
+    "MAX_PAYLOAD_BYTES",
     "ContractError",
     "TopicSpec",
     "by_name",
@@ -44,21 +45,60 @@ __all__ = [
 DAY_MS = 24 * 3600 * 1000
 
 
-class ContractError(ValueError):
-    """A payload broke its topic's contract; ``errors`` says where and why, field by field."""
+#: The largest payload decoded: Kafka's default ``message.max.bytes`` (1 MiB and change). A
+#: larger one was produced around the limit or is garbage; parsing it would only cost memory.
+MAX_PAYLOAD_BYTES = 1_048_588
+#: At most this many field errors are listed: a 5000-level book can break every level, and the
+#: dead letter's error text would otherwise outgrow the payload.
+_MAX_ERRORS = 20
 
-    def __init__(self, topic: str, errors: list[str]) -> None:
+
+class ContractError(ValueError):
+    """A payload broke its topic's contract; ``errors`` says where and why, field by field.
+
+    The only exception :meth:`TopicSpec.decode` raises, whatever the bytes, so an agent's
+    ``except ContractError`` dead-letters every bad message. ``unexpected`` marks the last
+    line of defence: an exception the decoder does not know turned into a contract error (a
+    bug to fix, but not one that stops the worker).
+    """
+
+    def __init__(self, topic: str, errors: list[str], *, unexpected: bool = False) -> None:
         self.topic = topic
         self.errors = errors
+        self.unexpected = unexpected
         super().__init__(f"{topic}: " + "; ".join(errors))
 
 
 def _describe(exc: ValidationError) -> list[str]:
+    errors = exc.errors(include_url=False, include_input=False, include_context=False)
     out = []
-    for err in exc.errors(include_url=False):
+    for err in errors[:_MAX_ERRORS]:
         where = ".".join(str(p) for p in err["loc"]) or "(message)"
         out.append(f"{where}: {err['msg']}")
+    if len(errors) > _MAX_ERRORS:
+        out.append(f"and {len(errors) - _MAX_ERRORS} more errors")
     return out
+
+
+def _name(exc: BaseException) -> str:
+    """``Type: message`` of an exception, bounded, even if its ``str`` misbehaves."""
+    try:
+        text = str(exc)[:200]
+    except Exception:
+        text = "(unprintable)"
+    return f"{type(exc).__name__}: {text}"
+
+
+def _payload_errors(raw: object) -> list[str]:
+    """Why ``raw`` cannot be a JSON payload at all, before the parser sees it; [] if it can."""
+    if raw is None:
+        return ["(message): no value (a tombstone or an empty message)"]
+    if not isinstance(raw, bytes | bytearray | str):
+        return [f"(message): a payload is bytes or text, not {type(raw).__name__}"]
+    if len(raw) > MAX_PAYLOAD_BYTES:
+        return [f"(message): {len(raw)} bytes, more than the {MAX_PAYLOAD_BYTES} a message "
+                "may have"]
+    return []
 
 
 @dataclass(frozen=True)
@@ -87,14 +127,26 @@ class TopicSpec:
             conf["retention.ms"] = str(self.retention_ms)
         return conf | self.extra_config
 
-    def decode(self, raw: bytes | str) -> Any:
-        """Validate a JSON payload against the contract, or raise :class:`ContractError`."""
+    def decode(self, raw: bytes | str | None) -> Any:
+        """Validate a JSON payload against the contract, or raise :class:`ContractError`.
+
+        Any bytes at all: invalid UTF-8, nesting deep enough to exhaust a parser, NaN,
+        1E+100, a year-10000 timestamp or a tombstone are contract errors, never another
+        exception (agents dead-letter ``ContractError`` and crash on anything else). The
+        shared types of :mod:`topics.contracts.base` refuse bad values precisely; the last
+        ``except`` is the safety net for whatever they miss.
+        """
         if self.contract is None:
             raise ContractError(self.name, ["no contract: this topic carries an external format"])
+        if problems := _payload_errors(raw):
+            raise ContractError(self.name, problems)
         try:
-            return self.contract.validate_json(raw)
+            return self.contract.validate_json(raw)  # type: ignore[arg-type]
         except ValidationError as exc:
             raise ContractError(self.name, _describe(exc)) from None
+        except Exception as exc:  # the last line of defence: see the docstring
+            raise ContractError(self.name, [f"(message): undecodable: {_name(exc)}"],
+                                unexpected=True) from exc
 
     def encode(self, message: BaseModel) -> bytes:
         """JSON of a contract instance. Instances validate on construction, so this only
@@ -153,8 +205,9 @@ _TOPICS: tuple[TopicSpec, ...] = (
               input=True),
     TopicSpec("orders.commands", "symbol", "risk-checked submit, cancel, amend, mass-cancel",
               order_command_adapter, partitions=6, input=True),
+    # An input too: booking reads it, and a bad event must become a dead letter, not a crash.
     TopicSpec("orders.events", "symbol", "order lifecycle events", _t(OrderEvent),
-              partitions=6, retention_ms=30 * DAY_MS),
+              partitions=6, retention_ms=30 * DAY_MS, input=True),
     TopicSpec("trades", "symbol", "executions with maker and taker", _t(Trade), partitions=6,
               retention_ms=30 * DAY_MS),
     # Co-partitioned with orders.requests (same key, same count): one risk agent reads both.

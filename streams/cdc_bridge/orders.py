@@ -23,7 +23,7 @@ its snapshot or reconciliation delivered it first.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Context, Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -63,11 +63,19 @@ class Applied:
     event: OptionOrderEvent | None = None
 
 
+# NUMERIC(38, 18) has 38 digits; the default context's 28 would round them in normalize().
+_EXACT = Context(prec=38)
+
+
 def _plain(value: Decimal) -> Decimal:
-    """Debezium's NUMERIC strings carry 18 decimals: publish the value without the zeros."""
+    """Debezium's NUMERIC strings carry 18 decimals: publish the value without the zeros.
+
+    In a 38-digit context: ``normalize()`` rounds to the context's precision, and the
+    default 28 digits turned ``12345678901234567890.123456789012345678`` into ``…0.12345679``.
+    """
     if value == value.to_integral_value():
-        return value.quantize(Decimal(1))
-    return value.normalize()
+        return value.quantize(Decimal(1), context=_EXACT)
+    return value.normalize(_EXACT)
 
 
 def order_event(row: OrderRow, change: Change) -> OptionOrderEvent:

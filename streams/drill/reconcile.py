@@ -117,18 +117,20 @@ def resting_orders(events: Iterable[dict[str, Any]]) -> dict[str, set[str]]:
 
 def _engine_answers(events: list[dict[str, Any]], problems: list[str]
                     ) -> tuple[set[str], int]:
-    """Commands the engine answered, and how many it answered twice (a second
-    accepted/rejected under another event id is a command applied twice)."""
-    firsts: dict[str, set[str]] = defaultdict(set)
+    """Commands the engine answered (any event it caused), and how many it applied twice (a
+    second accepted/rejected under another event id)."""
+    answered: set[str] = set()
+    decisions: dict[str, set[str]] = defaultdict(set)
     for e in events:
         if e["event_id"].startswith("risk:") or not e.get("causation_id"):
             continue
+        answered.add(e["causation_id"])
         if e["kind"] in ("accepted", "rejected", "command_rejected"):
-            firsts[e["causation_id"]].add(e["event_id"])
-    twice = sorted(c for c, ids in firsts.items() if len(ids) > 1)
+            decisions[e["causation_id"]].add(e["event_id"])
+    twice = sorted(c for c, ids in decisions.items() if len(ids) > 1)
     if twice:
         problems.append(f"engine answered {len(twice)} commands twice, e.g. {twice[:3]}")
-    return set(firsts), len(twice)
+    return answered, len(twice)
 
 
 def _money(value: Any) -> Decimal:

@@ -103,11 +103,11 @@ def _read_since(settings: Settings, topic: str, since: dict[int, int],
 class _Outcomes(threading.Thread):
     """Watches orders.commands and orders.events: when did each request get its outcome."""
 
-    def __init__(self, settings: Settings, since: dict[str, dict[int, int]]) -> None:
+    def __init__(self, settings: Settings, since: dict[str, dict[int, int]],
+                 prefix: str) -> None:
         super().__init__(daemon=True)
-        self.settings, self.since = settings, since
-        self.seen: dict[str, float] = {}
-        self.wanted: set[str] = set()
+        self.settings, self.since, self.prefix = settings, since, prefix
+        self.seen: dict[str, float] = {}  # command id → when its outcome was first seen
         self.stopped = threading.Event()
 
     def run(self) -> None:
@@ -124,7 +124,7 @@ class _Outcomes(threading.Thread):
                     record = orjson.loads(msg.value())
                     cid = (record.get("command_id") if msg.topic() == "orders.commands"
                            else record.get("causation_id"))
-                    if cid in self.wanted and cid not in self.seen:
+                    if cid and cid.startswith(self.prefix) and cid not in self.seen:
                         self.seen[cid] = time.monotonic()
         finally:
             consumer.close()
@@ -156,8 +156,16 @@ class Drill:
     def _start(self) -> DrillContext:
         inputs = sorted({s.name for s in CATALOGUE if s.input} | {"orders.events"})
         commit_end_offsets(self.settings, self.app_id, inputs)
-        ctx = DrillContext(self.settings, self._worker(), SinkProcess(self.settings),
-                           ElasticsearchSinkProcess(self.settings), self._worker)
+        # The Elasticsearch sink in a group of its own from the current end (the shared
+        # group may have a backlog of other runs to work through first).
+        from sinks.search_index.sink import SOURCES
+
+        es_group = f"{self.app_id}-elasticsearch"
+        commit_end_offsets(self.settings, es_group, tuple(SOURCES))
+        es_sink = ElasticsearchSinkProcess(
+            self.settings, env={"STRIKEFLOW_ELASTICSEARCH__GROUP_ID": es_group})
+        ctx = DrillContext(self.settings, self._worker(), SinkProcess(self.settings), es_sink,
+                           self._worker)
         for proc in (ctx.worker, ctx.sink, ctx.es_sink):
             proc.start(timeout_s=180)
         return ctx
@@ -187,6 +195,11 @@ class Drill:
         commands = list(generate_commands([seg.symbol], self.cfg.orders, rng.randint(0, 10**6),
                                           datetime.now(UTC), MID, prefix=f"{seg.base}-",
                                           accounts=tuple(seg.accounts)))
+        # a third of the limit orders cross the book (mirrored through the mid), so the
+        # segment trades, books fills and moves positions, not only rests and cancels
+        commands = [c.model_copy(update={"price": 2 * MID - c.price})
+                    if getattr(c, "order_type", None) == "limit" and rng.random() < 0.35
+                    else c for c in commands]
         t0 = time.monotonic()
         for n, cmd in enumerate(commands):
             producer = foreign if rng.random() < self.cfg.foreign_share else ours
@@ -225,7 +238,7 @@ class Drill:
                  products: list[Any]) -> Outcome:
         seg.since = {t: end_offsets(self.settings, t) for t in READ_BACK}
         self._fund(svc, seg)
-        watch = _Outcomes(self.settings, seg.since)
+        watch = _Outcomes(self.settings, seg.since, f"{seg.base}-")
         watch.start()
         load = threading.Thread(target=self._load, args=(seg,), daemon=True)
         buyer = threading.Thread(target=self._buy_options, args=(svc, seg, products),
@@ -248,9 +261,9 @@ class Drill:
                 self.console.print(f"    {seg.kind} #{k + 1}: revived {', '.join(revived)}")
         load.join()
         buyer.join()
-        watch.wanted = {r["command_id"] for r in seg.requests}
+        wanted = {r["command_id"] for r in seg.requests}
         deadline = time.monotonic() + self.cfg.drain_s
-        while time.monotonic() < deadline and not watch.wanted <= set(watch.seen):
+        while time.monotonic() < deadline and not wanted <= set(watch.seen):
             ctx.revive()
             time.sleep(1)
         watch.stopped.set()

@@ -28,7 +28,7 @@ from typing import Any, Protocol
 from streams.instruments import Catalogue, Instrument, InstrumentKind, TradingStatus
 from streams.ledger.fees import FeeSchedule
 from streams.risk import margin
-from streams.risk.codes import RiskCode
+from streams.risk.codes import RiskCode, describe
 from streams.risk.limits import RiskLimits
 from topics.contracts import (
     AmendOrder,
@@ -36,18 +36,31 @@ from topics.contracts import (
     Fill,
     FundsTransferred,
     MassCancel,
+    OrderEvent,
     OrderReleased,
     PositionExpired,
     PremiumPaid,
     SubmitOrder,
 )
 
-__all__ = ["AccountState", "Alert", "Decision", "PositionState", "Prices", "Revaluation"]
+__all__ = [
+    "RISK_EVENT_PREFIX",
+    "AccountState",
+    "Alert",
+    "Decision",
+    "PositionState",
+    "Prices",
+    "Revaluation",
+]
 
 ZERO = Decimal(0)
 _AVG_GRID = Decimal("1e-12")  # average prices: finer than any tick, within the 18-place wire
 ONE = Decimal(1)
 _REMEMBERED = 5000  # decisions and activity ids kept for replays (per account)
+#: event ids of the order events risk itself publishes (its rejections)
+RISK_EVENT_PREFIX = "risk:"
+_REJECTIONS = frozenset({"rejected", "command_rejected"})
+_LEFT_THE_BOOK = frozenset({"filled", "cancelled", "expired"})
 Request = SubmitOrder | CancelOrder | AmendOrder | MassCancel
 Activity = Fill | OrderReleased | FundsTransferred | PositionExpired | PremiumPaid
 
@@ -68,6 +81,30 @@ class Decision:
     @property
     def accepted(self) -> bool:
         return self.code is None
+
+    def forwarded(self) -> Request:
+        """The command matching gets for an accepted request. Reduce-only goes no further:
+        risk checked it against positions matching does not know of (matching would refuse
+        it for want of them)."""
+        cmd = self.command
+        if isinstance(cmd, SubmitOrder) and cmd.reduce_only:
+            return cmd.model_copy(update={"reduce_only": False})
+        return cmd
+
+    def rejection(self, now: datetime) -> OrderEvent:
+        """The ``orders.events`` record of a rejected request: ``rejected`` for a submit,
+        ``command_rejected`` otherwise. Its id, ``risk:<command id>``, tells every consumer
+        that risk, not matching, answered: nothing was ever created for it."""
+        cmd = self.command
+        code = self.code or RiskCode.UNKNOWN_INSTRUMENT
+        return OrderEvent(
+            event_id=f"{RISK_EVENT_PREFIX}{cmd.command_id}", ts_event=now,
+            causation_id=cmd.command_id, symbol=cmd.symbol, seq=0,
+            kind="rejected" if isinstance(cmd, SubmitOrder) else "command_rejected",
+            account=cmd.account, client_order_id=getattr(cmd, "client_order_id", None),
+            side=getattr(cmd, "side", None), order_type=getattr(cmd, "order_type", None),
+            price=getattr(cmd, "price", None), qty=getattr(cmd, "qty", None),
+            reason_code=int(code), reason=describe(code))
 
 
 @dataclass(slots=True)
@@ -103,15 +140,51 @@ class PositionState:
 
 @dataclass(slots=True)
 class Reservation:
+    """What one open order holds, as matching last reported the order.
+
+    It belongs to the order its submit created: it is found by client order id *and*
+    symbol, and remembers that submit's command id, so matching's answer to any other
+    command (a rejected duplicate, a refused amend, risk's own closing order) never
+    touches it. An amend changes nothing until matching applies it: meanwhile the order
+    holds the most of what it holds and what each pending amend asked for.
+    """
+
     symbol: str
     side: str
-    qty_left: Decimal
+    qty_left: Decimal  # matching's quantity left (the submit's quantity until it says more)
     per_unit: Decimal  # USDT held per unit of quantity still open
     reduce_only: bool = False
+    command_id: str = ""  # the submit that created it ("" in records older than the field)
+    filled: Decimal = ZERO  # an amend gives the new *total* quantity: left = total - filled
+    amends: dict[str, tuple[Decimal, Decimal]] = field(default_factory=dict)
+    # amend command id -> (quantity left, USDT per unit) it asked for, until matching answers
+
+    @property
+    def qty_held(self) -> Decimal:
+        """The most the order may have open once its pending amends are answered."""
+        if not self.amends:
+            return self.qty_left
+        return max([self.qty_left, *(qty for qty, _ in self.amends.values())])
 
     @property
     def amount(self) -> Decimal:
-        return self.qty_left * self.per_unit
+        if not self.amends:
+            return self.qty_left * self.per_unit
+        return max([self.qty_left * self.per_unit,
+                    *(qty * unit for qty, unit in self.amends.values())])
+
+    def to_json(self) -> list[Any]:
+        return [self.symbol, self.side, str(self.qty_left), str(self.per_unit),
+                self.reduce_only, self.command_id, str(self.filled),
+                [[c, str(q), str(u)] for c, (q, u) in self.amends.items()]]
+
+    @classmethod
+    def from_json(cls, data: list[Any]) -> Reservation:
+        """Also reads the five fields of records written before command ids were kept."""
+        symbol, side, qty, unit, reduce_only, *rest = data
+        command_id, filled, amends = rest if rest else ("", "0", [])
+        return cls(symbol, side, Decimal(qty), Decimal(unit), reduce_only, command_id,
+                   Decimal(filled), {c: (Decimal(q), Decimal(u)) for c, q, u in amends})
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,7 +305,7 @@ class AccountState:
         if needed > self.available(catalogue, prices, limits):
             return RiskCode.INSUFFICIENT_FUNDS
         self.open_orders[cmd.client_order_id] = Reservation(
-            cmd.symbol, cmd.side, cmd.qty, needed / cmd.qty, cmd.reduce_only)
+            cmd.symbol, cmd.side, cmd.qty, needed / cmd.qty, cmd.reduce_only, cmd.command_id)
         return None
 
     def _opening(self, symbol: str, side: str, qty: Decimal, exclude: str | None = None
@@ -267,13 +340,17 @@ class AccountState:
 
     def _amend(self, cmd: AmendOrder, catalogue: Catalogue, prices: Prices,
                limits: RiskLimits, fees: FeeSchedule) -> RiskCode | None:
-        held = self.open_orders.get(cmd.client_order_id)
+        """Check what the amended order would hold, and hold it until matching answers:
+        nothing changes before then (matching may refuse the amend)."""
+        held = self.held(cmd.symbol, cmd.client_order_id)
         inst = catalogue.get(cmd.symbol)
         if held is None or inst is None:
             return None  # matching answers for orders risk does not hold
-        qty = cmd.new_qty if cmd.new_qty is not None else held.qty_left
+        qty = cmd.new_qty - held.filled if cmd.new_qty is not None else held.qty_left
+        if qty <= 0:
+            return None  # not above what already filled: matching refuses it, nothing held
         if cmd.new_price is None and qty <= held.qty_left:
-            held.qty_left = qty  # smaller: releases its share
+            held.amends[cmd.command_id] = (qty, held.per_unit)  # smaller: holds no more
             return None
         cs = _contract_size(inst)
         reference = self.reference_price(inst, prices)
@@ -282,8 +359,9 @@ class AccountState:
                 and abs(cmd.new_price / reference - ONE) > band:
             return RiskCode.OUTSIDE_PRICE_BAND
         index = prices.index(inst.base)
-        if qty > held.qty_left and not held.reduce_only and index is not None and \
-                self.exposure(inst.base, catalogue, index) + (qty - held.qty_left) * cs * index \
+        grow = qty - held.qty_held
+        if grow > 0 and not held.reduce_only and index is not None and \
+                self.exposure(inst.base, catalogue, index) + grow * cs * index \
                 > limits.exposure_limit(self.account, inst.base):
             return RiskCode.EXPOSURE_LIMIT
         if cmd.new_price is not None:
@@ -299,8 +377,16 @@ class AccountState:
                                          fees)
         if needed - held.amount > self.available(catalogue, prices, limits):
             return RiskCode.INSUFFICIENT_FUNDS
-        held.qty_left, held.per_unit = qty, needed / qty
+        held.amends[cmd.command_id] = (qty, needed / qty)
         return None
+
+    def held(self, symbol: str, client_order_id: str | None) -> Reservation | None:
+        """The reservation of the open order ``client_order_id`` on ``symbol``. The symbol
+        matters: matching keeps client order ids per instrument, so an event about an order
+        of the same id on another instrument (risk's own closing order, or one finished
+        long ago) is not about this one."""
+        held = self.open_orders.get(client_order_id or "")
+        return held if held is not None and held.symbol == symbol else None
 
     # -- what the account holds -------------------------------------------------------------
     def exposure(self, underlying: str, catalogue: Catalogue, index: Decimal) -> Decimal:
@@ -313,7 +399,7 @@ class AccountState:
         for held in self.open_orders.values():
             inst = catalogue.get(held.symbol)
             if inst is not None and inst.base == underlying and not held.reduce_only:
-                total += held.qty_left * _contract_size(inst) * index
+                total += held.qty_held * _contract_size(inst) * index
         return total
 
     def reserved(self) -> Decimal:
@@ -363,13 +449,9 @@ class AccountState:
             cs = _contract_size(inst) if inst is not None else ONE
             self.positions.setdefault(activity.symbol, PositionState()).apply(
                 activity.side, activity.qty, activity.price, cs)
-            held = self.open_orders.get(activity.client_order_id or "")
-            if held is not None:
-                held.qty_left -= activity.qty
-                if held.qty_left <= 0:
-                    del self.open_orders[activity.client_order_id or ""]
+            self._filled(activity)
         elif isinstance(activity, OrderReleased):
-            self.open_orders.pop(activity.client_order_id or "", None)
+            self._released(activity)
         elif isinstance(activity, FundsTransferred | PremiumPaid):
             self.cash += activity.amount
         else:  # PositionExpired
@@ -381,6 +463,50 @@ class AccountState:
                 pos.realized += activity.payout - pos.qty * pos.avg_price * cs
                 pos.qty, pos.avg_price = ZERO, ZERO
         return True
+
+    def _filled(self, fill: Fill) -> None:
+        held = self.held(fill.symbol, fill.client_order_id)
+        if held is None:
+            return
+        held.qty_left -= fill.qty
+        held.filled += fill.qty
+        if held.qty_left <= 0:
+            del self.open_orders[fill.client_order_id or ""]
+
+    def _released(self, released: OrderReleased) -> None:
+        """An applied amend sets the quantity left matching reports; a rejection releases
+        only what its own command reserved; a finished order releases all. Anything else
+        changes nothing: releasing too little is safe, too much is not."""
+        held = self.held(released.symbol, released.client_order_id)
+        if held is None:
+            return
+        if released.leaves_qty is not None:  # matching applied an amend
+            command = released.command_id
+            asked = held.amends.pop(command, None) if command is not None else None
+            held.qty_left = released.leaves_qty
+            if asked is not None:
+                held.per_unit = asked[1]
+            return
+        if released.reason in _REJECTIONS:
+            self._rejected(held, released)
+        elif released.reason in _LEFT_THE_BOOK:
+            del self.open_orders[released.client_order_id or ""]
+
+    def _rejected(self, held: Reservation, rejection: OrderReleased) -> None:
+        """A rejection releases only what its own command reserved: the whole order if it
+        is the submit that created it (it never rested), the hold of a refused amend;
+        otherwise nothing (a rejected duplicate, cancel or amend is not the live order)."""
+        command = rejection.command_id
+        if command is not None:
+            held.amends.pop(command, None)
+        if command is not None and held.command_id:
+            of_its_submit = command == held.command_id
+        else:  # booked, or reserved, before releases named their command: a rejection is
+            # the submit's, unless risk made it (its rejections never created an order)
+            of_its_submit = rejection.reason == "rejected" and not (
+                rejection.causation_id or "").startswith(RISK_EVENT_PREFIX)
+        if of_its_submit:
+            del self.open_orders[rejection.client_order_id or ""]
 
     # -- revaluation ------------------------------------------------------------------------
     def revalue(self, catalogue: Catalogue, prices: Prices, limits: RiskLimits,
@@ -464,8 +590,7 @@ class AccountState:
             "account": self.account, "cash": str(self.cash), "seq": self.seq,
             "positions": {s: [str(p.qty), str(p.avg_price), str(p.realized), p.stop_armed]
                           for s, p in self.positions.items()},
-            "open_orders": {c: [r.symbol, r.side, str(r.qty_left), str(r.per_unit),
-                                r.reduce_only] for c, r in self.open_orders.items()},
+            "open_orders": {c: r.to_json() for c, r in self.open_orders.items()},
             "tokens": self.tokens, "tokens_at_ms": self.tokens_at_ms,
             "decisions": list(self.decisions.items()), "applied": list(self.applied),
             "margin_level": self.margin_level, "crossings": self.crossings,
@@ -477,8 +602,7 @@ class AccountState:
             account=data["account"], cash=Decimal(data["cash"]), seq=data["seq"],
             positions={s: PositionState(Decimal(q), Decimal(a), Decimal(r), armed)
                        for s, (q, a, r, armed) in data["positions"].items()},
-            open_orders={c: Reservation(sym, side, Decimal(q), Decimal(u), ro)
-                         for c, (sym, side, q, u, ro) in data["open_orders"].items()},
+            open_orders={c: Reservation.from_json(r) for c, r in data["open_orders"].items()},
             tokens=data["tokens"], tokens_at_ms=data["tokens_at_ms"],
             decisions=OrderedDict((k, v) for k, v in data["decisions"]),
             applied=OrderedDict((k, None) for k in data["applied"]),

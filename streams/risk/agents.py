@@ -32,15 +32,14 @@ from streams.app import app
 from streams.batching import as_current
 from streams.deadletters import send_dead_letter
 from streams.inbox import Inbox, venue_time_ns
-from streams.ledger.agents import FEES
+from streams.ledger.booking import FEES
 from streams.ledger.fees import to_usdt
 from streams.listing import venue_catalogue
 from streams.output import BatchOutput
 from streams.reference import ReferencePrices
 from streams.risk.account import AccountState, Decision, Revaluation
-from streams.risk.codes import RiskCode, describe
 from topics.catalogue import ContractError, by_name
-from topics.contracts import OrderEvent, Position, RiskAlert, SubmitOrder
+from topics.contracts import Position, RiskAlert
 
 __all__ = ["accounts", "revalue_accounts", "risk_check", "risk_table"]
 
@@ -103,19 +102,9 @@ def _send(topic: str, key: bytes, record: Any) -> None:
 def _emit_decision(decision: Decision, now: datetime) -> None:
     cmd = decision.command
     if decision.accepted:
-        forwarded = cmd.model_copy(update={"reduce_only": False}) \
-            if isinstance(cmd, SubmitOrder) and cmd.reduce_only else cmd
-        _send(COMMANDS.name, cmd.symbol.encode(), forwarded)
-        return
-    code = decision.code or RiskCode.UNKNOWN_INSTRUMENT
-    submit = isinstance(cmd, SubmitOrder)
-    _send("orders.events", cmd.symbol.encode(), OrderEvent(
-        event_id=f"risk:{cmd.command_id}", ts_event=now, causation_id=cmd.command_id,
-        symbol=cmd.symbol, seq=0, kind="rejected" if submit else "command_rejected",
-        account=cmd.account, client_order_id=getattr(cmd, "client_order_id", None),
-        side=getattr(cmd, "side", None), order_type=getattr(cmd, "order_type", None),
-        price=getattr(cmd, "price", None), qty=getattr(cmd, "qty", None),
-        reason_code=int(code), reason=describe(code)))
+        _send(COMMANDS.name, cmd.symbol.encode(), decision.forwarded())
+    else:
+        _send("orders.events", cmd.symbol.encode(), decision.rejection(now))
 
 
 def _position_id(account: str, symbol: str, seq: int, values: tuple[Any, ...]) -> str:

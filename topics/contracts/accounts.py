@@ -12,7 +12,17 @@ from typing import Annotated, Literal
 
 from pydantic import Field, TypeAdapter
 
-from topics.contracts.base import Event, Money, PositiveDecimal, Quantity, Symbol, UtcDatetime
+from topics.contracts.base import (
+    Event,
+    Money,
+    PositiveDecimal,
+    Quantity,
+    Ref,
+    SignedQuantity,
+    Symbol,
+    Text,
+    UtcDatetime,
+)
 
 __all__ = [
     "AccountActivity",
@@ -44,9 +54,9 @@ class Fill(Event):
     type: Literal["fill"] = "fill"
     account: AccountId
     symbol: Symbol
-    trade_id: str
-    order_id: str
-    client_order_id: str | None = None
+    trade_id: Ref
+    order_id: Ref
+    client_order_id: Ref | None = None
     side: Side
     liquidity: Literal["maker", "taker"]
     price: PositiveDecimal
@@ -56,15 +66,28 @@ class Fill(Event):
 
 
 class OrderReleased(Event):
-    """An order left the book (filled, cancelled, expired, rejected): whatever the risk agent
-    still reserves for it is released. ``event_id`` is ``release:<order id>``."""
+    """What an order holds changed: the risk agent releases (part of) its reservation.
+    ``event_id`` is ``release:<account>:<client order id>:<order event id>``; ``reason`` is
+    the order event's kind.
+
+    * ``command_id`` unset: the order left the book (filled, cancelled, expired).
+    * ``command_id`` set: matching's answer to that one command, for the order
+      ``(symbol, client_order_id)``. ``rejected``/``command_rejected``: only what that
+      command reserved is released (the whole order if it is the submit that created it,
+      nothing if it is a duplicate, a cancel or an amend of a live order); ``amended``: the
+      order lives on with ``leaves_qty`` left.
+
+    Both fields are optional, so records booked before them still read.
+    """
 
     type: Literal["released"] = "released"
     account: AccountId
     symbol: Symbol
-    order_id: str
-    client_order_id: str | None = None
-    reason: str
+    order_id: Ref
+    client_order_id: Ref | None = None
+    reason: Text
+    command_id: Ref | None = None  # the command this answers (see above)
+    leaves_qty: Quantity | None = None  # amended: the quantity the order has left
 
 
 class FundsTransferred(Event):
@@ -72,9 +95,9 @@ class FundsTransferred(Event):
 
     type: Literal["transfer"] = "transfer"
     account: AccountId
-    transfer_id: str
+    transfer_id: Ref
     amount: Money
-    reference: str
+    reference: Text
 
 
 class PositionExpired(Event):
@@ -84,7 +107,7 @@ class PositionExpired(Event):
     type: Literal["expired"] = "expired"
     account: AccountId
     symbol: Symbol
-    qty: Decimal
+    qty: SignedQuantity
     settlement_price: PositiveDecimal
     payout: Money
 
@@ -95,7 +118,7 @@ class PremiumPaid(Event):
 
     type: Literal["premium"] = "premium"
     account: AccountId
-    order_id: str
+    order_id: Ref
     product: Symbol
     amount: Money
 

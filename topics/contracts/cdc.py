@@ -15,7 +15,6 @@ Debezium, a snapshot, or reconciliation), so a re-emission is recognisably the s
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Annotated, Literal
 from uuid import UUID
 
@@ -25,6 +24,8 @@ from topics.contracts.base import (
     Contract,
     Event,
     Money,
+    NonNegativeInt64,
+    NonNegativeMoney,
     PositiveDecimal,
     Quantity,
     Symbol,
@@ -45,7 +46,6 @@ ClientOrderId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
 Underlying = Literal["BTC", "ETH"]
 OptionType = Literal["call", "put"]
 OrderStatus = Literal["open", "settling", "settled", "cancelled"]
-NonNegativeMoney = Annotated[Money, Field(ge=0)]
 
 
 def option_order_event_id(order_id: UUID | str, status: str) -> str:
@@ -86,7 +86,7 @@ class TransferRow(Contract):
     kind: Literal["deposit", "withdrawal"]
     asset: Literal["USDT"]
     amount: PositiveDecimal
-    reference: str = Field(min_length=1, max_length=128)
+    reference: str = Field(min_length=1, max_length=128, pattern=r"^[^\x00]+$")
     created_at: UtcDatetime
 
 
@@ -119,7 +119,7 @@ class OptionOrderEvent(Event):
     side: Literal["buy"]
     contracts: Quantity
     underlying_price: PositiveDecimal
-    iv: Decimal = Field(gt=0, description="implied vol the premium was priced at (0.55 = 55%)")
+    iv: PositiveDecimal = Field(description="implied vol the premium was priced at (0.55 = 55%)")
     price: PositiveDecimal = Field(description="premium per coin of underlying, USDT")
     premium: Money = Field(description="price x contracts x contract_size, USDT")
     fee: NonNegativeMoney
@@ -127,5 +127,6 @@ class OptionOrderEvent(Event):
     status: OrderStatus
     ordered_at: UtcDatetime
     source: Literal["stream", "snapshot", "reconcile"]
-    source_lsn: int | None = Field(default=None, ge=0, description="PostgreSQL LSN, if streamed")
-    source_tx_id: int | None = Field(default=None, ge=0)
+    source_lsn: NonNegativeInt64 | None = Field(default=None,
+                                                description="PostgreSQL LSN, if streamed")
+    source_tx_id: NonNegativeInt64 | None = None

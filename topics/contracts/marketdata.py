@@ -17,14 +17,18 @@ from pydantic import AfterValidator, Field, PlainSerializer, TypeAdapter, model_
 from topics.contracts.base import (
     Contract,
     Event,
+    Id,
     Money,
+    NonNegativeInt64,
     PositiveDecimal,
+    PositiveInt64,
     Quantity,
     Symbol,
     UtcDatetime,
     Venue,
     VenuePrice,
     VenueQuantity,
+    decimal_type,
 )
 from topics.contracts.orders import AccountId
 
@@ -58,37 +62,12 @@ def _fixed(value: Decimal) -> str:
     return format(value, "f")
 
 
-def _venue_places(value: Decimal) -> Decimal:
-    """Finite, at most 9 decimals (trailing zeros do not count) and 29 whole digits.
-
-    The same rule as the ``VenuePrice``/``VenueQuantity`` of ticks, in one function: a book
-    carries dozens of levels and pydantic's generic digit counting costs ~6 us a number.
-    """
-    if not value.is_finite():
-        raise ValueError("must be a finite number")
-    _, digits, exponent = value.as_tuple()
-    assert isinstance(exponent, int)
-    if exponent < -9 and any(digits):
-        trailing = len(digits) - len("".join(map(str, digits)).rstrip("0"))
-        if exponent + trailing < -9:
-            raise ValueError("Decimal input should have no more than 9 decimal places")
-    if len(digits) + exponent > 29:
-        raise ValueError("Decimal input should have no more than 29 digits before the point")
-    return value
-
-
 # Level prices and sizes of a book: at most 9 decimals, as venues print; a size of 0 deletes
-# the level in a delta.
-L2Price = Annotated[
-    Decimal, Field(gt=0, description="a venue's price, exact, > 0, at most 9 decimals"),
-    AfterValidator(_venue_places), PlainSerializer(_fixed, return_type=str, when_used="json"),
-]
-VenueSize = Annotated[
-    Decimal,
-    Field(ge=0, description="a level's size, exact, >= 0, at most 9 decimals "
-                            "(0 deletes the level in a delta)"),
-    AfterValidator(_venue_places), PlainSerializer(_fixed, return_type=str, when_used="json"),
-]
+# the level in a delta. The shared decimal validator is one Python call per number, which
+# matters here: a book carries hundreds of them.
+L2Price = decimal_type("a venue's price, exact, > 0, at most 9 decimals", places=9, gt=0)
+VenueSize = decimal_type("a level's size, exact, >= 0, at most 9 decimals "
+                         "(0 deletes the level in a delta)", places=9, ge=0)
 Greek = Annotated[
     Decimal,
     AfterValidator(_finite),
@@ -102,12 +81,14 @@ class Tick(Event):
 
     venue: Venue
     symbol: Symbol
-    trade_id: int = Field(ge=0)
+    trade_id: NonNegativeInt64
     price: VenuePrice
     qty: VenueQuantity
     side: Literal["buy", "sell"] = Field(description="aggressor side")
 
 
+#: More venues than an index could ever use: bounds the lists of an index price.
+MAX_VENUES = 64
 BookLevel = tuple[PositiveDecimal, Quantity]
 L2Level = tuple[L2Price, VenueSize]
 
@@ -131,7 +112,7 @@ class L2Update(Event):
 
     venue: Venue
     symbol: Symbol
-    seq: int = Field(ge=0)
+    seq: NonNegativeInt64
     snapshot: bool
     bids: list[L2Level] = Field(default_factory=list, max_length=5000)
     asks: list[L2Level] = Field(default_factory=list, max_length=5000)
@@ -184,8 +165,8 @@ class Candle(Event):
     volume: Quantity
     notional: Money
     vwap: PositiveDecimal
-    trades: int = Field(ge=1)
-    version: int = Field(ge=1)
+    trades: PositiveInt64
+    version: PositiveInt64
     final: bool
 
     @model_validator(mode="after")
@@ -207,10 +188,11 @@ class IndexPrice(Event):
 
     underlying: Asset
     price: PositiveDecimal
-    venues_used: list[Venue]
-    venues_excluded: list[Venue] = Field(default_factory=list)
-    exclusions: dict[str, Literal["stale", "out_of_sync", "one_sided", "outlier"]] = Field(
-        default_factory=dict, description="venue -> why it was left out")
+    venues_used: list[Venue] = Field(max_length=MAX_VENUES)
+    venues_excluded: list[Venue] = Field(default_factory=list, max_length=MAX_VENUES)
+    exclusions: dict[Venue, Literal["stale", "out_of_sync", "one_sided", "outlier"]] = Field(
+        default_factory=dict, max_length=MAX_VENUES, description="venue -> why it was left out",
+        json_schema_extra={"additionalProperties": False})  # keys are venue codes, no others
 
 
 class OptionMark(Event):
@@ -233,10 +215,12 @@ class OptionMark(Event):
 
 
 AlertId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
+BasisPoints = decimal_type("basis points, 0 to 10000, at most 8 decimals", places=8, ge=0,
+                           le=10_000)
 
 
 class _AlertCommand(Contract):
-    command_id: str = Field(min_length=1, max_length=200, description="idempotency key")
+    command_id: Id = Field(description="idempotency key")
     ts_sent: UtcDatetime
     account: AccountId
     alert_id: AlertId
@@ -256,8 +240,8 @@ class SetPriceAlert(_AlertCommand):
     direction: Literal["above", "below"]
     threshold: PositiveDecimal
     repeat: bool = False
-    rearm_bps: Decimal = Field(default=Decimal(10), ge=0, le=10_000, max_digits=12,
-                               description="hysteresis before a repeat alert re-arms")
+    rearm_bps: BasisPoints = Field(default=Decimal(10),
+                                   description="hysteresis before a repeat alert re-arms")
 
 
 class CancelPriceAlert(_AlertCommand):

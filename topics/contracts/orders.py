@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import Field, TypeAdapter, model_validator
@@ -10,10 +9,17 @@ from pydantic import Field, TypeAdapter, model_validator
 from topics.contracts.base import (
     Contract,
     Event,
+    Id,
+    Int64,
     Money,
+    NonNegativeInt64,
+    NonNegativeQuantity,
     PositiveDecimal,
+    PositiveInt64,
     Quantity,
+    Ref,
     Symbol,
+    Text,
     UtcDatetime,
 )
 
@@ -35,7 +41,7 @@ Side = Literal["buy", "sell"]
 
 
 class _Command(Contract):
-    command_id: str = Field(min_length=1, max_length=200, description="idempotency key")
+    command_id: Id = Field(description="idempotency key")
     ts_sent: UtcDatetime
     account: AccountId
     symbol: Symbol
@@ -50,7 +56,7 @@ class SubmitOrder(_Command):
     price: PositiveDecimal | None = None
     trigger_price: PositiveDecimal | None = None
     trigger_source: Literal["last", "mark"] = "last"
-    trail_ticks: int | None = Field(default=None, gt=0)
+    trail_ticks: PositiveInt64 | None = None
     protection_price: PositiveDecimal | None = None
     time_in_force: Literal["GTC", "IOC", "FOK", "GTD"] = "GTC"
     expire_at: UtcDatetime | None = None
@@ -107,24 +113,24 @@ class OrderEvent(Event):
     """
 
     symbol: Symbol
-    seq: int = Field(ge=0, description="per-instrument engine sequence")
+    seq: NonNegativeInt64 = Field(description="per-instrument engine sequence")
     kind: Literal["accepted", "rejected", "triggered", "partially_filled", "filled",
                   "cancelled", "expired", "amended", "command_rejected"]
     account: AccountId | None = None
     client_order_id: ClientOrderId | None = None
-    order_id: str | None = None
+    order_id: Ref | None = None
     side: Side | None = None
-    order_type: str | None = None
-    time_in_force: str | None = None
+    order_type: Ref | None = None
+    time_in_force: Ref | None = None
     price: PositiveDecimal | None = None
     stop_price: PositiveDecimal | None = None
     trigger_price: PositiveDecimal | None = None
-    qty: Decimal | None = Field(default=None, ge=0)
-    leaves_qty: Decimal | None = Field(default=None, ge=0)
-    trade_id: str | None = None
+    qty: NonNegativeQuantity | None = None
+    leaves_qty: NonNegativeQuantity | None = None
+    trade_id: Ref | None = None
     is_maker: bool | None = None
-    reason_code: int | None = None
-    reason: str | None = None
+    reason_code: Int64 | None = None
+    reason: Text | None = None
 
 
 class Trade(Event):

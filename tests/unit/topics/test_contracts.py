@@ -38,7 +38,9 @@ def test_tick_round_trip_keeps_money_exact_and_time_microseconds() -> None:
     [
         ({"price": "-1"}, "price: Input should be greater than 0"),
         ({"price": "NaN"}, "price"),
-        ({"price": 0.1}, None),  # a JSON number is accepted and becomes Decimal("0.1")
+        ({"price": 91000}, None),  # a JSON integer is exact: accepted
+        # a JSON number with a fraction was parsed as a binary float: refused, not guessed
+        ({"price": 0.1}, "price: Value error, Decimal input should be a JSON string"),
         ({"qty": "0"}, "qty: Input should be greater than 0"),
         ({"price": "1.0000000001"}, "price: Value error, Decimal input should have no more than 9"),
         ({"ts_event": "2026-11-23T12:00:00"}, "ts_event: Value error, timestamp must carry"),
@@ -54,7 +56,7 @@ def test_invalid_ticks_are_rejected_with_the_field_and_reason(
     spec = by_name("md.ticks")
     payload = json.dumps(_tick(**overrides))
     if expected is None:
-        assert spec.decode(payload).price == Decimal("0.1")
+        assert spec.decode(payload).price == Decimal(91000)
         return
     with pytest.raises(ContractError) as info:
         spec.decode(payload)

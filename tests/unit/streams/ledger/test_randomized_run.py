@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from streams.cdc_bridge.transfers import transfer_outputs
 from streams.instruments import fixed_clock
 from streams.ledger import CLEARING, check_ledger
-from streams.ledger.agents import booking_outputs
+from streams.ledger.booking import booking_outputs
 from streams.listing import venue_catalogue
 from streams.risk import AccountState
 from streams.settlement.booking import option_sale_outputs

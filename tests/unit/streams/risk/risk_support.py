@@ -89,8 +89,14 @@ def fill(state: AccountState, symbol: str, side: str, qty: str, price: str, *,
     return activity
 
 
-def release(state: AccountState, coid: str, reason: str = "cancelled") -> None:
+def release(state: AccountState, coid: str, reason: str = "cancelled", *,
+            symbol: str = "BTC-USDT", command_id: str | None = None,
+            leaves_qty: str | None = None, causation_id: str | None = None) -> None:
+    """An ``OrderReleased`` as booking builds it: ``command_id`` for matching's answer to one
+    command (a rejection, an applied amend with ``leaves_qty``)."""
     n = _next()
     state.apply(OrderReleased(event_id=f"release:{n}", ts_event=NOW, account=state.account,
-                              symbol="BTC-USDT", order_id=f"o-{n}", client_order_id=coid,
-                              reason=reason), CATALOGUE)
+                              symbol=symbol, order_id=f"o-{n}", client_order_id=coid,
+                              reason=reason, command_id=command_id,
+                              leaves_qty=D(leaves_qty) if leaves_qty is not None else None,
+                              causation_id=causation_id), CATALOGUE)

@@ -19,7 +19,7 @@ from tests.unit.streams.risk.risk_support import (
     release,
     submit,
 )
-from topics.contracts import PositionExpired
+from topics.contracts import AmendOrder, PositionExpired
 
 D = Decimal
 
@@ -53,6 +53,51 @@ def test_released_orders_free_their_reservation() -> None:
     assert state.reserved() == D("1000.5")
     release(state, "never-held")  # nothing to release: harmless
     assert state.reserved() == D("1000.5")
+
+
+def test_a_rejection_releases_only_what_its_own_command_reserved() -> None:
+    state = funded("10000")
+    assert decide(state, submit(qty="0.02", price="100000", coid="live",
+                                command_id="submit-live")).accepted
+    # matching refused a duplicate submit, a cancel, an amend carrying the live order's id
+    for command, reason in (("dup", "rejected"), ("cxl", "command_rejected"),
+                            ("amd", "rejected")):
+        release(state, "live", reason, command_id=command)
+    assert set(state.open_orders) == {"live"}
+    release(state, "live", "rejected", command_id="submit-live")  # its own submit: it goes
+    assert not state.open_orders
+
+
+def test_releases_booked_before_command_ids_spare_risk_own_rejections() -> None:
+    state = funded("10000")
+    assert decide(state, submit(qty="0.02", price="100000", coid="live")).accepted
+    release(state, "live", "rejected", causation_id="risk:another-command")
+    release(state, "live", "command_rejected", causation_id="BTC-USDT:7")
+    assert set(state.open_orders) == {"live"}
+    release(state, "live", "rejected", causation_id="BTC-USDT:8")  # matching's: the submit's
+    assert not state.open_orders
+
+
+def test_activity_of_the_same_client_order_id_on_another_instrument_is_not_this_order(
+) -> None:
+    state = funded("10000")
+    assert decide(state, submit(qty="0.02", price="100000", coid="stop-1")).accepted
+    fill(state, "ETH-USDT", "sell", "1", "3500", coid="stop-1")  # e.g. risk's closing order
+    release(state, "stop-1", "filled", symbol="ETH-USDT")
+    assert state.open_orders["stop-1"].qty_left == D("0.02")
+    release(state, "stop-1", "cancelled")
+    assert not state.open_orders
+
+
+def test_an_applied_amend_takes_matching_quantity_left() -> None:
+    state = funded("10000")
+    assert decide(state, submit(qty="0.05", price="100000", coid="a1")).accepted
+    fill(state, "BTC-USDT", "buy", "0.01", "100000", coid="a1", maker=True)
+    release(state, "a1", "amended", command_id="a1-2", leaves_qty="0.03")
+    held = state.open_orders["a1"]
+    assert (held.qty_left, held.filled) == (D("0.03"), D("0.01"))
+    fill(state, "BTC-USDT", "buy", "0.03", "100000", coid="a1", maker=True)
+    assert not state.open_orders  # gone with its last fill, as in the book
 
 
 def test_activity_applies_once() -> None:
@@ -210,16 +255,32 @@ def test_json_round_trip_is_equal_and_behaves_the_same() -> None:
     revalue(state, "110000", "22000")  # margin_call level, one crossing
     state.positions["BTC-USDT"].stop_armed = False
 
+    amend = AmendOrder(command_id="keep-2", ts_sent=NOW, account="acc-1", symbol="BTC-USDT",
+                       client_order_id="keep", new_qty=D("0.02"))
+    assert decide(state, amend).accepted  # pending: held until matching answers
+    fill(state, "BTC-USDT", "buy", "0.004", "100000", coid="keep", maker=True)
+
     stored = json.loads(state.dumps())
     restored = AccountState.from_json(stored)
     assert restored == state
+    assert restored.open_orders["keep"].amends == state.open_orders["keep"].amends != {}
     assert restored.margin_level == "margin_call" and restored.crossings == 1
     assert restored.positions["BTC-USDT"].stop_armed is False
-    assert isinstance(restored.cash, Decimal) and restored.cash == D("20994.5")
+    # 20994.5, less the fill of 0.004 at 100000 and its maker fee
+    assert isinstance(restored.cash, Decimal) and restored.cash == D("20594.42")
     # the restored record remembers decisions and applied activity
     assert decide(restored, request).accepted
     assert restored.reserved() == state.reserved()
     assert restored.to_json() == state.to_json()
+
+
+def test_records_written_before_reservations_knew_their_submit_still_load() -> None:
+    stored = json.loads(funded("1000").dumps())
+    stored["open_orders"] = {"old": ["BTC-USDT", "buy", "0.01", "100005", False]}
+    restored = AccountState.from_json(stored)
+    held = restored.open_orders["old"]
+    assert (held.command_id, held.filled, held.amends) == ("", 0, {})
+    assert restored.reserved() == D("1000.05")
 
 
 @pytest.mark.parametrize("cash", ["0", "-12.34567891", "1e3"])

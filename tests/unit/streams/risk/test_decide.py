@@ -19,6 +19,7 @@ from tests.unit.streams.risk.risk_support import (
     decide,
     deposit,
     fill,
+    release,
     submit,
 )
 from topics.contracts import AmendOrder, CancelOrder, MassCancel
@@ -227,7 +228,7 @@ def test_a_replayed_command_gets_the_same_decision_once() -> None:
     assert "r2" not in state.open_orders
 
 
-def test_amend_down_releases_and_amend_up_is_checked() -> None:
+def test_an_amend_holds_the_most_until_matching_applies_it_and_up_is_checked() -> None:
     state = funded("1500")
     assert decide(state, submit(qty="0.01", price="100000", coid="a1")).accepted
     up = AmendOrder(command_id="am1", ts_sent=NOW, account="acc-1", symbol="BTC-USDT",
@@ -237,11 +238,41 @@ def test_amend_down_releases_and_amend_up_is_checked() -> None:
     down = AmendOrder(command_id="am2", ts_sent=NOW, account="acc-1", symbol="BTC-USDT",
                       client_order_id="a1", new_qty=D("0.004"))
     assert decide(state, down).accepted
+    assert state.reserved() == D("1000.5")  # matching may still refuse it
+    release(state, "a1", "amended", command_id="am2", leaves_qty="0.004")
     assert state.reserved() == D("400.2")
     reprice = AmendOrder(command_id="am3", ts_sent=NOW, account="acc-1", symbol="BTC-USDT",
                          client_order_id="a1", new_price=D(105_000))
     assert decide(state, reprice).accepted
-    assert state.reserved() == D("420.21")  # 0.004 x 105000 + 5 bps
+    assert state.reserved() == D("420.21")  # 0.004 x 105000 + 5 bps, held at once
+    release(state, "a1", "amended", command_id="am3", leaves_qty="0.004")
+    assert state.reserved() == D("420.21")
+
+
+def test_an_amend_gives_the_total_quantity_what_filled_is_not_open_again() -> None:
+    state = funded("1500")
+    assert decide(state, submit(qty="0.01", price="100000", coid="f1")).accepted
+    fill(state, "BTC-USDT", "buy", "0.006", "100000", coid="f1", maker=True)
+    grow = AmendOrder(command_id="f1-2", ts_sent=NOW, account="acc-1", symbol="BTC-USDT",
+                      client_order_id="f1", new_qty=D("0.012"))
+    assert decide(state, grow).accepted
+    assert state.open_orders["f1"].qty_held == D("0.006")  # 0.012 - 0.006 filled, not 0.012
+    below_filled = AmendOrder(command_id="f1-3", ts_sent=NOW, account="acc-1",
+                              symbol="BTC-USDT", client_order_id="f1", new_qty=D("0.005"))
+    assert decide(state, below_filled).accepted  # matching refuses it; risk holds nothing
+    assert "f1-3" not in state.open_orders["f1"].amends
+
+
+def test_a_refused_amend_releases_only_what_it_asked_for() -> None:
+    state = funded("5000")
+    assert decide(state, submit(qty="0.01", price="100000", coid="r1")).accepted
+    up = AmendOrder(command_id="r1-2", ts_sent=NOW, account="acc-1", symbol="BTC-USDT",
+                    client_order_id="r1", new_qty=D("0.03"), new_price=D(100_000))
+    assert decide(state, up).accepted
+    assert state.reserved() == D("3001.5")
+    release(state, "r1", "command_rejected", command_id="r1-2")
+    assert state.open_orders["r1"].qty_left == D("0.01")
+    assert state.reserved() == D("1000.5")
 
 
 def test_amending_a_closing_sell_needs_no_margin() -> None:
