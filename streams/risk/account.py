@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Protocol
 
@@ -77,6 +77,9 @@ class Prices(Protocol):
 class Decision:
     code: RiskCode | None  # None: accepted
     command: Request
+    #: when the request was first decided (venue time): a replayed or re-routed copy of it is
+    #: answered with the very same record, whenever the copy was appended
+    decided_at: datetime | None = None
 
     @property
     def accepted(self) -> bool:
@@ -98,7 +101,7 @@ class Decision:
         cmd = self.command
         code = self.code or RiskCode.UNKNOWN_INSTRUMENT
         return OrderEvent(
-            event_id=f"{RISK_EVENT_PREFIX}{cmd.command_id}", ts_event=now,
+            event_id=f"{RISK_EVENT_PREFIX}{cmd.command_id}", ts_event=self.decided_at or now,
             causation_id=cmd.command_id, symbol=cmd.symbol, seq=0,
             kind="rejected" if isinstance(cmd, SubmitOrder) else "command_rejected",
             account=cmd.account, client_order_id=getattr(cmd, "client_order_id", None),
@@ -226,7 +229,8 @@ class AccountState:
     open_orders: dict[str, Reservation] = field(default_factory=dict)  # by client order id
     tokens: float = -1.0  # < 0: a full bucket
     tokens_at_ms: int = 0
-    decisions: OrderedDict[str, int] = field(default_factory=OrderedDict)  # command -> code|0
+    #: command id -> (code or 0, venue time in ms it was decided at)
+    decisions: OrderedDict[str, tuple[int, int]] = field(default_factory=OrderedDict)
     applied: OrderedDict[str, None] = field(default_factory=OrderedDict)  # activity ids
     margin_level: str = "ok"  # ok | margin_call | liquidation
     crossings: int = 0
@@ -238,17 +242,19 @@ class AccountState:
         """Accept or reject a request; a request decided before gets the same answer."""
         known = self.decisions.get(request.command_id)
         if known is not None:
-            return Decision(RiskCode(known) if known else None, request)
+            code_was, at_ms = known
+            return Decision(RiskCode(code_was) if code_was else None, request,
+                            _from_ms(at_ms) if at_ms else None)
         if isinstance(request, SubmitOrder):
             code = self._submit(request, now_ms, now, catalogue, prices, limits, fees)
         elif isinstance(request, AmendOrder):
             code = self._amend(request, catalogue, prices, limits, fees)
         else:  # cancels reduce risk: always forwarded (matching knows the book)
             code = None
-        self.decisions[request.command_id] = int(code) if code else 0
+        self.decisions[request.command_id] = (int(code) if code else 0, now_ms)
         while len(self.decisions) > _REMEMBERED:
             self.decisions.popitem(last=False)
-        return Decision(code, request)
+        return Decision(code, request, now)
 
     def _rate_ok(self, now_ms: int, limits: RiskLimits) -> bool:
         if self.tokens < 0:
@@ -592,7 +598,8 @@ class AccountState:
                           for s, p in self.positions.items()},
             "open_orders": {c: r.to_json() for c, r in self.open_orders.items()},
             "tokens": self.tokens, "tokens_at_ms": self.tokens_at_ms,
-            "decisions": list(self.decisions.items()), "applied": list(self.applied),
+            "decisions": [[c, code, ms] for c, (code, ms) in self.decisions.items()],
+            "applied": list(self.applied),
             "margin_level": self.margin_level, "crossings": self.crossings,
         }
 
@@ -604,10 +611,21 @@ class AccountState:
                        for s, (q, a, r, armed) in data["positions"].items()},
             open_orders={c: Reservation.from_json(r) for c, r in data["open_orders"].items()},
             tokens=data["tokens"], tokens_at_ms=data["tokens_at_ms"],
-            decisions=OrderedDict((k, v) for k, v in data["decisions"]),
+            decisions=OrderedDict(_decision(item) for item in data["decisions"]),
             applied=OrderedDict((k, None) for k in data["applied"]),
             margin_level=data["margin_level"], crossings=data["crossings"])
 
     def dumps(self) -> str:
         return json.dumps(self.to_json(), separators=(",", ":"))
 
+
+
+def _decision(item: list[Any]) -> tuple[str, tuple[int, int]]:
+    """A remembered decision: ``[command, code, ms]`` (``[command, code]`` before the time
+    was kept: 0, and the answer carries the time of its replay as it did then)."""
+    command, code, *rest = item
+    return command, (code, rest[0] if rest else 0)
+
+
+def _from_ms(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)

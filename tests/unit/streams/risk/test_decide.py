@@ -222,10 +222,16 @@ def test_a_replayed_command_gets_the_same_decision_once() -> None:
     assert len(state.open_orders) == 1
 
     rejected = submit(qty="1", price="100000", coid="r2")
-    assert decide(state, rejected).code is RiskCode.INSUFFICIENT_FUNDS
+    no = decide(state, rejected)
+    assert no.code is RiskCode.INSUFFICIENT_FUNDS
     deposit(state, "1000000")
-    assert decide(state, rejected).code is RiskCode.INSUFFICIENT_FUNDS  # same answer
+    again_no = decide(state, rejected, now_ms=NOW_MS + 60_000)
+    assert again_no.code is RiskCode.INSUFFICIENT_FUNDS  # same answer
     assert "r2" not in state.open_orders
+    # a copy appended later (re-routed, replayed) gets the very same record, time included
+    later = NOW + timedelta(minutes=1)
+    assert again_no.rejection(later).model_dump(exclude={"ts_init"}) == \
+        no.rejection(NOW).model_dump(exclude={"ts_init"})
 
 
 def test_an_amend_holds_the_most_until_matching_applies_it_and_up_is_checked() -> None:
