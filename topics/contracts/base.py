@@ -52,10 +52,10 @@ __all__ = [
     "utc_now",
 ]
 
+# -- integers -----------------------------------------------------------------------------------
 #: Integers on the wire are sequences, ids and counts: a signed 64-bit integer holds them in
 #: every client (Java ``long``, ClickHouse ``Int64``/``UInt64``, the engine's tick integers).
 INT64_MAX = 2**63 - 1
-
 
 
 def _not_bool(value: Any) -> Any:
@@ -65,7 +65,7 @@ def _not_bool(value: Any) -> Any:
     return value
 
 
-# the bounds first: so they reach the integer's own schema (and JSON Schema), then the check
+# The bounds first, so they reach the integer's own schema (and the JSON Schema); then the check.
 Int64 = Annotated[int, Field(ge=-INT64_MAX - 1, le=INT64_MAX), BeforeValidator(_not_bool)]
 NonNegativeInt64 = Annotated[int, Field(ge=0, le=INT64_MAX), BeforeValidator(_not_bool)]
 PositiveInt64 = Annotated[int, Field(ge=1, le=INT64_MAX), BeforeValidator(_not_bool)]
@@ -150,15 +150,17 @@ def _parse_text(text: str) -> Decimal:
 def _checked(value: Decimal, places: int) -> Decimal:
     """``value`` if finite with at most ``places`` decimals and 20 integer digits.
 
-    Counted from the exponent, so ``1E+100`` has 101 integer digits (not 1) and ``1.000E-20``
-    has 20 significant decimals... of which only those before the trailing zeros count.
-    Zeros and values with more (zero) decimals than ``places`` come back canonical, so writing
-    them back never produces ``0E-999999999`` spelled out in full.
+    Counted from the exponent, so ``1E+100`` has 101 integer digits (not 1), and
+    ``1.000E-20`` has 20 decimals that count (its three trailing zeros do not).
+    Values with more (zero) decimals than ``places``, and zeros with an extreme exponent, come
+    back canonical, so writing them back never spells out ``0E-999999999`` in full.
     """
     if not value.is_finite():
         raise ValueError("Input should be a finite number")
-    if not value:
-        return _ZERO
+    if not value:  # 0.00 stays as written; 0E-999999999 and -0 do not
+        exponent = value.as_tuple().exponent
+        fits = isinstance(exponent, int) and -places <= exponent <= 0
+        return value if fits and not value.is_signed() else _ZERO
     if value.adjusted() >= MAX_INTEGER_DIGITS:
         raise ValueError(f"Decimal input should have no more than {MAX_INTEGER_DIGITS} digits "
                          "before the point")
@@ -196,10 +198,8 @@ def _wire_decimal(places: int) -> Any:
             number = _parse_text(value)
             if (number.is_finite() and "e" not in value and "E" not in value
                     and _fraction_fits(value, places)):
-                if not number:
-                    return _ZERO
-                if number.adjusted() >= MAX_INTEGER_DIGITS:
-                    return _checked(number, places)  # raises
+                if not number or number.adjusted() >= MAX_INTEGER_DIGITS:
+                    return _checked(number, places)  # canonical zero, or raises
                 return number
             return _checked(number, places)
         if isinstance(value, bool):
@@ -266,8 +266,8 @@ def decimal_type(description: str, places: int = 18, *, gt: int | None = None,
         "anyOf": [{"type": "string", "pattern": _decimal_pattern(places, lower, upper_digits,
                                                                   upper_exact)},
                   integer],
-        "description": f"{description}. Exact: a JSON string (or an integer), at most "
-                       f"{places} decimals and {upper_digits} digits before the point",
+        "description": f"{description}; on the wire a JSON string (or an integer) with at "
+                       f"most {places} decimals and {upper_digits} digits before the point",
         "maxDecimalPlaces": places,
         "maxIntegerDigits": upper_digits,
     }

@@ -214,6 +214,9 @@ _NOTATION = "digits with an optional point and exponent"
         ("orders.requests", _submit(qty=10**30), _WHOLE),
         ("md.ticks", _tick(price="1" * 21), _WHOLE),  # 9-place types fit Decimal(38, 18) too
         ("orders.requests", _submit(qty="1e-30"), "no more than 18 decimal places"),
+        # normalize() in the 28-digit default context rounded the 19th decimal away: accepted
+        ("orders.requests", _submit(qty="12345678901234567890.1234567890123456781"),
+         "no more than 18 decimal places"),
         ("orders.requests", _submit(qty="0.0000000000000000001"), "no more than 18 decimal"),
         ("orders.requests", _submit(qty="1E-999999999999999999"), "no more than 18 decimal"),
         ("md.ticks", _tick(qty="0.0000000001"), "no more than 9 decimal places"),
