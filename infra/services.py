@@ -8,6 +8,7 @@ on every ``up``, so the ports and paths always follow the one settings object.
 from __future__ import annotations
 
 import base64
+import hashlib
 import os
 import pwd
 import shutil
@@ -337,6 +338,14 @@ def _connect_health(settings: Settings) -> Health:
 
 # --- Elasticsearch -----------------------------------------------------------------------
 
+def _es_cluster_name(settings: Settings) -> str:
+    """A name of this data dir's own. Nodes on loopback discover each other by transport port
+    (9300-9305): under a shared name, a second stack's node (a test's, another checkout's)
+    joined ours, took shards and, when it stopped, left the indices red with their data gone."""
+    digest = hashlib.sha1(str(settings.data_dir.resolve()).encode()).hexdigest()[:8]
+    return f"strikeflow-{digest}"
+
+
 def _es_command(settings: Settings) -> list[str]:
     es = settings.elasticsearch
     # The runner picks the first free HTTP port above -baseHttpPort. Maven's jars carry no
@@ -345,7 +354,7 @@ def _es_command(settings: Settings) -> list[str]:
     return _java(settings, es.heap, "elasticsearch",
                  "org.codelibs.elasticsearch.runner.ElasticsearchClusterRunner",
                  "-basePath", str(settings.data_dir / "elasticsearch"), "-numOfNode", "1",
-                 "-baseHttpPort", str(es.port - 1), "-clusterName", "strikeflow",
+                 "-baseHttpPort", str(es.port - 1), "-clusterName", _es_cluster_name(settings),
                  props=("-Des.distribution.flavor=default", "-Des.distribution.type=tar"))
 
 
