@@ -30,6 +30,8 @@ from infra import stack
 from infra.settings import Settings
 from sinks.search import demo_search
 from streams.demo_accounts import accounts_summary, fund_accounts
+from streams.drill import DrillConfig
+from streams.drill.runner import Drill
 from streams.kafka import end_offsets, make_consumer, make_producer, read_range
 from streams.marketdata.live import summary as market_summary
 from streams.marketdata.simulator import SimulatorConfig, default_start, publish
@@ -292,6 +294,13 @@ def run_demo(settings: Settings, console: Console, seconds: int = 45, rate: floa
         console.print(f"first candle {progress.first_candle_s:.1f}s after the first tick")
     console.print("The stack is still up: try [bold]strikeflow infra status[/], "
                   "[bold]strikeflow topics list[/]; stop it with [bold]strikeflow infra down[/].")
-    ok = _complete(progress) and cdc_result.ok
-    console.rule("[green]demo done" if ok else "[red]demo produced no final candles")
+    console.rule("a fault drill: the worker SIGKILLed three times under load, then everything "
+                 "reconciled (the full drill: strikeflow drill)")
+    drill = Drill(settings, console, DrillConfig(kinds=("worker-sigkill",), orders=120,
+                                                 rate=40, options=4)).run()
+    drill_ok = all(o.clean for o in drill)
+    ok = _complete(progress) and cdc_result.ok and drill_ok
+    console.rule("[green]demo done" if ok else
+                 "[red]demo produced no final candles" if not _complete(progress) else
+                 "[red]demo: the CDC orders or the drill were not clean")
     return 0 if ok else 1

@@ -369,8 +369,9 @@ class Drill:
 
 def table(outcomes: list[Outcome]) -> Table:
     t = Table("fault", "injected", "published", "accepted", "outcomes", "trades", "ledger",
-              "ClickHouse", "Elasticsearch", "lost", "duplicated", "corrupted", "recovery s",
+              "CH rows", "ES docs", "lost", "dup.", "corrupt", "recovery s",
               title="fault drill: end-to-end reconciliation")
+    t.columns[0].no_wrap = True
     for o in outcomes:
         t.add_row(o.kind, str(o.injected), str(o.published), str(o.accepted), str(o.outcomes),
                   str(o.trades), str(o.ledger), str(o.clickhouse_rows),
