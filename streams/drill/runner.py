@@ -53,6 +53,7 @@ REQUESTS = by_name("orders.requests")
 READ_BACK = ("orders.commands", "orders.events", "trades", "ledger", "settlement.orders",
              "accounts.activity")
 MID = Decimal(90_000)
+QUIET = 2  # librdkafka's log level for the drill's own clients: outages are planned here
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,8 @@ class _Outcomes(threading.Thread):
     def run(self) -> None:
         from confluent_kafka import TopicPartition
 
-        consumer = make_consumer(self.settings, f"drill-watch-{uuid.uuid4().hex[:8]}")
+        consumer = make_consumer(self.settings, f"drill-watch-{uuid.uuid4().hex[:8]}",
+                                 log_level=QUIET)
         consumer.assign([TopicPartition(t, p, o) for t in ("orders.commands", "orders.events")
                          for p, o in self.since[t].items()])
         try:
@@ -189,8 +191,9 @@ class Drill:
 
     def _load(self, seg: _Segment) -> None:
         """The segment's orders, paced; a share produced as kcat would (CRC32 partitions)."""
-        ours = make_producer(self.settings)
-        foreign = make_producer(self.settings, partitioner="consistent_random")
+        ours = make_producer(self.settings, log_level=QUIET)
+        foreign = make_producer(self.settings, partitioner="consistent_random",
+                                log_level=QUIET)
         rng = random.Random(seg.base)
         commands = list(generate_commands([seg.symbol], self.cfg.orders, rng.randint(0, 10**6),
                                           datetime.now(UTC), MID, prefix=f"{seg.base}-",
