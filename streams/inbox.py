@@ -44,7 +44,7 @@ from infra.settings import get_settings
 from streams.deadletters import send_dead_letter
 from streams.kafka import read_range
 from streams.output import BatchOutput
-from topics.catalogue import by_name
+from topics.catalogue import ContractError, by_name
 
 __all__ = ["INFRASTRUCTURE_ERRORS", "Inbox", "Reread", "owner_partition", "venue_time_ns"]
 
@@ -194,6 +194,23 @@ class Inbox:
         log.info("message re-routed to the partition owning its key", agent=self.name,
                  topic=msg.topic, partition=msg.partition, offset=msg.offset, owner=owner)
         return False
+
+    # -- the boundary -----------------------------------------------------------------------
+    async def decode(self, event: Any, key_of: Callable[[Any], str] | None = None) -> Any:
+        """The message's record by its topic's contract, or None once it is a dead letter:
+        ``invalid`` when it breaks the contract, ``wrong_key`` when its Kafka key is not
+        ``key_of(record)`` (the key decides the partition, and so whose state it touches)."""
+        msg = event.message
+        try:
+            record = by_name(msg.topic).decode(msg.value)
+        except ContractError as exc:
+            await send_dead_letter(event, "invalid", str(exc))
+            return None
+        if key_of is not None and bytes(msg.key or b"") != key_of(record).encode():
+            await send_dead_letter(event, "wrong_key",
+                                   f"key {msg.key!r} but the record is {key_of(record)!r}'s")
+            return None
+        return record
 
     # -- failures ---------------------------------------------------------------------------
     def guard(self, event: Any, on_error: Callable[[], None] | None = None) -> _Guard:

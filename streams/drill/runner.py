@@ -273,13 +273,17 @@ class Drill:
         first = seg.injected_at[0] if seg.injected_at else None
         late = [watch.seen[c] - t for c, t in seg.sent_at.items()
                 if first is not None and t >= first and c in watch.seen]
-        while True:  # settlement, the sinks and risk's last revaluation catch up: reread
-            records = self._records(seg)
+        previous: tuple[int, ...] | None = None
+        while True:  # matching, booking, settlement and the sinks catch up: read again until
+            records = self._records(seg)  # clean and unchanged between two reads
             records.injected = len(seg.injected_at) if available else 0
             records.recovery_s = round(max(late), 1) if late else None
             outcome = reconcile(records)
-            if outcome.clean or time.monotonic() > deadline:
+            counts = (outcome.accepted, outcome.trades, outcome.ledger, outcome.clickhouse_rows,
+                      outcome.elasticsearch_docs)
+            if (outcome.clean and counts == previous) or time.monotonic() > deadline:
                 break
+            previous = counts
             ctx.revive()
             time.sleep(3)
         if seg.error:

@@ -19,7 +19,7 @@ from streams.deadletters import send_dead_letter
 from streams.inbox import Inbox, venue_time_ns
 from streams.marketdata.candles import CandleAggregator, Verdict
 from streams.output import BatchOutput
-from topics.catalogue import ContractError, by_name
+from topics.catalogue import by_name
 
 __all__ = ["build_candles", "candle_state"]
 
@@ -51,16 +51,9 @@ inbox.connect(app)
 
 async def _add_tick(event: Any, touched: dict[str, tuple[CandleAggregator, Any]],
                     rejected: defaultdict[str, int]) -> None:
-    try:
-        tick = TICKS.decode(event.message.value)
-    except ContractError as exc:
-        await send_dead_letter(event, "invalid", str(exc))
+    tick = await inbox.decode(event, lambda t: t.symbol)
+    if tick is None:
         rejected["invalid"] += 1
-        return
-    if bytes(event.message.key) != tick.symbol.encode():
-        await send_dead_letter(event, "wrong_key",
-                               f"key {event.message.key!r} but tick of {tick.symbol!r}")
-        rejected["wrong_key"] += 1
         return
     if tick.symbol in touched:
         agg = touched[tick.symbol][0]

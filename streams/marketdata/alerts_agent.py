@@ -23,7 +23,7 @@ from streams.deadletters import send_dead_letter
 from streams.inbox import Inbox
 from streams.marketdata.alerts import AlertBook, CommandVerdict
 from streams.marketdata.settings import get_marketdata_settings
-from topics.catalogue import ContractError, by_name
+from topics.catalogue import by_name
 from topics.contracts import IndexPrice
 
 __all__ = ["alert_state", "price_alerts"]
@@ -53,15 +53,8 @@ async def price_alerts(stream: Any) -> None:
         touched: dict[str, tuple[AlertBook, Any]] = {}
         for event in events:
             async with inbox.guard(event):
-                spec = INDEX if event.message.topic == INDEX.name else COMMANDS
-                try:
-                    message = spec.decode(event.message.value)
-                except ContractError as exc:
-                    await send_dead_letter(event, "invalid", str(exc))
-                    continue
-                if event.message.key != message.underlying.encode():
-                    await send_dead_letter(event, "wrong_key", f"key {event.message.key!r} is "
-                                           f"not {message.underlying!r}")
+                message = await inbox.decode(event, lambda m: m.underlying)
+                if message is None:
                     continue
                 underlying = message.underlying
                 if underlying in touched:

@@ -32,7 +32,7 @@ from streams.inbox import Inbox
 from streams.marketdata.l2book import L2Verdict
 from streams.marketdata.market import BookParams, SymbolMarket
 from streams.marketdata.settings import get_marketdata_settings
-from topics.catalogue import ContractError, by_name
+from topics.catalogue import by_name
 from topics.contracts import BookUpdate, IndexPrice
 
 __all__ = ["build_books", "market_state"]
@@ -84,16 +84,9 @@ async def build_books(stream: Any) -> None:
         rejected: Counter[str] = Counter()
         for event in events:
             async with inbox.guard(event):
-                try:
-                    update = L2.decode(event.message.value)
-                except ContractError as exc:
-                    await send_dead_letter(event, "invalid", str(exc))
+                update = await inbox.decode(event, lambda u: u.symbol)
+                if update is None:
                     rejected["invalid"] += 1
-                    continue
-                if event.message.key != update.symbol.encode():
-                    await send_dead_letter(event, "wrong_key",
-                                           f"key {event.message.key!r} is not {update.symbol!r}")
-                    rejected["wrong_key"] += 1
                     continue
                 if update.symbol in touched:
                     market = touched[update.symbol][0]

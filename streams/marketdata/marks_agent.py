@@ -33,12 +33,11 @@ from confluent_kafka import Producer
 from infra.settings import get_settings
 from streams.app import app
 from streams.batching import as_current
-from streams.deadletters import send_dead_letter
 from streams.inbox import Inbox
 from streams.kafka import make_producer
 from streams.marketdata.marks import ChainParams, UnderlyingMarks
 from streams.marketdata.settings import get_marketdata_settings
-from topics.catalogue import ContractError, by_name
+from topics.catalogue import by_name
 from topics.contracts import IndexPrice
 
 __all__ = ["mark_options", "marks_state"]
@@ -98,14 +97,8 @@ async def mark_options(stream: Any) -> None:
         newest: dict[str, tuple[IndexPrice, Any]] = {}
         for event in events:
             async with inbox.guard(event):
-                try:
-                    index = INDEX.decode(event.message.value)
-                except ContractError as exc:
-                    await send_dead_letter(event, "invalid", str(exc))
-                    continue
-                if event.message.key != index.underlying.encode():
-                    await send_dead_letter(event, "wrong_key", f"key {event.message.key!r} is "
-                                           f"not {index.underlying!r}")
+                index = await inbox.decode(event, lambda i: i.underlying)
+                if index is None:
                     continue
                 have = newest.get(index.underlying)
                 if have is None or index.ts_event >= have[0].ts_event:

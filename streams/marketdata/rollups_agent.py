@@ -17,10 +17,9 @@ import structlog
 
 from streams.app import app
 from streams.batching import as_current
-from streams.deadletters import send_dead_letter
 from streams.inbox import Inbox
 from streams.marketdata.rollups import CandleRollup, RollupVerdict
-from topics.catalogue import ContractError, by_name
+from topics.catalogue import by_name
 
 __all__ = ["roll_up_candles", "rollup_state"]
 
@@ -49,14 +48,8 @@ async def roll_up_candles(stream: Any) -> None:
         skipped: Counter[str] = Counter()
         for event in events:
             async with inbox.guard(event):
-                try:
-                    candle = CANDLES.decode(event.message.value)
-                except ContractError as exc:
-                    await send_dead_letter(event, "invalid", str(exc))
-                    continue
-                if bytes(event.message.key) != candle.symbol.encode():
-                    await send_dead_letter(event, "wrong_key", f"key {event.message.key!r} "
-                                           f"but candle of {candle.symbol!r}")
+                candle = await inbox.decode(event, lambda c: c.symbol)
+                if candle is None:
                     continue
                 if candle.symbol in touched:
                     rollup = touched[candle.symbol][0]
