@@ -98,7 +98,7 @@ def test_candles_from_ticks_with_duplicates_invalid_and_late(stack: Settings) ->
     assert set(by_reason) == {"duplicate", "invalid", "late"}
     assert by_reason["duplicate"]["source_offset"] == offsets[60]
     assert by_reason["invalid"]["source_offset"] == offsets[61]
-    assert "price: Input should be a valid decimal" in by_reason["invalid"]["error"]
+    assert "price: Value error, Input should be a valid decimal" in by_reason["invalid"]["error"]
     assert by_reason["late"]["source_offset"] == offsets[-1]
     assert all(v["source_topic"] == "md.ticks" for v in by_reason.values())
 
