@@ -15,7 +15,7 @@ from confluent_kafka import TopicPartition
 from infra.settings import Settings
 from streams.kafka import make_consumer
 
-__all__ = ["commit_end_offsets"]
+__all__ = ["commit_end_offsets", "start_new_group_at_end"]
 
 
 def commit_end_offsets(settings: Settings, group: str, topics: Iterable[str]) -> int:
@@ -33,3 +33,19 @@ def commit_end_offsets(settings: Settings, group: str, topics: Iterable[str]) ->
         return len(offsets)
     finally:
         consumer.close()
+
+
+def start_new_group_at_end(settings: Settings, group: str, topics: Iterable[str]) -> bool:
+    """For a group that has never committed (a first run on a stack that already carries other
+    runs' and tests' history), commit the current end of ``topics``; True if it did."""
+    names = list(topics)
+    consumer = make_consumer(settings, group)
+    try:
+        parts = [TopicPartition(t, p) for t in names
+                 for p in consumer.list_topics(t, timeout=10).topics[t].partitions]
+        if any(tp.offset >= 0 for tp in consumer.committed(parts, timeout=10)):
+            return False
+    finally:
+        consumer.close()
+    commit_end_offsets(settings, group, names)
+    return True

@@ -156,7 +156,7 @@ class Drill:
                              env=self.env)
 
     def _start(self) -> DrillContext:
-        inputs = sorted({s.name for s in CATALOGUE if s.input} | {"orders.events"})
+        inputs = [s.name for s in CATALOGUE if s.input]
         commit_end_offsets(self.settings, self.app_id, inputs)
         # The Elasticsearch sink in a group of its own from the current end (the shared
         # group may have a backlog of other runs to work through first).
