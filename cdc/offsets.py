@@ -9,13 +9,30 @@ offsets for the group *before* the worker starts gives it an exact starting poin
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
-from confluent_kafka import TopicPartition
+from confluent_kafka import KafkaException, TopicPartition
+from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from infra.settings import Settings
 from streams.kafka import make_consumer
 
 __all__ = ["commit_end_offsets", "start_new_group_at_end"]
+
+
+@retry(retry=retry_if_exception_type(KafkaException), stop=stop_after_delay(30),
+       wait=wait_exponential(multiplier=0.1, max=2), reraise=True)
+def _high(consumer: Any, topic: str, partition: int) -> int:
+    """The partition's end; retried while a topic just created has no leader everywhere yet
+    (NOT_LEADER_FOR_PARTITION right after ``topics apply`` on a fresh stack)."""
+    return consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)[1]
+
+
+@retry(retry=retry_if_exception_type(KafkaException), stop=stop_after_delay(30),
+       wait=wait_exponential(multiplier=0.1, max=2), reraise=True)
+def _committed(consumer: Any, parts: list[TopicPartition]) -> list[TopicPartition]:
+    """The group's committed offsets; retried while its coordinator is still loading."""
+    return consumer.committed(parts, timeout=10)
 
 
 def commit_end_offsets(settings: Settings, group: str, topics: Iterable[str]) -> int:
@@ -26,8 +43,7 @@ def commit_end_offsets(settings: Settings, group: str, topics: Iterable[str]) ->
         for topic in topics:
             meta = consumer.list_topics(topic, timeout=10).topics[topic]
             for p in meta.partitions:
-                _low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
-                offsets.append(TopicPartition(topic, p, high))
+                offsets.append(TopicPartition(topic, p, _high(consumer, topic, p)))
         if offsets:
             consumer.commit(offsets=offsets, asynchronous=False)
         return len(offsets)
@@ -43,7 +59,7 @@ def start_new_group_at_end(settings: Settings, group: str, topics: Iterable[str]
     try:
         parts = [TopicPartition(t, p) for t in names
                  for p in consumer.list_topics(t, timeout=10).topics[t].partitions]
-        if any(tp.offset >= 0 for tp in consumer.committed(parts, timeout=10)):
+        if any(tp.offset >= 0 for tp in _committed(consumer, parts)):
             return False
     finally:
         consumer.close()
