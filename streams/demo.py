@@ -26,7 +26,7 @@ from analytics.quality import summary as quality_summary
 from analytics.query import query_rows
 from analytics.summary import render as analytics_summary
 from cdc import demo as cdc_demo
-from cdc.offsets import start_new_group_at_end
+from cdc.offsets import start_new_group_at_end, wait_drained
 from infra import stack
 from infra.settings import Settings
 from sinks.search import demo_search
@@ -45,6 +45,7 @@ __all__ = ["run_demo"]
 
 WATCHED = ("md.candles", "md.ticks.dlq", "trades", "md.book")
 SIMULATED = {b"BTC-USDT", b"ETH-USDT"}  # keys of what the demo feeds; tests use others
+DRAINED = ("orders.requests", "orders.commands", "orders.events", "accounts.activity")
 
 
 @dataclass
@@ -278,6 +279,9 @@ def run_demo(settings: Settings, console: Console, seconds: int = 45, rate: floa
         time.sleep(5)  # the last hedges and postings
     finally:
         consumer.close()
+        # Risk, matching and booking finish what was sent before the worker stops, so the
+        # positions read back below (and in ClickHouse) are those of every trade.
+        wait_drained(settings, settings.worker.app_id, DRAINED, timeout_s=120)
         worker.stop()
         es_sink.stop()
         time.sleep(settings.clickhouse.flush_interval_s + 1)  # the sink's last batch

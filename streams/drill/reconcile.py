@@ -76,12 +76,17 @@ def _content(record: dict[str, Any]) -> str:
     return json.dumps({k: v for k, v in record.items() if k != "ts_init"}, sort_keys=True)
 
 
-def _conflicts(records: Iterable[dict[str, Any]], what: str, problems: list[str]) -> int:
-    """Event ids published more than once with different contents."""
+_LEDGER_FIELDS = ("event_id", "posting_id", "account", "amount", "kind", "reference", "symbol")
+
+
+def _conflicts(records: Iterable[dict[str, Any]], what: str, problems: list[str],
+               fields: tuple[str, ...] | None = None) -> int:
+    """Event ids published more than once with different contents (``fields``: only those
+    count, e.g. a ledger leg's money and owner, not the time it was booked at)."""
     first: dict[str, str] = {}
     bad: set[str] = set()
     for r in records:
-        text = _content(r)
+        text = _content({k: r.get(k) for k in fields} if fields else r)
         if first.setdefault(r["event_id"], text) != text:
             bad.add(r["event_id"])
     if bad:
@@ -164,7 +169,7 @@ def reconcile(seg: SegmentRecords) -> Outcome:
 
     corrupted = (_conflicts(seg.events, "orders.events", problems)
                  + _conflicts(seg.trades, "trades", problems)
-                 + _conflicts(seg.ledger, "ledger", problems))
+                 + _conflicts(seg.ledger, "ledger", problems, _LEDGER_FIELDS))
     trades = _unique(seg.trades)
     entries = _unique(seg.ledger)
     check = check_ledger([(e["event_id"], e["posting_id"], e["account"], _money(e["amount"]))
