@@ -17,7 +17,7 @@ from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_expo
 from infra.settings import Settings
 from streams.kafka import make_consumer
 
-__all__ = ["commit_end_offsets", "start_new_group_at_end"]
+__all__ = ["commit_end_offsets", "start_new_group_at_end", "wait_drained"]
 
 
 @retry(retry=retry_if_exception_type(KafkaException), stop=stop_after_delay(30),
@@ -65,3 +65,29 @@ def start_new_group_at_end(settings: Settings, group: str, topics: Iterable[str]
         consumer.close()
     commit_end_offsets(settings, group, names)
     return True
+
+
+def wait_drained(settings: Settings, group: str, topics: Iterable[str],
+                 timeout_s: float = 120.0) -> bool:
+    """Until ``group`` has committed every partition of ``topics`` up to its end (it has
+    processed all that is there), or ``timeout_s``; True if it got there."""
+    import time
+
+    names = list(topics)
+    deadline = time.monotonic() + timeout_s
+    consumer = make_consumer(settings, group)
+    try:
+        parts = [TopicPartition(t, p) for t in names
+                 for p in consumer.list_topics(t, timeout=10).topics[t].partitions]
+        while True:
+            ends = {(tp.topic, tp.partition): _high(consumer, tp.topic, tp.partition)
+                    for tp in parts}
+            done = {(tp.topic, tp.partition): max(tp.offset, 0)
+                    for tp in _committed(consumer, parts)}
+            if all(done[k] >= end for k, end in ends.items()):
+                return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(1)
+    finally:
+        consumer.close()
