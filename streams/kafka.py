@@ -15,7 +15,7 @@ from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPa
 
 from infra.settings import Settings
 
-__all__ = ["end_offsets", "make_consumer", "make_producer", "read_range"]
+__all__ = ["end_offsets", "make_consumer", "make_producer", "read_range", "read_since"]
 
 
 def make_producer(settings: Settings, **overrides: Any) -> Producer:
@@ -84,3 +84,10 @@ def read_range(settings: Settings, topic: str, partition: int, start: int, end: 
     finally:
         consumer.close()
     return found
+
+
+def read_since(settings: Settings, topic: str, since: dict[int, int]) -> list[Message]:
+    """Every message of ``topic`` from ``since`` (partition → offset; absent: the start) up to
+    where each partition ends now."""
+    return [msg for partition, end in end_offsets(settings, topic).items()
+            for msg in read_range(settings, topic, partition, since.get(partition, 0), end)]

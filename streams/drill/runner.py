@@ -41,7 +41,7 @@ from infra import stack
 from infra.settings import Settings
 from streams.drill.faults import FAULTS, SHORT, DrillContext, Fault, FaultUnavailable
 from streams.drill.reconcile import Outcome, SegmentRecords, reconcile
-from streams.kafka import end_offsets, make_consumer, make_producer, read_range
+from streams.kafka import end_offsets, make_consumer, make_producer, read_range, read_since
 from streams.matching.orderflow import generate_commands
 from streams.worker_process import ElasticsearchSinkProcess, SinkProcess, WorkerProcess
 from topics.admin import apply_topics
@@ -91,14 +91,9 @@ def _tag(rng: random.Random, n: int) -> str:
 
 def _read_since(settings: Settings, topic: str, since: dict[int, int],
                 keep: Callable[[dict[str, Any]], bool]) -> list[dict[str, Any]]:
-    out = []
-    for partition, end in end_offsets(settings, topic).items():
-        for msg in read_range(settings, topic, partition, since.get(partition, 0), end):
-            if msg.value():
-                record = orjson.loads(msg.value())
-                if keep(record):
-                    out.append(record)
-    return out
+    records = (orjson.loads(m.value()) for m in read_since(settings, topic, since)
+               if m.value())
+    return [r for r in records if keep(r)]
 
 
 class _Outcomes(threading.Thread):

@@ -19,7 +19,7 @@ import pytest
 from cdc.offsets import commit_end_offsets
 from infra.settings import Settings
 from streams.inbox import owner_partition
-from streams.kafka import make_producer, read_range
+from streams.kafka import make_producer, read_since
 from streams.worker_process import WorkerProcess
 from topics.catalogue import by_name
 from topics.contracts import FundsTransferred
@@ -42,20 +42,14 @@ def _misrouted_account() -> str:
             return account
 
 
-def _read_since(settings: Settings, topic: str, since: dict[int, int]) -> list[Any]:
-    ends = end_offsets(settings, topic)
-    return [m for p, end in ends.items()
-            for m in read_range(settings, topic, p, since.get(p, 0), end)]
-
-
 def _outcomes(settings: Settings, ids: set[str], since: dict[str, dict[int, int]]
               ) -> dict[str, Any]:
     """command id → "accepted" (forwarded to matching) or its rejection code."""
     found: dict[str, Any] = {}
-    for m in _read_since(settings, "orders.commands", since["orders.commands"]):
+    for m in read_since(settings, "orders.commands", since["orders.commands"]):
         if value(m)["command_id"] in ids:
             found[value(m)["command_id"]] = "accepted"
-    for m in _read_since(settings, "orders.events", since["orders.events"]):
+    for m in read_since(settings, "orders.events", since["orders.events"]):
         event = value(m)
         if event["event_id"].startswith("risk:") and event.get("causation_id") in ids:
             found[event["causation_id"]] = event["reason_code"]
