@@ -12,6 +12,7 @@ test: setup lint
 
 lint:
 	.venv/bin/ruff check .
+	.venv/bin/lint-imports
 
 bench: setup
 	.venv/bin/python -m benchmarks.option_marks

@@ -41,7 +41,7 @@ def _via_sink(settings: Settings, sql: str, fmt: str) -> bytes | None:
 
 
 def _open(settings: Settings) -> Any:
-    from sinks.clickhouse import open_client
+    from analytics.clickhouse import open_client
 
     try:
         return open_client(settings)

@@ -35,6 +35,7 @@ from typing import Any
 from confluent_kafka import OFFSET_BEGINNING, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from cdc.bridge.orders import PRODUCER_HEADER
 from cdc.config import get_cdc_config
 from cdc.connector import register, wait_running
 from cdc.counter import CounterService
@@ -43,7 +44,6 @@ from cdc.offsets import commit_end_offsets
 from cdc.products import standard_chain
 from cdc.reconcile import debezium_key
 from infra.settings import Settings, get_settings
-from streams.cdc_bridge.orders import PRODUCER_HEADER
 from streams.kafka import make_consumer, make_producer
 from streams.worker_process import WorkerProcess
 
@@ -149,7 +149,7 @@ def main() -> None:
     commit_end_offsets(settings, app_id, CDC_TOPICS)
     worker = WorkerProcess(settings, app_id, settings.worker.web_port + 9, offset_reset="latest")
     worker.env["STRIKEFLOW_CDC__RECONCILE_ENABLED"] = "false"  # measure the stream alone
-    worker.env["STRIKEFLOW_WORKER__AGENTS"] = '["streams.cdc_bridge", "streams.settlement"]'
+    worker.env["STRIKEFLOW_WORKER__AGENTS"] = '["cdc.bridge", "streams.settlement"]'
     _publish_books(settings)
     worker.start()
     mark = app_id.encode()

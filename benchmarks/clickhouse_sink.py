@@ -26,10 +26,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from analytics.clickhouse import open_client
 from analytics.migrate import migrate
 from benchmarks.kafka_legs import end_offsets, produce
 from infra.settings import Settings, get_settings
-from sinks.clickhouse import MAPPINGS, ClickHouseSink, open_client
+from sinks.clickhouse import MAPPINGS, ClickHouseSink
 from streams.kafka import make_consumer
 from topics.catalogue import by_name
 from topics.contracts import Trade

@@ -7,7 +7,7 @@ connector that streams those rows to ``cdc.*`` (:mod:`cdc.connector`), and the r
 that proves every committed order reached the stream (:mod:`cdc.reconcile`). ``strikeflow cdc``
 (:mod:`cdc.cli`) reaches all of it from the shell; :func:`cdc.demo.run` shows it end to end.
 The bridge agent that turns Debezium envelopes into ``settlement.orders`` lives in
-``streams/cdc_bridge``.
+``cdc/bridge``.
 
 Every error this package raises on purpose derives from :class:`CdcError`.
 """

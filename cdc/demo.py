@@ -24,6 +24,7 @@ from confluent_kafka import TopicPartition
 from rich.console import Console
 from rich.table import Table
 
+from cdc.bridge.orders import PRODUCER_HEADER
 from cdc.config import CdcConfig, get_cdc_config
 from cdc.connector import register, wait_running
 from cdc.counter import CounterService
@@ -33,7 +34,6 @@ from cdc.offsets import commit_end_offsets
 from cdc.products import standard_chain
 from infra import stack
 from infra.settings import Settings
-from streams.cdc_bridge.orders import PRODUCER_HEADER
 from streams.kafka import make_consumer
 from streams.worker_process import WorkerProcess
 from topics.admin import apply_topics
@@ -128,7 +128,7 @@ def run(settings: Settings, console: Console, orders: int = 200, *,
         commit_end_offsets(settings, bridge_id, CDC_TOPICS)
         worker = WorkerProcess(settings, bridge_id, settings.worker.web_port + 7,
                                offset_reset="latest")
-        worker.env["STRIKEFLOW_WORKER__AGENTS"] = '["streams.cdc_bridge"]'  # the bridge only
+        worker.env["STRIKEFLOW_WORKER__AGENTS"] = '["cdc.bridge"]'  # the bridge only
         console.print(f"cdc 3/5 a bridge worker {bridge_id} (log: {worker.log})")
         worker.start()
     else:

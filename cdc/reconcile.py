@@ -44,9 +44,9 @@ from confluent_kafka import OFFSET_END, TopicPartition
 from psycopg.rows import dict_row
 
 from cdc import CdcError
+from cdc.bridge.envelope import RECONCILE_CONNECTOR
 from cdc.config import CdcConfig
 from infra.settings import Settings
-from streams.cdc_bridge.envelope import RECONCILE_CONNECTOR
 from streams.kafka import make_consumer, make_producer
 
 __all__ = [

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what StrikeFlow needs on a fresh Debian machine, then the project itself:
-#   - Debian packages: Java 17, Maven, PostgreSQL 15 (only those missing);
+#   - Debian packages: Java 17, Maven, PostgreSQL 15, Prometheus with promtool and
+#     Alertmanager (only those missing);
 #   - a virtualenv in .venv with the project and its dev tools.
 # Kafka, Kafka Connect + Debezium and Elasticsearch jars come later, from Maven Central, on the
 # first `strikeflow infra up`. Safe to run again: it only does what is missing.
@@ -12,6 +13,10 @@ command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
 [ -x /usr/lib/jvm/java-17-openjdk-amd64/bin/java ] || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || missing+=(maven)
 [ -x /usr/lib/postgresql/15/bin/initdb ] || missing+=(postgresql-15)
+# `infra up` runs these binaries itself under supervisord, with its own config and data dir;
+# the tests run promtool (`promtool test rules`).
+[ -x /usr/bin/prometheus ] && [ -x /usr/bin/promtool ] || missing+=(prometheus)
+[ -x /usr/bin/prometheus-alertmanager ] || missing+=(prometheus-alertmanager)
 if ((${#missing[@]})); then
   echo "installing Debian packages: ${missing[*]}"
   sudo=""
@@ -19,6 +24,16 @@ if ((${#missing[@]})); then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
     $(printf '%s\n' "${missing[@]}" | sort -u)
+  # The packages enable and start their own systemd services (the system-wide Prometheus on
+  # :9090 scraping a node exporter, Alertmanager on :9093/:9094). StrikeFlow does not use
+  # them: stop and disable them where systemd runs.
+  if [ -d /run/systemd/system ]; then
+    for unit in prometheus prometheus-alertmanager; do
+      if [[ " ${missing[*]} " == *" $unit "* ]]; then
+        $sudo systemctl disable --now "$unit.service" || true
+      fi
+    done
+  fi
 fi
 
 python="${PYTHON:-python3}"

@@ -1,4 +1,4 @@
-"""The platform's Prometheus metrics: one definition of every series, and how a process exposes them.
+"""The platform's Prometheus metrics: one definition of each series, and how a process serves them.
 
 Every StrikeFlow process (worker, sinks, counter service, the ops exporter) calls :func:`serve`
 once: it starts prometheus-client's HTTP server on a free loopback port and writes a file-based

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 import pwd
 import shutil
@@ -27,6 +28,7 @@ import psycopg
 from confluent_kafka.admin import AdminClient, ClusterMetadata
 
 from infra.jars import classpath, plugin_path
+from infra.metrics import targets_dir
 from infra.settings import KafkaNode, Settings
 
 __all__ = [
@@ -39,6 +41,7 @@ __all__ = [
     "kafka_names",
     "kafka_program",
     "render_kafka_conf",
+    "render_prometheus_conf",
     "service_user",
     "services",
     "write_shared_conf",
@@ -368,6 +371,99 @@ def _es_health(settings: Settings) -> Health:
     return Health(status in ("green", "yellow"), f"cluster {status}")
 
 
+# --- Prometheus and Alertmanager ---------------------------------------------------------
+# The Debian packages' binaries, run by supervisord with our configuration and data under the
+# data dir; the packages' own systemd units are disabled by bootstrap.sh.
+
+_TEMPLATES = Path(__file__).parent / "templates"
+PROMETHEUS_RULES = _TEMPLATES / "prometheus-rules.yml"
+
+
+def render_prometheus_conf(settings: Settings) -> str:
+    """``prometheus.yml``: our processes found through ``infra.metrics`` target files,
+    Prometheus and Alertmanager scraped too, the rules, alerts sent to our Alertmanager."""
+    p = settings.prometheus
+    return Template((_TEMPLATES / "prometheus.yml").read_text()).substitute(
+        scrape_interval=p.scrape_interval,
+        # paths as JSON strings, which YAML reads as they are (spaces, colons and all)
+        rules=json.dumps(str(settings.data_dir / "conf" / "prometheus-rules.yml")),
+        targets=json.dumps(str(targets_dir(settings.data_dir) / "*.json")),
+        alertmanager=f"{p.host}:{p.alertmanager_port}", prometheus=f"{p.host}:{p.port}",
+    )
+
+
+def _prepare_prometheus(settings: Settings) -> None:
+    conf = settings.data_dir / "conf"
+    (settings.data_dir / "prometheus" / "data").mkdir(parents=True, exist_ok=True)
+    targets_dir(settings.data_dir).mkdir(parents=True, exist_ok=True)
+    (conf / "prometheus-rules.yml").write_text(PROMETHEUS_RULES.read_text())
+    (conf / "prometheus.yml").write_text(render_prometheus_conf(settings))
+
+
+def _prometheus_command(settings: Settings) -> list[str]:
+    p = settings.prometheus
+    # --web.enable-lifecycle: `curl -X POST <url>/-/reload` picks up edited rules (loopback).
+    return [str(p.binary), f"--config.file={settings.data_dir / 'conf' / 'prometheus.yml'}",
+            f"--storage.tsdb.path={settings.data_dir / 'prometheus' / 'data'}",
+            f"--storage.tsdb.retention.time={p.retention}",
+            f"--storage.tsdb.retention.size={p.retention_size}",
+            f"--web.listen-address={p.host}:{p.port}", f"--web.external-url={p.url}/",
+            "--web.enable-lifecycle"]
+
+
+def _prepare_alertmanager(settings: Settings) -> None:
+    (settings.data_dir / "alertmanager").mkdir(parents=True, exist_ok=True)
+    (settings.data_dir / "conf" / "alertmanager.yml").write_text(
+        (_TEMPLATES / "alertmanager.yml").read_text())
+
+
+def _alertmanager_command(settings: Settings) -> list[str]:
+    p = settings.prometheus
+    # An empty cluster address turns off the gossip port (9094 by default), which a second
+    # stack on the same machine would collide on; one Alertmanager needs no peers.
+    return [str(p.alertmanager_binary),
+            f"--config.file={settings.data_dir / 'conf' / 'alertmanager.yml'}",
+            f"--storage.path={settings.data_dir / 'alertmanager'}",
+            f"--web.listen-address={p.host}:{p.alertmanager_port}",
+            f"--web.external-url={p.alertmanager_url}/", "--cluster.listen-address="]
+
+
+def _ready(url: str) -> Health:
+    try:
+        resp = httpx.get(f"{url}/-/ready", timeout=HEALTH_TIMEOUT_S)
+    except Exception as exc:
+        return Health(False, f"{type(exc).__name__}: {exc}")
+    return Health(resp.status_code == 200, resp.text.strip()[:80] or str(resp.status_code))
+
+
+def _prometheus_health(settings: Settings) -> Health:
+    health = _ready(settings.prometheus.url)
+    if not health.ok:
+        return health
+    try:
+        active = httpx.get(f"{settings.prometheus.url}/api/v1/targets?state=active",
+                           timeout=HEALTH_TIMEOUT_S).json()["data"]["activeTargets"]
+    except Exception:
+        return health
+    ours = [t for t in active if t["labels"].get("job") == "strikeflow"]
+    up = sum(t["health"] == "up" for t in ours)
+    return Health(True, f"ready, {up}/{len(ours)} StrikeFlow targets up")
+
+
+def _alertmanager_health(settings: Settings) -> Health:
+    health = _ready(settings.prometheus.alertmanager_url)
+    if not health.ok:
+        return health
+    try:
+        alerts = httpx.get(f"{settings.prometheus.alertmanager_url}/api/v2/alerts",
+                           params={"active": "true", "silenced": "false",
+                                   "inhibited": "false"},
+                           timeout=HEALTH_TIMEOUT_S).json()
+    except Exception:
+        return health
+    return Health(True, f"ready, {len(alerts)} alerts active")
+
+
 # --- the catalogue -----------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -431,6 +527,13 @@ def catalogue(brokers: int = 1) -> tuple[Service, ...]:
         Service("connect", lambda s: s.connect.url, _connect_command, _connect_health,
                 _prepare_connect, requires=tuple(k.name for k in kafka), start_timeout_s=180,
                 stop_timeout_s=4.0),
+        # Prometheus requires Alertmanager so that `down` stops it first: on SIGTERM it
+        # sends what it still holds to Alertmanager.
+        Service("alertmanager", lambda s: s.prometheus.alertmanager_url, _alertmanager_command,
+                _alertmanager_health, _prepare_alertmanager, start_timeout_s=30),
+        Service("prometheus", lambda s: s.prometheus.url, _prometheus_command,
+                _prometheus_health, _prepare_prometheus, requires=("alertmanager",),
+                start_timeout_s=60, stop_timeout_s=10.0),
     )
 
 

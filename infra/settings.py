@@ -19,7 +19,7 @@ from typing import Literal, NamedTuple
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from streams.risk.limits import RiskLimits
+from infra.risk_limits import RiskLimits
 
 __all__ = [
     "ClickHouseSettings",
@@ -29,6 +29,7 @@ __all__ = [
     "KafkaSettings",
     "MatchingSettings",
     "PostgresSettings",
+    "PrometheusSettings",
     "Settings",
     "WorkerSettings",
     "get_settings",
@@ -193,6 +194,33 @@ class SettlementSettings(_Part):
     expiry_check_every_s: float = 60.0  # the leader settles expiries that have passed
 
 
+class PrometheusSettings(_Part):
+    """Prometheus and Alertmanager, run from the Debian binaries under supervisord.
+
+    Ports sit above the Kafka nodes (19092-19097 for three brokers). Scrape and rule evaluation
+    run every ``scrape_interval``: a killed process shows ``up == 0`` within one interval. The
+    store keeps ``retention`` of history, at most ``retention_size`` on disk, whichever ends
+    first: enough to look back over a test day, small enough for a laptop.
+    """
+
+    host: str = LOOPBACK
+    port: int = 19190
+    alertmanager_port: int = 19193
+    scrape_interval: str = "5s"
+    retention: str = "2d"
+    retention_size: str = "256MB"
+    binary: Path = Path("/usr/bin/prometheus")
+    alertmanager_binary: Path = Path("/usr/bin/prometheus-alertmanager")
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def alertmanager_url(self) -> str:
+        return f"http://{self.host}:{self.alertmanager_port}"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="STRIKEFLOW_", env_nested_delimiter="__", frozen=True, extra="forbid"
@@ -215,6 +243,7 @@ class Settings(BaseSettings):
     matching: MatchingSettings = MatchingSettings()
     risk: RiskLimits = RiskLimits()
     settlement: SettlementSettings = SettlementSettings()
+    prometheus: PrometheusSettings = PrometheusSettings()
 
     @property
     def clickhouse_dsn(self) -> str:

@@ -28,19 +28,14 @@ from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 from pydantic import BaseModel
 
 from analytics import quality
+from analytics.clickhouse import open_client
 from infra.settings import Settings
 from streams.kafka import make_consumer
 from topics.catalogue import ContractError, by_name
 
-__all__ = ["MAPPINGS", "ClickHouseSink", "TableMapping", "open_client"]
+__all__ = ["MAPPINGS", "ClickHouseSink", "TableMapping"]
 
 log = structlog.get_logger(__name__)
-
-
-def open_client(settings: Settings) -> Any:
-    import clickhouse_connect
-
-    return clickhouse_connect.get_client(dsn=settings.clickhouse_dsn)
 
 
 @dataclass(frozen=True)

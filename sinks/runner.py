@@ -67,7 +67,7 @@ def serve_store(settings: Settings, stop: threading.Event | None = None,
     """Serve the embedded store over ClickHouse's HTTP interface, writes included, until
     SIGTERM (main thread) or ``stop``: a ClickHouse "server" for a store no sink owns, e.g.
     for a sink configured with ``STRIKEFLOW_CLICKHOUSE__DSN=http://127.0.0.1:18123``."""
-    from sinks.clickhouse import open_client
+    from analytics.clickhouse import open_client
 
     if not settings.clickhouse_dsn.startswith("chdb://"):
         raise ValueError("serve_store serves the embedded store (a chdb:// DSN)")

@@ -13,7 +13,7 @@ from infra.settings import get_settings
 __all__ = ["AGENT_PACKAGES", "app"]
 
 AGENT_PACKAGES = [
-    "streams.marketdata", "streams.cdc_bridge", "streams.risk", "streams.matching",
+    "streams.marketdata", "cdc.bridge", "streams.risk", "streams.matching",
     "streams.ledger", "streams.settlement",
 ]
 

@@ -31,7 +31,7 @@ class ChildProcess:
         offset = self.log.stat().st_size if self.log.exists() else 0
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "streams.cli", *self.args], env=os.environ | self.env,
+                [sys.executable, "-m", "strikeflow.cli", *self.args], env=os.environ | self.env,
                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:

@@ -230,7 +230,7 @@ _TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec("settlement.expiries", "underlying",
               "option expiries cash-settled at the 30-minute TWAP of the index",
               _t(ExpirySettled), retention_ms=None, extra_config={"retention.ms": "-1"}),
-    # Debezium envelopes (JSON, no schema; decoded in streams/cdc_bridge/envelope.py). The key
+    # Debezium envelopes (JSON, no schema; decoded in cdc/bridge/envelope.py). The key
     # is the row's primary key as Debezium writes it, {"id": "..."}, which fixes the partition.
     TopicSpec("cdc.public.orders", '{"id": order uuid} (Debezium key)',
               "Debezium: public.orders (+ re-reads injected by reconciliation)", None,

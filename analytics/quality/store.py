@@ -54,7 +54,7 @@ def open_store(settings: Settings) -> Iterator[Store]:
 
         yield Store(parquet_reader(lambda sql: query(settings, sql, "Parquet")), None)
         return
-    from sinks.clickhouse import open_client
+    from analytics.clickhouse import open_client
 
     client = open_client(settings)
     try:

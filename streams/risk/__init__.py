@@ -3,9 +3,9 @@
 Pure domain code; :mod:`streams.risk.agents` is the Faust glue (keyed by account).
 """
 
+from infra.risk_limits import RiskLimits
 from streams.risk.account import AccountState, Alert, Decision, PositionState, Prices, Revaluation
 from streams.risk.codes import RiskCode, describe
-from streams.risk.limits import RiskLimits
 
 __all__ = [
     "AccountState",

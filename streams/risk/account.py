@@ -25,11 +25,11 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Protocol
 
+from infra.risk_limits import RiskLimits
 from streams.instruments import Catalogue, Instrument, InstrumentKind, TradingStatus
 from streams.ledger.fees import FeeSchedule
 from streams.risk import margin
 from streams.risk.codes import RiskCode, describe
-from streams.risk.limits import RiskLimits
 from topics.contracts import (
     AmendOrder,
     CancelOrder,

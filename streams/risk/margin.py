@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from streams.risk.limits import RiskLimits
+from infra.risk_limits import RiskLimits
 
 __all__ = ["short_option_initial", "short_option_maintenance", "short_spot_initial",
            "short_spot_maintenance"]

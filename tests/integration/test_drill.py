@@ -12,8 +12,8 @@ import pytest
 from rich.console import Console
 
 from infra.settings import Settings
-from streams.drill import SHORT, DrillConfig
-from streams.drill.runner import Drill
+from strikeflow.drill import SHORT, DrillConfig
+from strikeflow.drill.runner import Drill
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.connect,
               pytest.mark.elasticsearch, pytest.mark.clickhouse]

@@ -133,7 +133,7 @@ def test_the_command_prints_stores_and_exits_non_zero(client: Any, tmp_path: Pat
     env = dict(os.environ, STRIKEFLOW_DATA_DIR=str(tmp_path),
                STRIKEFLOW_CLICKHOUSE__DSN=f"chdb://{tmp_path / 'clickhouse'}",
                STRIKEFLOW_CLICKHOUSE__QUERY_PORT="1", COLUMNS="200")  # no sink to ask
-    cmd = [sys.executable, "-m", "streams.cli", "analytics", "check", "--settle-seconds", "0"]
+    cmd = [sys.executable, "-m", "strikeflow.cli", "analytics", "check", "--settle-seconds", "0"]
     run = subprocess.run([*cmd, "-t", "ledger", "-t", "hedges"], env=env, capture_output=True,
                          text=True, timeout=300)
     assert run.returncode == 1, run.stderr[-2000:]

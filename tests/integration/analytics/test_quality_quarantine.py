@@ -15,9 +15,10 @@ from typing import Any
 import pytest
 from confluent_kafka import Consumer, Message, TopicPartition
 
+from analytics.clickhouse import open_client
 from analytics.migrate import migrate
 from infra.settings import Settings, get_settings
-from sinks.clickhouse import ClickHouseSink, open_client
+from sinks.clickhouse import ClickHouseSink
 from streams.kafka import make_consumer, make_producer
 from topics.catalogue import by_name
 from topics.contracts import Candle, Trade

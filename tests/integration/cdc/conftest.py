@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from confluent_kafka import TopicPartition
 
+from cdc.bridge.orders import PRODUCER_HEADER
 from cdc.config import CdcConfig, get_cdc_config
 from cdc.connector import register, wait_running
 from cdc.counter import CounterService
@@ -26,7 +27,6 @@ from cdc.migrate import migrate
 from cdc.offsets import commit_end_offsets
 from cdc.products import standard_chain
 from infra.settings import Settings
-from streams.cdc_bridge.orders import PRODUCER_HEADER
 from streams.kafka import make_consumer
 from streams.worker_process import WorkerProcess
 
@@ -76,7 +76,7 @@ def bridge(cdc_stack: Settings) -> Iterator[WorkerProcess]:
     worker = WorkerProcess(cdc_stack, app_id, next(_ports), offset_reset="latest")
     # Tests call reconcile themselves: the periodic one would re-emit other runs' history.
     worker.env["STRIKEFLOW_CDC__RECONCILE_ENABLED"] = "false"
-    worker.env["STRIKEFLOW_WORKER__AGENTS"] = '["streams.cdc_bridge"]'  # the bridge only
+    worker.env["STRIKEFLOW_WORKER__AGENTS"] = '["cdc.bridge"]'  # the bridge only
     worker.start()
     try:
         yield worker

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from infra.settings import Settings
-from streams.cli import main
+from strikeflow.cli import main
 
 pytestmark = [pytest.mark.postgres, pytest.mark.kafka]
 

@@ -17,13 +17,13 @@ from typing import Any
 import pytest
 from confluent_kafka import TopicPartition
 
+from cdc.bridge.envelope import Change, decode
 from cdc.config import CdcConfig
 from cdc.connector import pause, resume, wait_running
 from cdc.counter import CounterService, PlacedOrder
 from cdc.reconcile import debezium_key, reconcile
 from infra import stack as infra_stack
 from infra.settings import Settings
-from streams.cdc_bridge.envelope import Change, decode
 from streams.kafka import make_consumer, make_producer
 from streams.worker_process import WorkerProcess
 from tests.conftest import wait_for

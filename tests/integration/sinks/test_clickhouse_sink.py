@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 from clickhouse_connect.driver.exceptions import OperationalError
 
+from analytics.clickhouse import open_client
 from analytics.migrate import migrate, rollback
 from infra.settings import Settings
-from sinks.clickhouse import ClickHouseSink, open_client
+from sinks.clickhouse import ClickHouseSink
 from streams.kafka import make_producer
 from topics.catalogue import by_name
 from topics.contracts import Candle

@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 from confluent_kafka import TopicPartition
 
+from analytics.clickhouse import open_client
 from analytics.migrate import migrate
 from infra.settings import Settings
-from sinks.clickhouse import MAPPINGS, ClickHouseSink, open_client
+from sinks.clickhouse import MAPPINGS, ClickHouseSink
 from streams.kafka import make_consumer, make_producer
 from tests.unit.analytics.samples import Sample, sample
 from topics.catalogue import by_name

@@ -91,7 +91,7 @@ def test_filters_return_exactly_the_expected_documents(
 
 
 def test_the_cli_prints_json_and_tables(env: EsTestEnv, monkeypatch: pytest.MonkeyPatch) -> None:
-    import streams.cli as cli
+    import strikeflow.cli as cli
 
     monkeypatch.setattr(cli, "get_settings", lambda: env.settings)
     runner = CliRunner()

@@ -7,9 +7,10 @@ import socket
 
 import pytest
 
+from analytics.clickhouse import open_client
 from analytics.query import QueryError, query
 from infra.settings import ClickHouseSettings, Settings
-from sinks.clickhouse import _is_unavailable, open_client
+from sinks.clickhouse import _is_unavailable
 
 
 def _closed_port() -> int:

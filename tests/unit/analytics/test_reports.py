@@ -15,7 +15,7 @@ from analytics.reports.daily import daily
 from analytics.reports.model import Report, Section
 from analytics.reports.render import to_csv, to_pdf, write
 from analytics.reports.statement import statement
-from analytics.summary import build
+from strikeflow.summary import build
 
 D = Decimal
 T = datetime(2026, 11, 23, 9, tzinfo=UTC)

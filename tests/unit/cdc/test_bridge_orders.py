@@ -8,8 +8,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.cdc_bridge.envelope import Change, decode
-from streams.cdc_bridge.orders import STATUS_RANK, Verdict, apply_order_change
+from cdc.bridge.envelope import Change, decode
+from cdc.bridge.orders import STATUS_RANK, Verdict, apply_order_change
 
 from .debezium import envelope, key, order_row
 

@@ -9,7 +9,7 @@ from uuid import UUID
 
 import pytest
 
-from streams.cdc_bridge.envelope import Change, EnvelopeError, Op, Tombstone, decode
+from cdc.bridge.envelope import Change, EnvelopeError, Op, Tombstone, decode
 from topics.contracts.cdc import OrderRow, TransferRow
 
 from .debezium import ORDER_ID, envelope, key, order_row

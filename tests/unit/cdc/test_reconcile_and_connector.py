@@ -8,12 +8,12 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from cdc.bridge.envelope import Change, decode
 from cdc.config import CdcConfig
 from cdc.connector import connector_config
 from cdc.domain import CAPTURED_TABLES, PUBLICATION
 from cdc.reconcile import debezium_key, reread_envelope
 from infra.settings import Settings
-from streams.cdc_bridge.envelope import Change, decode
 from topics.catalogue import by_name
 from topics.contracts.cdc import OptionOrderEvent
 

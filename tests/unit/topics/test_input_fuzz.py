@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
-from streams.cdc_bridge.envelope import ROW_CONTRACTS, table_of_topic
+from cdc.bridge.envelope import ROW_CONTRACTS, table_of_topic
 from topics.catalogue import CATALOGUE, MAX_PAYLOAD_BYTES, ContractError, TopicSpec, by_name
 from topics.schema import DIALECT, export_schemas
 

@@ -21,7 +21,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from streams.cdc_bridge.transfers import transfer_outputs
+from cdc.bridge.transfers import transfer_outputs
 from streams.instruments import fixed_clock
 from streams.ledger import CLEARING, check_ledger
 from streams.ledger.booking import booking_outputs

@@ -8,7 +8,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from streams.marketdata.candles import CandleAggregator
@@ -64,13 +64,27 @@ def _run(ticks: list[Tick], drain_every: int, restart: bool, seed: int
 @settings(max_examples=25, deadline=None)
 @given(st.integers(0, 10**6), st.integers(1, 40), st.booleans(),
        st.sampled_from([0.5, 3.0, 20.0]))
+@example(seed=312, drain_every=1, restart=False, gap_s=20.0)  # last 5m window's minute empty
 def test_rollups_equal_direct_candles_of_the_same_ticks(seed: int, drain_every: int,
                                                         restart: bool, gap_s: float) -> None:
     ticks = _ticks(seed, 400, gap_s)
     out, direct = _run(ticks, drain_every, restart, seed)
     finals = {c.event_id: c for c in out if c.final}
-    assert set(finals) == set(direct)
+    # A rollup is final once a final minute ending at or after its end arrives. When a
+    # window's last minute had no tick, the direct aggregator (on its tick watermark) may close
+    # it before the minutes show it complete: at the end of the stream such a rollup is still
+    # open. Only the last window of an interval can be in that state.
+    assert set(finals) <= set(direct)
+    lagging = set(direct) - set(finals)
+    for interval in ("5m", "15m", "1h"):
+        late = [direct[e] for e in lagging if direct[e].interval == interval]
+        done = [c.window_end for c in finals.values() if c.interval == interval]
+        assert len(late) <= 1, late
+        assert all(c.window_end > max(done, default=c.window_start) for c in late)
+        assert all(any(o.event_id == c.event_id for o in out) for c in late)  # published open
     for event_id, want in direct.items():
+        if event_id in lagging:
+            continue
         for field in FIELDS:
             assert getattr(finals[event_id], field) == getattr(want, field), (event_id, field)
     # one final per window, and versions of a window strictly increase

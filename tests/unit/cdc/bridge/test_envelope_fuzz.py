@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
-from streams.cdc_bridge.envelope import (
+from cdc.bridge.envelope import (
     RECONCILE_CONNECTOR,
     ROW_CONTRACTS,
     Change,
@@ -30,8 +30,8 @@ from streams.cdc_bridge.envelope import (
     Tombstone,
     decode,
 )
-from streams.cdc_bridge.orders import apply_order_change
-from streams.cdc_bridge.transfers import transfer_outputs
+from cdc.bridge.orders import apply_order_change
+from cdc.bridge.transfers import transfer_outputs
 from tests.unit.cdc.debezium import ORDER_ID, envelope, key, order_row
 from tests.unit.topics.fuzzing import assert_closed_values, from_schema, mutated
 from topics.catalogue import MAX_PAYLOAD_BYTES, ContractError, by_name
@@ -264,7 +264,7 @@ def test_decimals_in_json_numbers_are_read_exactly() -> None:
 
 
 def test_the_last_resort_marks_what_escaped(monkeypatch: pytest.MonkeyPatch) -> None:
-    import streams.cdc_bridge.envelope as module
+    import cdc.bridge.envelope as module
 
     def explode(*_: Any) -> None:
         raise OverflowError("date value out of range")

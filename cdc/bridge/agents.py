@@ -1,7 +1,7 @@
 """CDC bridge agents: ``cdc.public.orders`` → ``settlement.orders``, plus reconciliation.
 
-Thin glue around the pure :mod:`~streams.cdc_bridge.envelope` (decoding) and
-:mod:`~streams.cdc_bridge.orders` (apply once, emit once):
+Thin glue around the pure :mod:`~cdc.bridge.envelope` (decoding) and
+:mod:`~cdc.bridge.orders` (apply once, emit once):
 
 * decode at the boundary; what cannot be decoded becomes a dead letter with its reason and
   source offset, and the line keeps going;
@@ -30,13 +30,13 @@ import mode
 import structlog
 from pydantic import ValidationError
 
+from cdc.bridge.envelope import Change, EnvelopeError, Op, Tombstone, decode
+from cdc.bridge.orders import PRODUCER_HEADER, Verdict, apply_order_change
+from cdc.bridge.transfers import transfer_outputs
 from cdc.config import get_cdc_config
 from infra.settings import get_settings
 from streams.app import app
 from streams.batching import as_current
-from streams.cdc_bridge.envelope import Change, EnvelopeError, Op, Tombstone, decode
-from streams.cdc_bridge.orders import PRODUCER_HEADER, Verdict, apply_order_change
-from streams.cdc_bridge.transfers import transfer_outputs
 from streams.deadletters import send_dead_letter
 from streams.inbox import Inbox
 from streams.output import BatchOutput

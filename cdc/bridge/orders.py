@@ -27,7 +27,7 @@ from decimal import Context, Decimal
 from enum import StrEnum
 from typing import Any
 
-from streams.cdc_bridge.envelope import Change, Op
+from cdc.bridge.envelope import Change, Op
 from topics.contracts.cdc import OptionOrderEvent, OrderRow, option_order_event_id
 
 __all__ = [

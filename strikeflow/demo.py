@@ -24,20 +24,20 @@ from rich.table import Table
 
 from analytics.quality import summary as quality_summary
 from analytics.query import query_rows
-from analytics.summary import render as analytics_summary
 from cdc import demo as cdc_demo
 from cdc.offsets import start_new_group_at_end, wait_drained
 from infra import stack
 from infra.settings import Settings
 from sinks.search import demo_search
-from streams.demo_accounts import accounts_summary, fund_accounts
-from streams.drill import DrillConfig
-from streams.drill.runner import Drill
 from streams.kafka import end_offsets, make_consumer, make_producer, read_range
 from streams.marketdata.live import summary as market_summary
 from streams.marketdata.simulator import SimulatorConfig, default_start, publish
 from streams.matching.orderflow import ACCOUNTS, publish_orders, venue_order_flow
 from streams.worker_process import ElasticsearchSinkProcess, SinkProcess, WorkerProcess
+from strikeflow.demo_accounts import accounts_summary, fund_accounts
+from strikeflow.drill import DrillConfig
+from strikeflow.drill.runner import Drill
+from strikeflow.summary import render as analytics_summary
 from topics.admin import apply_topics
 from topics.catalogue import CATALOGUE
 

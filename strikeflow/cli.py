@@ -257,8 +257,8 @@ def analytics_serve() -> None:
 @analytics.command("migrate")
 def analytics_migrate() -> None:
     """Apply the numbered ClickHouse migrations (idempotent)."""
+    from analytics.clickhouse import open_client
     from analytics.migrate import migrate
-    from sinks.clickhouse import open_client
 
     settings = get_settings()
     client = open_client(settings)
@@ -607,7 +607,7 @@ def simulate_orders(rate: float, count: int, seed: int) -> None:
 @click.option("--speed", default=20.0, show_default=True, help="event-time acceleration")
 def demo(seconds: int, rate: float, speed: float) -> None:
     """The main job: stack up, topics, a worker, the simulator, and what comes out live."""
-    from streams.demo import run_demo
+    from strikeflow.demo import run_demo
 
     sys.exit(run_demo(get_settings(), console, seconds=seconds, rate=rate, speed=speed))
 
@@ -620,7 +620,7 @@ def demo(seconds: int, rate: float, speed: float) -> None:
 @click.option("--options", default=8, show_default=True, help="simplified options per kind")
 def drill(short: bool, faults: tuple[str, ...], orders: int, rate: float, options: int) -> None:
     """Load through the whole platform while faults are injected; reconcile end to end."""
-    from streams.drill import FAULTS, SHORT, DrillConfig, run_drill
+    from strikeflow.drill import FAULTS, SHORT, DrillConfig, run_drill
 
     kinds = faults or (SHORT if short else tuple(FAULTS))
     unknown = [k for k in kinds if k not in FAULTS]

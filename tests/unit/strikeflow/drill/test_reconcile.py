@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from streams.drill.reconcile import SegmentRecords, reconcile, resting_orders
+from strikeflow.drill.reconcile import SegmentRecords, reconcile, resting_orders
 
 SYMBOL = "DRTEST-USDT"
 

@@ -6,7 +6,7 @@ database → Debezium → risk), its own spot book, its own simplified-option bu
 segment's orders flow (some of them produced with librdkafka's default partitioner, as kcat
 would), the fault is injected; once it is over and the pipeline has drained, everything the
 segment sent is traced through risk, matching, booking, the ledger, settlement, ClickHouse
-and Elasticsearch (:mod:`streams.drill.reconcile`).
+and Elasticsearch (:mod:`strikeflow.drill.reconcile`).
 
 The drill runs its own worker group (``drill-<run>``) from the current end of every input, so
 it can run beside the main job's state without replaying it, and its books and accounts are
@@ -39,11 +39,11 @@ from cdc.offsets import commit_end_offsets
 from cdc.products import standard_chain
 from infra import stack
 from infra.settings import Settings
-from streams.drill.faults import FAULTS, SHORT, DrillContext, Fault, FaultUnavailable
-from streams.drill.reconcile import Outcome, SegmentRecords, reconcile
 from streams.kafka import end_offsets, make_consumer, make_producer, read_range, read_since
 from streams.matching.orderflow import generate_commands
 from streams.worker_process import ElasticsearchSinkProcess, SinkProcess, WorkerProcess
+from strikeflow.drill.faults import FAULTS, SHORT, DrillContext, Fault, FaultUnavailable
+from strikeflow.drill.reconcile import Outcome, SegmentRecords, reconcile
 from topics.admin import apply_topics
 from topics.catalogue import CATALOGUE, by_name
 
