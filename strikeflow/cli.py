@@ -147,10 +147,8 @@ def topics_list() -> None:
 
     table = Table("topic", "key", "partitions", "cleanup", "contract", "dead letters")
     for spec in CATALOGUE:
-        contract = "Debezium envelope" if spec.contract is None else str(spec.contract._type)
         table.add_row(spec.name, spec.key, str(spec.partitions), spec.cleanup,
-                      contract.replace("<class '", "").replace("'>", "").split(".")[-1],
-                      spec.dead_letter or "")
+                      spec.contract_name, spec.dead_letter or "")
     console.print(table)
 
 

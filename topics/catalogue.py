@@ -117,6 +117,13 @@ class TopicSpec:
     def dead_letter(self) -> str | None:
         return f"{self.name}.dlq" if self.input else None
 
+    @property
+    def contract_name(self) -> str:
+        """The contract's model, or its models ``A | B`` for a discriminated union."""
+        if self.contract is None:
+            return "Debezium envelope"
+        return " | ".join(model.__name__ for model in _model_types(self.contract))
+
     def config(self) -> dict[str, str]:
         conf = {"cleanup.policy": self.cleanup}
         if self.input:

@@ -131,3 +131,15 @@ def test_json_schema_export_covers_every_contract(tmp_path: object) -> None:
     ticks = json.loads((Path(str(tmp_path)) / "md.ticks.schema.json").read_text())
     assert set(ticks["required"]) >= {"event_id", "ts_event", "price", "qty", "symbol"}
     assert ticks["additionalProperties"] is False
+
+
+def test_every_topic_names_its_contract_by_its_models() -> None:
+    """`strikeflow topics list` once printed pydantic's FieldInfo repr for the unions."""
+    from topics.catalogue import CATALOGUE, by_name
+
+    for spec in CATALOGUE:
+        assert "FieldInfo" not in spec.contract_name and "(" not in spec.contract_name
+    assert by_name("orders.requests").contract_name == (
+        "SubmitOrder | CancelOrder | AmendOrder | MassCancel")
+    assert by_name("md.alerts.commands").contract_name == "SetPriceAlert | CancelPriceAlert"
+    assert by_name("cdc.public.orders").contract_name == "Debezium envelope"
