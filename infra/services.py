@@ -533,7 +533,7 @@ def catalogue(brokers: int = 1) -> tuple[Service, ...]:
                 _alertmanager_health, _prepare_alertmanager, start_timeout_s=30),
         Service("prometheus", lambda s: s.prometheus.url, _prometheus_command,
                 _prometheus_health, _prepare_prometheus, requires=("alertmanager",),
-                start_timeout_s=60, stop_timeout_s=10.0),
+                start_timeout_s=60),
     )
 
 
