@@ -27,6 +27,7 @@ __all__ = [
     "ElasticsearchSettings",
     "KafkaNode",
     "KafkaSettings",
+    "LogSettings",
     "MatchingSettings",
     "PostgresSettings",
     "PrometheusSettings",
@@ -221,6 +222,13 @@ class PrometheusSettings(_Part):
         return f"http://{self.host}:{self.alertmanager_port}"
 
 
+class LogSettings(_Part):
+    """Every process logs at ``level``; ``format=json`` writes one JSON object per line."""
+
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["console", "json"] = "console"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="STRIKEFLOW_", env_nested_delimiter="__", frozen=True, extra="forbid"
@@ -244,6 +252,7 @@ class Settings(BaseSettings):
     risk: RiskLimits = RiskLimits()
     settlement: SettlementSettings = SettlementSettings()
     prometheus: PrometheusSettings = PrometheusSettings()
+    log: LogSettings = LogSettings()
 
     @property
     def clickhouse_dsn(self) -> str:

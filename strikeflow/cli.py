@@ -34,6 +34,10 @@ def main() -> None:
     Analytics:         strikeflow sink clickhouse · strikeflow analytics query "SELECT …"
     Search:            strikeflow sink elasticsearch · strikeflow search --account A --text "…"
     """
+    from infra.logs import configure
+
+    log = get_settings().log
+    configure(log.level, log.format)
 
 
 # --- infra ---------------------------------------------------------------------------------
@@ -450,15 +454,20 @@ def settlement_expire(underlying: str, expiry_text: str, preview: bool) -> None:
 # --- streams -------------------------------------------------------------------------------
 
 @main.command()
-@click.option("-l", "--loglevel", default="info", show_default=True)
-def worker(loglevel: str) -> None:
+@click.option("-l", "--loglevel", default=None, help="default: STRIKEFLOW_LOG__LEVEL (info)")
+def worker(loglevel: str | None) -> None:
     """Run a Faust worker with every agent (web server on loopback)."""
     from faust import Worker
 
+    from infra.logs import logging_config
     from streams.app import app
 
+    log = get_settings().log
+    level = loglevel or log.level
     app.discover()
-    Worker(app, loglevel=loglevel).execute_from_commandline()
+    # Faust applies our logging config itself; stdout is not redirected into WARNING records
+    Worker(app, loglevel=level, logging_config=logging_config(level, log.format),
+           redirect_stdouts=False).execute_from_commandline()
 
 
 @main.command()
