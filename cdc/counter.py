@@ -58,6 +58,7 @@ from cdc.quotes import (
     StaticPriceSource,
     quote,
 )
+from infra.metrics import COUNTER_PLACEMENTS
 from infra.settings import Settings
 from streams.marketdata.volsurface import VolSource
 
@@ -300,6 +301,16 @@ class CounterService:
     def place_order(self, account: str, product: str, contracts: Decimal | int,
                     client_order_id: str) -> PlacedOrder:
         """Buy ``contracts`` of ``product`` for ``account``; see the module docstring."""
+        try:
+            placed = self._place_order(account, product, contracts, client_order_id)
+        except CounterError as exc:
+            COUNTER_PLACEMENTS.labels(exc.code.name.lower()).inc()
+            raise
+        COUNTER_PLACEMENTS.labels("replayed" if placed.replayed else "placed").inc()
+        return placed
+
+    def _place_order(self, account: str, product: str, contracts: Decimal | int,
+                     client_order_id: str) -> PlacedOrder:
         check_account_id(account)
         check_client_order_id(client_order_id)
         args: dict[str, Any] = {"account": account, "product": product, "coid": client_order_id}

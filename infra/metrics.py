@@ -32,11 +32,13 @@ AGENT_BATCH_SIZE = Histogram("strikeflow_agent_batch_size", "Messages per batch"
 AGENT_BATCH_SECONDS = Histogram(
     "strikeflow_agent_batch_seconds", "Time to process one batch, outputs flushed", ["agent"],
     buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10))
-DEAD_LETTERS = Counter("strikeflow_dead_letters", "Messages sent to a dead-letter topic",
-                       ["agent", "reason"])
+DEAD_LETTERS = Counter("strikeflow_dead_letters",
+                       "Messages dead-lettered, by the topic they came from and the reason",
+                       ["topic", "reason"])
 REBALANCES = Counter("strikeflow_rebalances", "Partition assignments a worker received", ["agent"])
 INDEX_PRICE_TIME = Gauge("strikeflow_index_price_timestamp_seconds",
-                         "Venue time of the last index price per underlying", ["underlying"])
+                         "When the last index price per underlying was published (wall clock)",
+                         ["underlying"])
 
 # -- sinks -------------------------------------------------------------------------------------
 SINK_ROWS = Counter("strikeflow_sink_rows", "Rows or documents written", ["sink", "table"])

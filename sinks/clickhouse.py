@@ -29,6 +29,7 @@ from pydantic import BaseModel
 
 from analytics import quality
 from analytics.clickhouse import open_client
+from infra.metrics import SINK_QUARANTINED, SINK_RETRIES, SINK_ROWS
 from infra.settings import Settings
 from streams.kafka import make_consumer
 from topics.catalogue import ContractError, by_name
@@ -189,10 +190,11 @@ class ClickHouseSink:
         delay = 0.2
         while True:
             try:
-                written = 0
+                per_table: dict[str, int] = {}
                 dead = list(invalid)  # a retried attempt starts again from the decoded rows
                 for table, data in rows.items():
-                    written += self._insert_rows(table, data, dead)
+                    per_table[table] = self._insert_rows(table, data, dead)
+                written = sum(per_table.values())
                 if dead:
                     self._insert("sink_dead_letters", _DEAD_LETTER_COLUMNS, dead)
                 held.insert(self._insert)  # before the offsets are committed
@@ -201,11 +203,16 @@ class ClickHouseSink:
                 if not _is_unavailable(exc) or self.stop_event.is_set():
                     raise
                 self.counts["retries"] += 1
+                SINK_RETRIES.labels("clickhouse").inc()
                 log.warning("clickhouse unavailable, retrying", error=str(exc)[:200],
                             delay_s=delay)
                 self._wait(consumer, delay)
                 delay = min(delay * 2, 30.0)
         self.counts["rows"] += written
+        for table, n in per_table.items():
+            SINK_ROWS.labels("clickhouse", table).inc(n)
+        SINK_ROWS.labels("clickhouse", "sink_dead_letters").inc(len(dead))
+        SINK_QUARANTINED.labels("clickhouse", "quarantine").inc(len(held))
         self.counts["dead_letters"] += len(dead)
         self.counts["quarantined"] = self.counts.get("quarantined", 0) + len(held)
         self.counts["batches"] += 1

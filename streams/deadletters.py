@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from infra.metrics import DEAD_LETTERS
 from streams.output import BatchOutput
 from topics.catalogue import dead_letter_of
 from topics.contracts import DeadLetter
@@ -41,5 +42,6 @@ async def send_dead_letter(event: Any, reason: str, error: str) -> None:
     """Queue the dead letter of ``event``; the agent's end-of-batch flush delivers it."""
     msg = event.message
     spec = dead_letter_of(msg.topic)
+    DEAD_LETTERS.labels(msg.topic, reason).inc()
     _output.send(spec.name, msg.key if isinstance(msg.key, bytes) else None,
                  spec.encode(dead_letter(msg, reason, error)))

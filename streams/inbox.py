@@ -40,6 +40,12 @@ import structlog
 from aiokafka.partitioner import murmur2
 from confluent_kafka import TIMESTAMP_LOG_APPEND_TIME, KafkaException
 
+from infra.metrics import (
+    AGENT_BATCH_SECONDS,
+    AGENT_BATCH_SIZE,
+    AGENT_EVENTS,
+    REBALANCES,
+)
 from infra.settings import get_settings
 from streams.deadletters import send_dead_letter
 from streams.kafka import read_range
@@ -127,18 +133,29 @@ class Inbox:
         async def _on_change(sender: Any, partitions: Any, **_: Any) -> None:
             self.forget(partitions)
 
+        async def _on_assigned(sender: Any, partitions: Any, **_: Any) -> None:
+            REBALANCES.labels(self.name).inc()
+            self.forget(partitions)
+
         app.on_partitions_revoked.connect(_on_change, weak=False)
-        app.on_partitions_assigned.connect(_on_change, weak=False)
+        app.on_partitions_assigned.connect(_on_assigned, weak=False)
 
     # -- the batch loop ---------------------------------------------------------------------
     async def batches(self, stream: Any, size: int, within: float
                       ) -> AsyncIterator[list[Any]]:
         """Faust's batches, screened; the output is flushed when the agent asks for the next."""
+        events = AGENT_EVENTS.labels(self.name)
+        sizes = AGENT_BATCH_SIZE.labels(self.name)
+        seconds = AGENT_BATCH_SECONDS.labels(self.name)
         async for batch in stream.take_events(size, within=within):
+            started = time.perf_counter()
             screened = await self.screen(batch)
             if screened:
                 yield screened
             await self.flush()
+            events.inc(len(batch))
+            sizes.observe(len(batch))
+            seconds.observe(time.perf_counter() - started)
 
     async def flush(self) -> None:
         """The batch's state, then its output. Table writes go to their changelogs through

@@ -33,6 +33,7 @@ from elasticsearch.exceptions import ConnectionError as EsConnectionError
 from elasticsearch.exceptions import TransportError
 from tenacity import RetryCallState, Retrying, retry_if_exception, wait_exponential
 
+from infra.metrics import SINK_RETRIES, SINK_ROWS
 from infra.settings import Settings
 from sinks.search_index.documents import Planned, actions_for, dead_letter_doc
 from sinks.search_index.indices import IndexNames, ensure_indices, open_client
@@ -184,6 +185,8 @@ class ElasticsearchSink:
         self.counts["unchanged"] += outcome.unchanged
         self.counts["dead_letters"] += outcome.dead_letters
         self.counts["batches"] += 1
+        SINK_ROWS.labels("elasticsearch", "documents").inc(outcome.written)
+        SINK_ROWS.labels("elasticsearch", "dead_letters").inc(outcome.dead_letters)
 
     # -- waiting ----------------------------------------------------------------------------
     def _retrying(self, consumer: Consumer | None, fn: Any) -> Any:
@@ -192,6 +195,7 @@ class ElasticsearchSink:
 
         def before_sleep(state: RetryCallState) -> None:
             self.counts["retries"] += 1
+            SINK_RETRIES.labels("elasticsearch").inc()
             exc = state.outcome.exception() if state.outcome else None
             log.warning("elasticsearch unavailable, retrying", error=str(exc)[:200],
                         delay_s=round(state.next_action.sleep, 2) if state.next_action else None)

@@ -25,6 +25,7 @@ import faust
 import mode
 import structlog
 
+from infra.metrics import INDEX_PRICE_TIME
 from streams.app import app
 from streams.batching import as_current
 from streams.deadletters import send_dead_letter
@@ -67,6 +68,7 @@ async def _publish(market: SymbolMarket) -> None:
             await book_topic.send(key=out.symbol.encode(), value=BOOK.encode(out))
         elif isinstance(out, IndexPrice):
             await index_topic.send(key=out.underlying.encode(), value=INDEX.encode(out))
+            INDEX_PRICE_TIME.labels(out.underlying).set_to_current_time()
         else:
             await feed_topic.send(key=out.symbol.encode(), value=FEED.encode(out))
 
