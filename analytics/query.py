@@ -14,7 +14,8 @@ import httpx
 
 from infra.settings import Settings
 
-__all__ = ["QueryError", "Table", "parse_typed", "query", "query_rows", "query_table", "session"]
+__all__ = ["QueryError", "Table", "parse_typed", "query", "query_rows", "query_table", "session",
+           "via_running_sink"]
 
 
 class QueryError(RuntimeError):
@@ -26,7 +27,7 @@ def _endpoint(settings: Settings) -> str:
     return f"http://{ch.query_host}:{ch.query_port}"
 
 
-def _via_sink(settings: Settings, sql: str, fmt: str) -> bytes | None:
+def via_running_sink(settings: Settings, sql: str, fmt: str) -> bytes | None:
     """The answer from the running sink's endpoint, or None when no sink is running."""
     if not settings.clickhouse_dsn.startswith("chdb://"):
         return None  # a ClickHouse server answers anyone: no need for the sink
@@ -58,7 +59,7 @@ def _direct(client: Any, sql: str, fmt: str) -> bytes:
 
 def query(settings: Settings, sql: str, fmt: str = "CSVWithNames") -> bytes:
     """The raw output of ``sql`` in a ClickHouse format (CSVWithNames, JSONEachRow, Parquet…)."""
-    out = _via_sink(settings, sql, fmt)
+    out = via_running_sink(settings, sql, fmt)
     if out is not None:
         return out
     client = _open(settings)
@@ -72,7 +73,7 @@ def query(settings: Settings, sql: str, fmt: str = "CSVWithNames") -> bytes:
 def session(settings: Settings) -> Iterator[Callable[[str], Table]]:
     """A typed query function for several queries in a row (a report): through the running
     sink if there is one, else through one client opened for the whole session."""
-    if _via_sink(settings, "SELECT 1", "TSV") is not None:
+    if via_running_sink(settings, "SELECT 1", "TSV") is not None:
         yield lambda sql: query_table(settings, sql)
         return
     client = _open(settings)

@@ -33,6 +33,7 @@ def main() -> None:
     Market data:       strikeflow md watch · strikeflow md alert ACCOUNT BTC above 95000
     Analytics:         strikeflow sink clickhouse · strikeflow analytics query "SELECT …"
     Search:            strikeflow sink elasticsearch · strikeflow search --account A --text "…"
+    Operations:        strikeflow ops health | lag | dlq list | dlq replay | reset-offsets
     """
     from infra.logs import configure
 
@@ -178,9 +179,12 @@ def sink() -> None:
 @click.option("--max-seconds", type=float, default=None, help="stop after this long")
 def sink_clickhouse(max_seconds: float | None) -> None:
     """Sink the analytic topics into ClickHouse (and answer analysts' SQL while running)."""
+    from infra.metrics import serve
     from sinks.runner import run_clickhouse_sink
 
-    counts = run_clickhouse_sink(get_settings(), max_seconds=max_seconds)
+    settings = get_settings()
+    serve(settings.data_dir, "sink-clickhouse")
+    counts = run_clickhouse_sink(settings, max_seconds=max_seconds)
     console.print(f"sink stopped: {counts}")
 
 
@@ -188,9 +192,12 @@ def sink_clickhouse(max_seconds: float | None) -> None:
 @click.option("--max-seconds", type=float, default=None, help="stop after this long")
 def sink_elasticsearch(max_seconds: float | None) -> None:
     """Sink orders, trades, the audit trail and notifications into Elasticsearch."""
+    from infra.metrics import serve
     from sinks.search_index.runner import run_elasticsearch_sink
 
-    counts = run_elasticsearch_sink(get_settings(), max_seconds=max_seconds)
+    settings = get_settings()
+    serve(settings.data_dir, "sink-elasticsearch")
+    counts = run_elasticsearch_sink(settings, max_seconds=max_seconds)
     console.print(f"sink stopped: {counts}")
 
 
@@ -460,10 +467,13 @@ def worker(loglevel: str | None) -> None:
     from faust import Worker
 
     from infra.logs import logging_config
+    from infra.metrics import serve
     from streams.app import app
 
-    log = get_settings().log
+    settings = get_settings()
+    log = settings.log
     level = loglevel or log.level
+    serve(settings.data_dir, f"worker-{settings.worker.app_id}-{settings.worker.web_port}")
     app.discover()
     # Faust applies our logging config itself; stdout is not redirected into WARNING records
     Worker(app, loglevel=level, logging_config=logging_config(level, log.format),
@@ -642,6 +652,12 @@ def drill(short: bool, faults: tuple[str, ...], orders: int, rate: float, option
 from cdc.cli import cdc as _cdc  # noqa: E402  (light: heavy imports are inside each command)
 
 main.add_command(_cdc)
+
+# --- operations (commands in strikeflow/ops/cli.py) ------------------------------------------
+
+from strikeflow.ops.cli import ops as _ops  # noqa: E402
+
+main.add_command(_ops)
 
 
 if __name__ == "__main__":

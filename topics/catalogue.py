@@ -15,6 +15,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from topics.contracts import (
     Candle,
     DeadLetter,
+    DeadLetterReplayed,
     ExpirySettled,
     HedgeFill,
     IndexPrice,
@@ -246,6 +247,10 @@ _TOPICS: tuple[TopicSpec, ...] = (
               "Debezium: public.transfers", None, input=True),
     TopicSpec("cdc.public.accounts", '{"id": account id} (Debezium key)',
               "Debezium: public.accounts", None, input=True),
+    # Operations: which dead letters were replayed (so a replay is never published twice)
+    TopicSpec("ops.replays", "<source topic>/<partition>/<offset>",
+              "dead letters re-published to their source topic by an operator",
+              _t(DeadLetterReplayed), partitions=1, cleanup="compact", retention_ms=None),
 )
 
 

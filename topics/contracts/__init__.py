@@ -15,7 +15,7 @@ from topics.contracts.accounts import (
     account_activity_adapter,
 )
 from topics.contracts.base import Contract, Event
-from topics.contracts.deadletter import DeadLetter
+from topics.contracts.deadletter import DeadLetter, DeadLetterReplayed
 from topics.contracts.marketdata import Candle, IndexPrice, L2Update, OptionMark, Tick
 from topics.contracts.orders import (
     AmendOrder,
@@ -35,6 +35,7 @@ __all__ = [
     "Candle",
     "Contract",
     "DeadLetter",
+    "DeadLetterReplayed",
     "Event",
     "ExpirySettled",
     "Fill",
