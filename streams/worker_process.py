@@ -10,7 +10,8 @@ import time
 
 from infra.settings import Settings
 
-__all__ = ["ChildProcess", "ElasticsearchSinkProcess", "SinkProcess", "WorkerProcess"]
+__all__ = ["ChildProcess", "ElasticsearchSinkProcess", "ExporterProcess", "SinkProcess",
+           "WorkerProcess"]
 
 
 class ChildProcess:
@@ -93,3 +94,10 @@ class ElasticsearchSinkProcess(ChildProcess):
     def __init__(self, settings: Settings, env: dict[str, str] | None = None) -> None:
         super().__init__(settings, "sink-elasticsearch", ["sink", "elasticsearch"],
                          b"elasticsearch sink running", env)
+
+
+class ExporterProcess(ChildProcess):
+    """``strikeflow ops exporter``: consumer lag and the ledger's balance as metrics."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings, "ops-exporter", ["ops", "exporter"], b"metrics on")

@@ -33,10 +33,16 @@ from streams.kafka import end_offsets, make_consumer, make_producer, read_range
 from streams.marketdata.live import summary as market_summary
 from streams.marketdata.simulator import SimulatorConfig, default_start, publish
 from streams.matching.orderflow import ACCOUNTS, publish_orders, venue_order_flow
-from streams.worker_process import ElasticsearchSinkProcess, SinkProcess, WorkerProcess
+from streams.worker_process import (
+    ElasticsearchSinkProcess,
+    ExporterProcess,
+    SinkProcess,
+    WorkerProcess,
+)
 from strikeflow.demo_accounts import accounts_summary, fund_accounts
 from strikeflow.drill import DrillConfig
 from strikeflow.drill.runner import Drill
+from strikeflow.ops.views import health_view, prometheus_view
 from strikeflow.summary import render as analytics_summary
 from topics.admin import apply_topics
 from topics.catalogue import CATALOGUE
@@ -208,13 +214,14 @@ def run_demo(settings: Settings, console: Console, seconds: int = 45, rate: floa
     worker = WorkerProcess(settings)
     sink = SinkProcess(settings)
     es_sink = ElasticsearchSinkProcess(settings)
-    console.print(f"3/4 the worker and the ClickHouse and Elasticsearch sinks "
-                  f"(logs: {worker.log.parent})")
+    exporter = ExporterProcess(settings)
+    console.print(f"3/4 the worker, the ClickHouse and Elasticsearch sinks and the ops exporter, "
+                  f"scraped by Prometheus at {settings.prometheus.url} (logs: {worker.log.parent})")
     try:
-        for process in (worker, sink, es_sink):
+        for process in (worker, sink, es_sink, exporter):
             process.start()
     except Exception:
-        for process in (worker, sink, es_sink):
+        for process in (worker, sink, es_sink, exporter):
             process.stop()
         raise
     since = {"orders.events": end_offsets(settings, "orders.events")}
@@ -282,7 +289,13 @@ def run_demo(settings: Settings, console: Console, seconds: int = 45, rate: floa
         # Risk, matching and booking finish what was sent before the worker stops, so the
         # positions read back below (and in ClickHouse) are those of every trade.
         wait_drained(settings, settings.worker.app_id, DRAINED, timeout_s=120)
+        console.rule("operations: strikeflow ops health · ops lag · ops dlq list")
+        time.sleep(6)  # one more scrape (every 5 s) after the last batch
+        console.print(prometheus_view(settings))
+        console.print(health_view(settings, groups=[
+            settings.worker.app_id, "strikeflow-sink-clickhouse", settings.elasticsearch.group_id]))
         worker.stop()
+        exporter.stop()
         es_sink.stop()
         time.sleep(settings.clickhouse.flush_interval_s + 1)  # the sink's last batch
         try:

@@ -147,24 +147,9 @@ def reset_offsets_cmd(group: str, topic: str, to: str, execute: bool) -> None:
 @ops.command("health")
 def health_cmd() -> None:
     """Every service, process and consumer group in one table; firing alerts."""
-    from strikeflow.ops.health import firing_alerts, health_rows
+    from strikeflow.ops.views import health_view
 
-    settings = get_settings()
-    rows = health_rows(settings)
-    table = Table("kind", "name", "ok", "detail", "lag")
-    for r in rows:
-        table.add_row(r.kind, r.name, "[green]ok[/]" if r.ok else "[red]DOWN[/]", r.detail,
-                      "" if r.lag is None else str(r.lag))
-    console.print(table)
-    alerts = firing_alerts(settings)
-    if alerts is None:
-        console.print("Prometheus not running: no alerts to show")
-    else:
-        for a in alerts:
-            labels = a.get("labels", {})
-            console.print(f"[yellow]{a.get('state')}[/] {labels.get('alertname')} "
-                          f"{ {k: v for k, v in labels.items() if k != 'alertname'} }")
-        console.print(f"{len(alerts)} alerts pending or firing")
+    console.print(health_view(get_settings()))
 
 
 @ops.command("exporter")
