@@ -43,6 +43,7 @@ from cdc.migrate import migrate
 from cdc.offsets import commit_end_offsets
 from cdc.products import standard_chain
 from cdc.reconcile import debezium_key
+from infra.kafka_security import Role
 from infra.settings import Settings, get_settings
 from streams.kafka import make_consumer, make_producer
 from streams.worker_process import WorkerProcess
@@ -72,7 +73,7 @@ def _at_end(settings: Settings, topics: tuple[str, ...]) -> Any:
 
 def _baseline(settings: Settings, payload: bytes, count: int, rate: float) -> list[float]:
     topic = f"bench.cdc-latency.{uuid.uuid4().hex[:8]}"
-    admin = AdminClient({"bootstrap.servers": settings.kafka.bootstrap_servers})
+    admin = AdminClient(settings.kafka.client_config(Role.ADMIN))
     admin.create_topics([NewTopic(topic, 3, settings.kafka.replication_factor)])[topic].result(30)
     try:
         consumer = make_consumer(settings, f"bench-latency-{uuid.uuid4().hex[:8]}",

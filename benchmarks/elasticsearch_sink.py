@@ -31,6 +31,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from elasticsearch import helpers
 
 from benchmarks.kafka_legs import produce
+from infra.kafka_security import Role
 from infra.settings import Settings, get_settings
 from sinks.search_index.documents import actions_for
 from sinks.search_index.indices import KINDS, IndexNames, ensure_indices, open_client
@@ -138,7 +139,7 @@ def main() -> None:
     tag = uuid.uuid4().hex[:6]
     events = _events(args.orders)
     topics = {c: f"bench.es.{tag}.{c}" for c in ("orders.events", "trades")}
-    admin = AdminClient({"bootstrap.servers": settings.kafka.bootstrap_servers})
+    admin = AdminClient(settings.kafka.client_config(Role.ADMIN))
     for f in admin.create_topics([NewTopic(t, 6, settings.kafka.replication_factor)
                                                for t in topics.values()]).values():
         f.result(30)

@@ -10,6 +10,7 @@ from typing import Any
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from infra.kafka_security import Role
 from infra.settings import Settings
 from streams.kafka import make_consumer, make_producer
 
@@ -70,7 +71,7 @@ def passthrough(settings: Settings, topic: str, starts: list[TopicPartition], n:
                 partitions: int) -> float:
     """Messages/s of a raw confluent-kafka consume→produce of ``n`` messages from ``starts``."""
     scratch = f"bench.passthrough.{uuid.uuid4().hex[:6]}"
-    admin = AdminClient({"bootstrap.servers": settings.kafka.bootstrap_servers})
+    admin = AdminClient(settings.kafka.client_config(Role.ADMIN))
     rf = settings.kafka.replication_factor
     admin.create_topics([NewTopic(scratch, partitions, rf)])[scratch].result(30)
     consumer = make_consumer(settings, f"bench-{uuid.uuid4().hex[:6]}")

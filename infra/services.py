@@ -28,6 +28,7 @@ import psycopg
 from confluent_kafka.admin import AdminClient, ClusterMetadata
 
 from infra.jars import classpath, plugin_path
+from infra.kafka_security import Role
 from infra.metrics import targets_dir
 from infra.settings import KafkaNode, Settings
 
@@ -102,6 +103,8 @@ def _java(settings: Settings, heap: str, runtime: str, main: str, *args: str,
 KAFKA = "kafka"
 _KAFKA_TEMPLATE = Path(__file__).parent / "templates" / "kafka-server.properties"
 _cluster_id_lock = threading.Lock()
+# Written beside meta.properties when a node is formatted with the SCRAM credentials.
+_SCRAM_MARKER = "strikeflow-scram"
 
 
 def _broker_program(brokers: int, node_id: int) -> str:
@@ -131,7 +134,28 @@ def render_kafka_conf(settings: Settings, node: KafkaNode) -> str:
         brokers=k.brokers, node_id=node.node_id, voters=voters, host=k.host, port=node.port,
         controller_port=node.controller_port, log_dir=_kafka_log_dir(settings, node),
         replication_factor=k.replication_factor, min_isr=k.min_insync_replicas,
+        protocol=k.security.protocol, security=_kafka_security_conf(settings),
     )
+
+
+def _kafka_security_conf(settings: Settings) -> str:
+    """SCRAM on the client listener, the brokers authenticating to each other as the broker
+    principal, and KRaft's authorizer denying whatever no ACL allows."""
+    sec = settings.kafka.security
+    if not sec.enabled:
+        return "# security off (STRIKEFLOW_KAFKA__SECURITY__ENABLED=false): no authentication"
+    from infra.kafka_acls import super_users
+
+    listener = sec.protocol.lower()
+    return "\n".join([
+        f"sasl.enabled.mechanisms={sec.mechanism}",
+        f"sasl.mechanism.inter.broker.protocol={sec.mechanism}",
+        f"listener.name.{listener}.{sec.mechanism.lower()}.sasl.jaas.config="
+        f"{sec.jaas(Role.BROKER)}",
+        "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        "allow.everyone.if.no.acl.found=false",
+        f"super.users={';'.join(super_users(settings))}",
+    ])
 
 
 def _new_cluster_id() -> str:
@@ -163,16 +187,42 @@ def _cluster_id(settings: Settings) -> str:
 
 def _prepare_kafka(settings: Settings, node: KafkaNode) -> None:
     conf = _kafka_conf(settings, node)
+    conf.touch(mode=0o600)  # it holds the broker's password
     conf.write_text(render_kafka_conf(settings, node))
-    if (_kafka_log_dir(settings, node) / "meta.properties").exists():
+    log_dir = _kafka_log_dir(settings, node)
+    scram_marker = log_dir / _SCRAM_MARKER
+    if (log_dir / "meta.properties").exists():
+        if settings.kafka.security.enabled and not scram_marker.exists():
+            raise RuntimeError(
+                f"{log_dir} was formatted before Kafka security: its metadata holds no SCRAM "
+                "credential for the brokers, which only formatting can add (KIP-900). Either "
+                f"`strikeflow infra down` and delete {settings.data_dir}/kafka* (topics are "
+                "lost), or keep it without security: STRIKEFLOW_KAFKA__SECURITY__ENABLED=false")
         return
     done = subprocess.run(
         [str(settings.java), "-cp", classpath(settings, "kafka"), "kafka.tools.StorageTool",
-         "format", "-t", _cluster_id(settings), "-c", str(conf)],
+         "format", "-t", _cluster_id(settings), "-c", str(conf),
+         *settings.kafka.security.format_args()],
         capture_output=True, text=True,
     )
     if done.returncode != 0:
         raise RuntimeError(f"formatting {conf.name} failed: {done.stdout}{done.stderr}".strip())
+    if settings.kafka.security.enabled:
+        scram_marker.write_text(f"{settings.kafka.security.mechanism}\n")
+
+
+def _after_kafka(settings: Settings) -> None:
+    """Once a node is healthy: every principal's SCRAM credential and the ACLs infra owns
+    (Connect's; topics/acls.py adds the catalogue's at ``topics apply``), and a
+    ``--command-config`` file for Kafka's own tools acting as the admin."""
+    sec = settings.kafka.security
+    conf = settings.data_dir / "conf" / "kafka-admin.properties"
+    conf.touch(mode=0o600)
+    conf.write_text("\n".join(sec.java_properties(Role.ADMIN)) + "\n")
+    if sec.enabled:
+        from infra.kafka_acls import apply_security, infra_grants
+
+        apply_security(settings, infra_grants(settings), {sec.principal(Role.CONNECT)})
 
 
 def _kafka_command(settings: Settings, node: KafkaNode) -> list[str]:
@@ -201,8 +251,8 @@ def _kafka_health(settings: Settings, node: KafkaNode) -> Health:
     # A plain TCP probe first: librdkafka logs every refused connection to stderr.
     if not _port_open(k.host, node.port):
         return Health(False, "port closed")
-    admin = AdminClient({"bootstrap.servers": f"{k.host}:{node.port}",
-                         "socket.timeout.ms": 2000})
+    admin = AdminClient(k.client_config(Role.ADMIN) | {
+        "bootstrap.servers": f"{k.host}:{node.port}", "socket.timeout.ms": 2000})
     try:
         meta = admin.list_topics(timeout=HEALTH_TIMEOUT_S)
     except Exception as exc:
@@ -296,8 +346,16 @@ def _connect_conf(settings: Settings) -> Path:
 def _prepare_connect(settings: Settings) -> None:
     c = settings.connect
     rf = settings.kafka.replication_factor
-    _connect_conf(settings).write_text(f"""\
+    # The worker itself and the producers, consumers and admin clients it makes for the
+    # connectors all authenticate as the Connect principal.
+    sec = settings.kafka.security
+    security = "\n".join(line for prefix in ("", "producer.", "consumer.", "admin.")
+                         for line in sec.java_properties(Role.CONNECT, prefix))
+    conf = _connect_conf(settings)
+    conf.touch(mode=0o600)
+    conf.write_text(f"""\
 bootstrap.servers={settings.kafka.bootstrap_servers}
+{security}
 group.id=strikeflow-connect
 listeners=http://{c.host}:{c.port}
 rest.advertised.host.name={c.host}
@@ -508,6 +566,7 @@ def _kafka_service(brokers: int, index: int) -> Service:
         lambda s: _kafka_command(s, node(s)),
         lambda s: _kafka_health(s, node(s)),
         lambda s: _prepare_kafka(s, node(s)),
+        _after_kafka,
     )
 
 

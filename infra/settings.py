@@ -19,6 +19,7 @@ from typing import Literal, NamedTuple
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from infra.kafka_security import KafkaSecurity, Role
 from infra.risk_limits import RiskLimits
 
 __all__ = [
@@ -65,6 +66,8 @@ class KafkaSettings(_Part):
     controller_port: int = 19093
     brokers: int = Field(default=1, ge=1, le=9)
     heap: str | None = None  # per broker; unset: see broker_heap
+    # SASL/SCRAM and ACLs (infra/kafka_security.py, infra/kafka_acls.py, topics/acls.py)
+    security: KafkaSecurity = KafkaSecurity()
 
     @model_validator(mode="after")
     def _ports_distinct(self) -> KafkaSettings:
@@ -88,6 +91,11 @@ class KafkaSettings(_Part):
     def bootstrap_servers(self) -> str:
         """Every broker, so a client still bootstraps when the first one is down."""
         return ",".join(f"{self.host}:{node.port}" for node in self.nodes)
+
+    def client_config(self, role: Role | str = Role.WORKER) -> dict[str, str]:
+        """A confluent-kafka client's connection settings, authenticated as ``role``: the one
+        place every librdkafka client of the platform gets them from."""
+        return {"bootstrap.servers": self.bootstrap_servers} | self.security.librdkafka(role)
 
     @property
     def replication_factor(self) -> int:

@@ -29,6 +29,7 @@ from pydantic import BaseModel
 
 from analytics import quality
 from analytics.clickhouse import open_client
+from infra.kafka_security import Role
 from infra.metrics import SINK_QUARANTINED, SINK_RETRIES, SINK_ROWS
 from infra.settings import Settings
 from streams.kafka import make_consumer
@@ -232,7 +233,7 @@ class ClickHouseSink:
     # -- the loop -------------------------------------------------------------------------
     def run(self, max_seconds: float | None = None, idle_stop_s: float | None = None) -> None:
         """Consume until stopped (or for ``max_seconds``, or after ``idle_stop_s`` idle)."""
-        consumer = make_consumer(self.settings, self.group_id)
+        consumer = make_consumer(self.settings, self.group_id, Role.CLICKHOUSE_SINK)
         consumer.subscribe(list(self.mappings))
         batch_rows = self.settings.clickhouse.batch_rows
         interval = self.settings.clickhouse.flush_interval_s

@@ -8,14 +8,28 @@ from __future__ import annotations
 
 import faust
 
-from infra.settings import get_settings
+from infra.kafka_security import Role
+from infra.settings import Settings, get_settings
 
-__all__ = ["AGENT_PACKAGES", "app"]
+__all__ = ["AGENT_PACKAGES", "app", "broker_credentials"]
 
 AGENT_PACKAGES = [
     "streams.marketdata", "cdc.bridge", "streams.risk", "streams.matching",
     "streams.ledger", "streams.settlement",
 ]
+
+
+
+def broker_credentials(settings: Settings) -> faust.SASLCredentials | None:
+    """The worker principal's SCRAM login, for Faust's aiokafka consumers, producers and
+    topic creation (``None`` when Kafka security is off)."""
+    sec = settings.kafka.security
+    if not sec.enabled:
+        return None
+    user = sec.user(Role.WORKER)
+    return faust.SASLCredentials(username=user.name, password=user.password.get_secret_value(),
+                                 mechanism=sec.mechanism)
+
 
 _settings = get_settings()
 _worker = _settings.worker
@@ -25,6 +39,7 @@ _datadir.mkdir(parents=True, exist_ok=True)
 app = faust.App(
     _worker.app_id,
     broker=f"kafka://{_settings.kafka.bootstrap_servers}",
+    broker_credentials=broker_credentials(_settings),
     store=_worker.store,
     datadir=str(_datadir),
     autodiscover=list(_worker.agents) or AGENT_PACKAGES,

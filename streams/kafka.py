@@ -13,14 +13,17 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition
 
+from infra.kafka_security import Role
 from infra.settings import Settings
 
 __all__ = ["end_offsets", "make_consumer", "make_producer", "read_range", "read_since"]
 
 
-def make_producer(settings: Settings, **overrides: Any) -> Producer:
-    conf = {
-        "bootstrap.servers": settings.kafka.bootstrap_servers,
+def make_producer(settings: Settings, principal: Role | str = Role.WORKER,
+                  **overrides: Any) -> Producer:
+    """An idempotent acks=all producer authenticated as ``principal`` (the worker's
+    identity unless told: the platform's own tools act as the worker)."""
+    conf: dict[str, Any] = settings.kafka.client_config(principal) | {
         "partitioner": "murmur2_random",
         "enable.idempotence": True,
         "acks": "all",
@@ -30,9 +33,10 @@ def make_producer(settings: Settings, **overrides: Any) -> Producer:
     return Producer(conf | overrides)
 
 
-def make_consumer(settings: Settings, group_id: str, **overrides: Any) -> Consumer:
-    conf = {
-        "bootstrap.servers": settings.kafka.bootstrap_servers,
+def make_consumer(settings: Settings, group_id: str, principal: Role | str = Role.WORKER,
+                  **overrides: Any) -> Consumer:
+    """A consumer that commits explicitly, authenticated as ``principal``."""
+    conf: dict[str, Any] = settings.kafka.client_config(principal) | {
         "group.id": group_id,
         "auto.offset.reset": "earliest",
         "enable.auto.commit": False,

@@ -15,6 +15,9 @@ from confluent_kafka.admin import (
     TopicMetadata,
 )
 
+from infra.kafka_security import Role
+from infra.settings import Settings, get_settings
+from topics.acls import apply_acls
 from topics.catalogue import CATALOGUE, TopicSpec
 
 __all__ = ["TopicChange", "apply_topics"]
@@ -39,15 +42,11 @@ def _describe_configs(admin: AdminClient, names: list[str]) -> dict[str, dict[st
     return out
 
 
-def _from_settings(bootstrap: str | None, replication_factor: int | None,
+def _from_settings(settings: Settings, bootstrap: str | None, replication_factor: int | None,
                    min_insync_replicas: int | None) -> tuple[str, int, int]:
     """What the caller gave, else what the Kafka settings say: every broker, and RF 3 /
     min ISR 2 on a three-broker cluster, 1 / 1 on the single local broker."""
-    if bootstrap and replication_factor and min_insync_replicas:
-        return bootstrap, replication_factor, min_insync_replicas
-    from infra.settings import get_settings  # only when the caller did not decide
-
-    kafka = get_settings().kafka
+    kafka = settings.kafka
     return (bootstrap or kafka.bootstrap_servers,
             replication_factor or kafka.replication_factor,
             min_insync_replicas or kafka.min_insync_replicas)
@@ -59,16 +58,22 @@ def _replicas(meta: TopicMetadata) -> int:
 
 def apply_topics(bootstrap: str | None = None, specs: tuple[TopicSpec, ...] = CATALOGUE,
                  replication_factor: int | None = None,
-                 min_insync_replicas: int | None = None) -> list[TopicChange]:
-    """Idempotent: create missing topics, raise partitions and fix configs of existing ones.
+                 min_insync_replicas: int | None = None, settings: Settings | None = None,
+                 acls: bool = True) -> list[TopicChange]:
+    """Idempotent: create missing topics, raise partitions and fix configs of existing ones;
+    then (``acls``, with Kafka security on) the principals' users and the catalogue's ACLs
+    (:mod:`topics.acls`). The admin principal does it all.
 
     The replication factor and ``min.insync.replicas`` come from the Kafka settings unless
     given, so they follow the cluster size. Partitions are never lowered (Kafka cannot), and
     a topic with fewer replicas than wanted is not reassigned: both are reported as drift
     and left alone.
     """
-    bootstrap, rf, min_isr = _from_settings(bootstrap, replication_factor, min_insync_replicas)
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    settings = settings or get_settings()
+    bootstrap, rf, min_isr = _from_settings(settings, bootstrap, replication_factor,
+                                            min_insync_replicas)
+    admin = AdminClient(settings.kafka.client_config(Role.ADMIN)
+                        | {"bootstrap.servers": bootstrap})
     existing = admin.list_topics(timeout=TIMEOUT_S).topics
     changes: list[TopicChange] = []
 
@@ -118,4 +123,6 @@ def apply_topics(bootstrap: str | None = None, specs: tuple[TopicSpec, ...] = CA
             changes.append(TopicChange(spec.name, "updated", ", ".join(notes)))
         else:
             changes.append(TopicChange(spec.name, "unchanged"))
+    if acls:
+        apply_acls(settings, admin)
     return changes

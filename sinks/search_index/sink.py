@@ -33,6 +33,7 @@ from elasticsearch.exceptions import ConnectionError as EsConnectionError
 from elasticsearch.exceptions import TransportError
 from tenacity import RetryCallState, Retrying, retry_if_exception, wait_exponential
 
+from infra.kafka_security import Role
 from infra.metrics import SINK_RETRIES, SINK_ROWS
 from infra.settings import Settings
 from sinks.search_index.documents import Planned, actions_for, dead_letter_doc
@@ -234,7 +235,7 @@ class ElasticsearchSink:
         """Consume until stopped (or for ``max_seconds``, or after ``idle_stop_s`` idle)."""
         started = last_data = time.monotonic()
         self._deadline = None if max_seconds is None else started + max_seconds
-        consumer = make_consumer(self.settings, self.group_id)
+        consumer = make_consumer(self.settings, self.group_id, Role.SEARCH_SINK)
         consumer.subscribe(list(self.sources))
         batch, interval = self.es.batch_messages, self.es.flush_interval_s
         pending: list[Message] = []

@@ -28,6 +28,7 @@ from confluent_kafka import KafkaError, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource
 
 from infra import stack as infra_stack
+from infra.kafka_security import Role
 from infra.services import catalogue, render_kafka_conf, services
 from infra.settings import KafkaSettings, Settings
 from infra.supervisor import Supervisor
@@ -138,7 +139,7 @@ def cluster(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Ite
 
 
 def _admin(cluster: Settings) -> AdminClient:
-    return AdminClient({"bootstrap.servers": cluster.kafka.bootstrap_servers})
+    return AdminClient(cluster.kafka.client_config(Role.ADMIN))
 
 
 def _isr(cluster: Settings, topic: str) -> dict[int, tuple[int, list[int]]]:
@@ -280,8 +281,9 @@ def test_faust_client_aiokafka_writes_and_reads_through_the_cluster(cluster: Set
     servers = cluster.kafka.bootstrap_servers.split(",")
 
     async def round_trip() -> list[bytes]:
+        auth = cluster.kafka.security.aiokafka(Role.WORKER)
         producer = AIOKafkaProducer(bootstrap_servers=servers, acks="all",
-                                    enable_idempotence=True)
+                                    enable_idempotence=True, **auth)
         await producer.start()
         try:
             for n in range(20):
@@ -290,7 +292,7 @@ def test_faust_client_aiokafka_writes_and_reads_through_the_cluster(cluster: Set
             await producer.stop()
         consumer = AIOKafkaConsumer(topic, bootstrap_servers=servers,
                                     auto_offset_reset="earliest",
-                                    group_id=f"test-faust-{uuid.uuid4().hex[:8]}")
+                                    group_id=f"test-faust-{uuid.uuid4().hex[:8]}", **auth)
         await consumer.start()
         try:
             got: list[bytes] = []
@@ -312,7 +314,8 @@ def test_acks_all_is_refused_with_two_brokers_down(cluster: Settings) -> None:
     # Stopped one after the other (``stop`` waits for each): while kafka-2 shuts down,
     # kafka-1 and kafka-2 still make a controller quorum that takes it out of the ISRs.
     infra_stack.stop(cluster, ("kafka-3", "kafka-2"))
-    survivor = AdminClient({"bootstrap.servers": f"127.0.0.1:{cluster.kafka.port}"})
+    survivor = AdminClient(cluster.kafka.client_config(Role.ADMIN)
+                           | {"bootstrap.servers": f"127.0.0.1:{cluster.kafka.port}"})
 
     def isr_of_survivor() -> dict[int, list[int]]:
         meta = survivor.list_topics(topic, timeout=10).topics[topic]

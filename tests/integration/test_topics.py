@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 from confluent_kafka.admin import AdminClient, ConfigResource
 
+from infra.kafka_security import Role
 from infra.settings import Settings
 from streams.kafka import make_producer
 from topics.admin import apply_topics
@@ -38,7 +39,7 @@ def test_apply_repairs_config_and_reports_partition_drift(stack: Settings) -> No
     changes = apply_topics(bootstrap, (longer,))
     assert changes[0].action == "updated"
     assert "partitions 2->4" in changes[0].detail and "retention.ms" in changes[0].detail
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient(stack.kafka.client_config(Role.ADMIN) | {"bootstrap.servers": bootstrap})
     res = ConfigResource(ConfigResource.Type.TOPIC, spec.name)
     live = admin.describe_configs([res])[res].result(timeout=10)
     assert live["retention.ms"].value == str(longer.retention_ms)

@@ -14,6 +14,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from elasticsearch import Elasticsearch
 from pydantic import BaseModel
 
+from infra.kafka_security import Role
 from infra.settings import Settings
 from sinks.search_index.indices import KINDS, IndexNames, open_client
 from sinks.search_index.sink import SOURCES, ElasticsearchSink
@@ -37,7 +38,7 @@ class EsTestEnv:
         self.sources = {topic: contract for contract, topic in self.topics.items()}
         self.names = IndexNames.of(self.settings)
         self.client: Elasticsearch = open_client(self.settings)
-        self.admin = AdminClient({"bootstrap.servers": settings.kafka.bootstrap_servers})
+        self.admin = AdminClient(settings.kafka.client_config(Role.ADMIN))
         self.producer = make_producer(settings)
 
     def create_topics(self) -> None:

@@ -1,0 +1,143 @@
+"""Who talks to Kafka, and how: the principals of the platform and their credentials.
+
+Kafka's client listener takes SASL/SCRAM only (``SCRAM-SHA-512`` by default); every client
+of the platform gets its configuration from here, for the principal (role) it acts as:
+
+* :meth:`KafkaSecurity.librdkafka` — the ``security.protocol``/``sasl.*`` keys of a
+  confluent-kafka client (``KafkaSettings.client_config`` adds ``bootstrap.servers``);
+* :meth:`KafkaSecurity.java_properties` — the same for a Java client or tool
+  (``--command-config``, Connect's worker config);
+* :meth:`KafkaSecurity.user` — name and password, for Faust's ``SASLCredentials``.
+
+What each principal may do is in :mod:`infra.kafka_acls`. Passwords are ``SecretStr`` with
+defaults that suit a developer's machine; a deployment overrides them through the
+environment, e.g. ``STRIKEFLOW_KAFKA__SECURITY__WORKER__PASSWORD=…``.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, SecretStr
+
+__all__ = ["KafkaSecurity", "KafkaUser", "Role"]
+
+
+class Role(StrEnum):
+    """The principals of the platform; :mod:`infra.kafka_acls` says what each may do."""
+
+    BROKER = "broker"  # the brokers among themselves (super user)
+    ADMIN = "admin"  # ops: infra, topics apply, the users and ACLs themselves (super user)
+    WORKER = "worker"  # the Faust workers and the platform's own tools
+    ORDER_PRODUCER = "order_producer"  # writes orders.requests, nothing else
+    MARKETDATA_FEED = "marketdata_feed"  # writes the market-data input topics
+    CLICKHOUSE_SINK = "clickhouse_sink"
+    SEARCH_SINK = "search_sink"
+    CONNECT = "connect"  # Kafka Connect with Debezium
+    ANALYST = "analyst"  # reads the analytic topics
+
+
+class KafkaUser(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    password: SecretStr
+
+
+def _dev(role: Role) -> KafkaUser:
+    name = f"strikeflow-{role.value.replace('_', '-')}"
+    return KafkaUser(name=name, password=SecretStr(f"{name}-dev"))
+
+
+class KafkaSecurity(BaseModel):
+    """SASL/SCRAM on the client listener, ACLs through KRaft's ``StandardAuthorizer``.
+
+    ``enabled=False`` gives the old PLAINTEXT listener without an authorizer (a stack
+    formatted before security existed can keep running that way). ``dev_prefixes`` are the
+    app ids and consumer groups of the test suite, the benchmarks and the fault drill: on a
+    developer's machine the worker and sink principals may use them besides their own; a
+    deployment sets them to ``[]``. ``tool_group_prefixes`` are the throw-away groups of the
+    platform's own readers (offsets, ranges, probes) that run as the worker.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    enabled: bool = True
+    mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256"] = "SCRAM-SHA-512"
+    iterations: int = 4096  # the minimum SCRAM-SHA-512 allows; each login pays it once
+    dev_prefixes: tuple[str, ...] = ("test-", "bench-", "drill-")
+    tool_group_prefixes: tuple[str, ...] = (
+        "offsets-", "read-range-", "probe-", "expiry-", "demo-", "cdc-demo-")
+    analyst_group_prefix: str = "analyst-"
+    broker: KafkaUser = _dev(Role.BROKER)
+    admin: KafkaUser = _dev(Role.ADMIN)
+    worker: KafkaUser = _dev(Role.WORKER)
+    order_producer: KafkaUser = _dev(Role.ORDER_PRODUCER)
+    marketdata_feed: KafkaUser = _dev(Role.MARKETDATA_FEED)
+    clickhouse_sink: KafkaUser = _dev(Role.CLICKHOUSE_SINK)
+    search_sink: KafkaUser = _dev(Role.SEARCH_SINK)
+    connect: KafkaUser = _dev(Role.CONNECT)
+    analyst: KafkaUser = _dev(Role.ANALYST)
+
+    @property
+    def protocol(self) -> str:
+        """The client listener's security protocol (also its listener name)."""
+        return "SASL_PLAINTEXT" if self.enabled else "PLAINTEXT"
+
+    def user(self, role: Role | str) -> KafkaUser:
+        user: KafkaUser = getattr(self, Role(role).value)
+        return user
+
+    def principal(self, role: Role | str) -> str:
+        """``User:<name>``, as ACLs and ``super.users`` name it."""
+        return f"User:{self.user(role).name}"
+
+    def users(self) -> dict[Role, KafkaUser]:
+        return {role: self.user(role) for role in Role}
+
+    def librdkafka(self, role: Role | str) -> dict[str, str]:
+        """The security keys of a confluent-kafka (librdkafka) client acting as ``role``."""
+        if not self.enabled:
+            return {}
+        user = self.user(role)
+        return {"security.protocol": self.protocol, "sasl.mechanism": self.mechanism,
+                "sasl.username": user.name, "sasl.password": user.password.get_secret_value()}
+
+    def aiokafka(self, role: Role | str) -> dict[str, str]:
+        """The same for an aiokafka client (what Faust builds from its ``SASLCredentials``)."""
+        if not self.enabled:
+            return {}
+        user = self.user(role)
+        return {"security_protocol": self.protocol, "sasl_mechanism": self.mechanism,
+                "sasl_plain_username": user.name,
+                "sasl_plain_password": user.password.get_secret_value()}
+
+    def jaas(self, role: Role | str) -> str:
+        """``sasl.jaas.config`` of a Java client (or the broker) acting as ``role``."""
+        user = self.user(role)
+        password = user.password.get_secret_value().replace("\\", "\\\\").replace('"', '\\"')
+        return ("org.apache.kafka.common.security.scram.ScramLoginModule required "
+                f'username="{user.name}" password="{password}";')
+
+    def java_properties(self, role: Role | str, prefix: str = "") -> list[str]:
+        """``key=value`` lines of a Java client's security (``prefix``: ``producer.`` …)."""
+        if not self.enabled:
+            return []
+        return [f"{prefix}security.protocol={self.protocol}",
+                f"{prefix}sasl.mechanism={self.mechanism}",
+                f"{prefix}sasl.jaas.config={self.jaas(role)}"]
+
+    def format_args(self) -> list[str]:
+        """``StorageTool format`` arguments that store the broker's and the admin's SCRAM
+        credentials in the first metadata (KIP-900): the brokers must authenticate to each
+        other before anyone could add a user, and the admin adds all the others."""
+        if not self.enabled:
+            return []
+        args = []
+        for role in (Role.BROKER, Role.ADMIN):
+            user = self.user(role)
+            args += ["--add-scram", f"{self.mechanism}=[name={user.name},"
+                     f"iterations={self.iterations},"
+                     f"password={user.password.get_secret_value()}]"]
+        return args

@@ -1,0 +1,97 @@
+"""The ACLs of the catalogue's topics, per principal (see :mod:`infra.kafka_acls`).
+
+Derived from the catalogue: the worker owns every catalogue topic, the order producers may
+only write ``orders.requests``, feeds only the venue market-data inputs, sinks and analysts
+only read. ``ANALYTIC_TOPICS`` and ``SEARCH_TOPICS`` name what the ClickHouse and
+Elasticsearch sinks consume (a unit test holds them equal to the sinks' own maps, which live
+a layer above the catalogue).
+"""
+
+from __future__ import annotations
+
+from confluent_kafka.admin import AdminClient, ResourcePatternType, ResourceType
+
+from infra.kafka_acls import (
+    CONNECT_GROUP,
+    OWN,
+    READ,
+    WRITE,
+    Grant,
+    SecurityReport,
+    apply_security,
+    each,
+)
+from infra.kafka_security import Role
+from infra.settings import Settings
+from topics.catalogue import CATALOGUE, by_name
+
+__all__ = ["ANALYTIC_TOPICS", "CLICKHOUSE_SINK_GROUP", "FEED_TOPICS", "SEARCH_TOPICS",
+           "apply_acls", "catalogue_grants"]
+
+#: What venue feeds publish; the other ``md.*`` topics are the worker's outputs.
+FEED_TOPICS = ("md.ticks", "md.l2")
+#: What ClickHouse holds, hence what analysts may read.
+ANALYTIC_TOPICS = (
+    "ledger", "md.candles", "md.index", "md.marks", "orders.events", "positions",
+    "risk.alerts", "settlement.expiries", "settlement.hedges", "settlement.orders",
+    "settlement.results", "trades",
+)
+SEARCH_TOPICS = ("orders.events", "risk.alerts", "settlement.results", "trades")
+CLICKHOUSE_SINK_GROUP = "strikeflow-sink-clickhouse"
+
+_T, _G, _TX = ResourceType.TOPIC, ResourceType.GROUP, ResourceType.TRANSACTIONAL_ID
+_LIT, _PRE = ResourcePatternType.LITERAL, ResourcePatternType.PREFIXED
+
+
+def _topics(names: tuple[str, ...]) -> list[str]:
+    return [by_name(name).name for name in names]  # KeyError for a name not in the catalogue
+
+
+def catalogue_grants(settings: Settings) -> list[Grant]:
+    """Every ACL of the worker, producer, feed, sink and analyst principals."""
+    sec = settings.kafka.security
+    worker = sec.principal(Role.WORKER)
+    apps = (settings.worker.app_id, *sec.dev_prefixes)
+    sink_groups = {Role.CLICKHOUSE_SINK: CLICKHOUSE_SINK_GROUP,
+                   Role.SEARCH_SINK: settings.elasticsearch.group_id}
+    out = [
+        # Faust declares the topics it uses (CREATE of an existing one is a no-op) and makes
+        # <app id>-… changelog and repartition topics; its group is the app id.
+        *each(worker, _T, [spec.name for spec in CATALOGUE], _LIT, OWN),
+        *each(worker, _T, apps, _PRE, OWN),
+        *each(worker, _G, (*apps, *sec.tool_group_prefixes), _PRE, READ),
+        *each(worker, _TX, apps, _PRE, WRITE),
+        # The app id is a prefix of other principals' groups ("strikeflow" of
+        # "strikeflow-connect"): those stay theirs.
+        *[Grant(worker, _G, group, _LIT, op, allow=False)
+          for group in (CONNECT_GROUP, *sink_groups.values())
+          if group.startswith(apps) for op in READ],
+        *each(sec.principal(Role.ORDER_PRODUCER), _T, _topics(("orders.requests",)), _LIT,
+              WRITE),
+        *each(sec.principal(Role.MARKETDATA_FEED), _T, _topics(FEED_TOPICS), _LIT, WRITE),
+    ]
+    # The sinks' dead letters go to ClickHouse and Elasticsearch, not to Kafka: read only.
+    for role, topics in ((Role.CLICKHOUSE_SINK, ANALYTIC_TOPICS),
+                         (Role.SEARCH_SINK, SEARCH_TOPICS)):
+        principal = sec.principal(role)
+        out += each(principal, _T, _topics(topics), _LIT, READ)
+        out += each(principal, _G, [sink_groups[role]], _LIT, READ)
+        out += each(principal, _G, sec.dev_prefixes, _PRE, READ)
+        out += each(principal, _T, sec.dev_prefixes, _PRE, READ)  # tests' own topics
+    analyst = sec.principal(Role.ANALYST)
+    out += each(analyst, _T, _topics(ANALYTIC_TOPICS), _LIT, READ)
+    out += each(analyst, _G, [sec.analyst_group_prefix], _PRE, READ)
+    return sorted(set(out))
+
+
+_MANAGED = (Role.WORKER, Role.ORDER_PRODUCER, Role.MARKETDATA_FEED, Role.CLICKHOUSE_SINK,
+            Role.SEARCH_SINK, Role.ANALYST)
+
+
+def apply_acls(settings: Settings, admin: AdminClient | None = None) -> SecurityReport | None:
+    """Users and the catalogue's ACLs, idempotently; ``None`` when security is off."""
+    sec = settings.kafka.security
+    if not sec.enabled:
+        return None
+    return apply_security(settings, catalogue_grants(settings),
+                          {sec.principal(role) for role in _MANAGED}, admin)
