@@ -66,7 +66,8 @@ def test_one_broker_keeps_the_fast_local_path() -> None:
     k = KafkaSettings()
     assert (k.brokers, k.bootstrap_servers) == (1, "127.0.0.1:19092")
     assert (k.replication_factor, k.min_insync_replicas) == (1, 1)
-    assert [s.name for s in catalogue(1)] == ["postgres", "kafka", "elasticsearch", "connect"]
+    assert [s.name for s in catalogue(1)] == ["postgres", "kafka", "elasticsearch", "connect",
+                                              "alertmanager", "prometheus"]
 
 
 def test_overlapping_ports_are_refused() -> None:
@@ -84,7 +85,7 @@ def test_down_stops_connect_before_the_brokers_with_bounded_waits(tmp_path: Path
     text = Supervisor(settings).render(services(settings))
     waits = [int(line.split("=")[1]) for line in text.splitlines()
              if line.startswith("stopwaitsecs=")]
-    assert len(waits) == 6 and max(waits) <= 5
+    assert len(waits) == 8 and max(waits) <= 5  # 3 brokers, PG, ES, Connect, Prom, AM
 
 
 # --- the drills, on a private three-broker cluster ------------------------------------------

@@ -30,6 +30,8 @@ from infra.settings import PrometheusSettings, Settings
 from infra.supervisor import Supervisor
 from tests.conftest import wait_for
 
+pytestmark = pytest.mark.prometheus
+
 PROBE = "probe-1"
 # Registers like any StrikeFlow process, counts 7 events, then idles until killed.
 _PROBE_SCRIPT = textwrap.dedent("""
