@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
+from infra.kafka_security import Role
 from infra.settings import Settings
 
 __all__ = ["GroupState", "OffsetMove", "PartitionLag", "ResetRefused", "admin_client",
@@ -37,7 +38,8 @@ class GroupState:
 
 
 def admin_client(settings: Settings) -> AdminClient:
-    return AdminClient({"bootstrap.servers": settings.kafka.bootstrap_servers})
+    """Ops act as the admin principal: every group's offsets, whoever owns the group."""
+    return AdminClient(settings.kafka.client_config(Role.ADMIN))
 
 
 def _groups(admin: AdminClient) -> list[str]:

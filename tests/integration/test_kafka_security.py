@@ -17,12 +17,16 @@ from confluent_kafka.admin import AdminClient
 
 from infra.kafka_security import Role
 from infra.services import render_kafka_conf
-from infra.settings import Settings
+from infra.settings import Settings, get_settings
 from streams.kafka import make_consumer, make_producer
 from tests.conftest import wait_for
 from topics.acls import ANALYTIC_TOPICS, apply_acls
 
-pytestmark = pytest.mark.kafka
+pytestmark = [
+    pytest.mark.kafka,
+    pytest.mark.skipif(not get_settings().kafka.security.enabled,
+                       reason="Kafka security is off (STRIKEFLOW_KAFKA__SECURITY__ENABLED=true)"),
+]
 
 
 def _produce(producer: Producer, topic: str) -> KafkaError | None:
@@ -36,7 +40,8 @@ def _produce(producer: Producer, topic: str) -> KafkaError | None:
 
 
 def test_the_broker_config_denies_what_no_acl_allows(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path)
+    settings = Settings.model_validate({"data_dir": tmp_path,
+                                        "kafka": {"security": {"enabled": True}}})
     conf = dict(line.split("=", 1) for line in render_kafka_conf(
         settings, settings.kafka.nodes[0]).splitlines() if line and not line.startswith("#"))
     assert conf["authorizer.class.name"].endswith("StandardAuthorizer")

@@ -47,5 +47,8 @@ def test_analysts_never_write(tmp_path: Path) -> None:
 def test_security_off_gives_plain_clients(tmp_path: Path) -> None:
     settings = Settings.model_validate({"data_dir": tmp_path,
                                         "kafka": {"security": {"enabled": False}}})
+    on = Settings.model_validate({"data_dir": tmp_path, "kafka": {"security": {"enabled": True}}})
+    assert on.kafka.client_config(Role.ORDER_PRODUCER)["sasl.username"] == (
+        "strikeflow-order-producer")
     assert settings.kafka.client_config(Role.ADMIN) == {
         "bootstrap.servers": settings.kafka.bootstrap_servers}
