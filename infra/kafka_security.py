@@ -57,8 +57,9 @@ class KafkaSecurity(BaseModel):
     authorizer; a stack formatted before security existed can only run that way.
     ``dev_prefixes`` are the app ids, groups and topics of the test suite, the benchmarks and
     the fault drill: on a developer's machine the worker and sink principals may use them
-    besides their own; a deployment sets them to ``[]``. ``tool_group_prefixes`` are the throw-away groups of the
-    platform's own readers (offsets, ranges, probes) that run as the worker.
+    besides their own; a deployment sets them to ``[]``. ``tool_group_prefixes`` are the
+    throw-away groups of the platform's own readers (offsets, ranges, probes), run as the
+    worker.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
