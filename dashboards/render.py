@@ -1,156 +1,174 @@
-"""PNG previews of the dashboards: every panel's SQL run against ClickHouse, drawn with
-matplotlib in the dashboard's grid (Grafana is not installable on our machines)."""
+"""PNG previews of the dashboards: every panel's query run (SQL against ClickHouse, PromQL
+against a Prometheus when one is given), drawn with matplotlib in the dashboard's grid (Grafana
+is not installable on our machines).
+
+A repeated panel becomes one copy per value of its variable, laid out as Grafana lays out a
+horizontal repeat: copies on rows of their own, ``max(24 / copies, width)`` wide.
+"""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
-from datetime import datetime
-from decimal import Decimal
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
+from dashboards import prometheus
 from dashboards.boards import DASHBOARDS
-from dashboards.model import Dashboard, Panel
+from dashboards.draw import Window, draw_panel
+from dashboards.model import Dashboard, Panel, PromPanel
 from dashboards.sql import EPOCH, FOREVER, expand
 
-__all__ = ["PanelData", "query_panels", "render", "render_all"]
+__all__ = ["PanelData", "Window", "layout", "query_panels", "render", "render_all",
+           "repeat_width"]
 
 Read = Callable[[str], pd.DataFrame]
-PanelData = tuple[Panel, pd.DataFrame | None, str]  # the frame, or None and the error
+GRID = 24
 
 
-def query_panels(dashboard: Dashboard, read: Read, db: str, start: datetime = EPOCH,
-                 end: datetime = FOREVER, interval_s: int = 60) -> list[PanelData]:
-    """Every panel's rows (a failing query is kept with its error, not raised)."""
-    out: list[PanelData] = []
-    for panel in dashboard.panels:
+@dataclass(frozen=True)
+class PanelData:
+    """One drawn panel (a repeated panel's copy each): its rows, or None and the error."""
+
+    panel: Panel | PromPanel
+    title: str
+    frame: pd.DataFrame | None
+    error: str = ""
+    width: int = 12
+    group: int | None = None  # which repeated panel this is a copy of
+
+
+def repeat_width(copies: int, width: int) -> int:
+    """A repeated panel's copy width, as Grafana computes it (``maxPerRow`` = 24 // width)."""
+    return max(GRID // max(1, copies), GRID // max(1, GRID // width))
+
+
+def _error(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}"[:300]
+
+
+def _sql_panel(index: int, panel: Panel, read: Read, db: str,
+               window: Window) -> list[PanelData]:
+    def run(sql: str, variables: dict[str, str] | None = None) -> pd.DataFrame:
+        return read(expand(sql, db, window.start, window.end, window.interval_s, variables))
+
+    if panel.repeat is None:
         try:
-            out.append((panel, read(expand(panel.sql, db, start, end, interval_s)), ""))
+            return [PanelData(panel, panel.title, run(panel.sql), width=panel.width)]
         except Exception as exc:
-            out.append((panel, None, f"{type(exc).__name__}: {exc}"[:300]))
+            return [PanelData(panel, panel.title, None, _error(exc), panel.width)]
+    name = panel.repeat.variable
+    try:
+        values = [str(v) for v in run(panel.repeat.values_sql).iloc[:, 0]]
+    except Exception as exc:
+        return [PanelData(panel, panel.title, None, _error(exc), panel.width, index)]
+    if not values:
+        return [PanelData(panel, panel.title.replace(f"${{{name}}}", "—"), None,
+                          width=GRID, group=index)]
+    out = []
+    width = repeat_width(len(values), panel.width)
+    for value in values:
+        title = panel.title.replace(f"${{{name}}}", value)
+        try:
+            out.append(PanelData(panel, title, run(panel.sql, {name: value}), "", width, index))
+        except Exception as exc:
+            out.append(PanelData(panel, title, None, _error(exc), width, index))
     return out
 
 
-def _numeric(frame: pd.DataFrame) -> pd.DataFrame:
-    """Decimal and integer columns as floats, for drawing only."""
-    out = pd.DataFrame(index=frame.index)
-    for column in frame.columns:
-        values = frame[column]
-        if values.dtype == object and values.map(lambda v: isinstance(v, Decimal)).any():
-            out[column] = values.map(lambda v: float(v) if v is not None else math.nan)
-        elif pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-            out[column] = values.astype(float)
+def _prom_window(window: Window) -> tuple[datetime, datetime]:
+    """An open range is the last hour (Prometheus keeps days, not everything)."""
+    end = window.end if window.end < FOREVER else window.now or datetime.now(UTC)
+    start = window.start if window.start > EPOCH else end - timedelta(hours=1)
+    return start, end
+
+
+def query_panels(dashboard: Dashboard, read: Read | None, db: str,
+                 window: Window | None = None,
+                 prometheus_url: str | None = None) -> list[PanelData]:
+    """Every panel's rows (a failing query is kept with its error, not raised)."""
+    window = window or Window()
+    out: list[PanelData] = []
+    for index, panel in enumerate(dashboard.panels):
+        if isinstance(panel, Panel):
+            if read is None:
+                raise ValueError(f"{dashboard.uid}: ClickHouse panels need a reader")
+            out.extend(_sql_panel(index, panel, read, db, window))
+            continue
+        if prometheus_url is None:
+            raise ValueError(f"{dashboard.uid}: Prometheus panels need a Prometheus URL")
+        start, end = _prom_window(window)
+        try:
+            rows = prometheus.query_panel(prometheus_url, panel, start, end, window.interval_s)
+            out.append(PanelData(panel, panel.title, rows, width=panel.width))
+        except Exception as exc:
+            out.append(PanelData(panel, panel.title, None, _error(exc), panel.width))
     return out
 
 
-def _labels(frame: pd.DataFrame, skip: set[str]) -> list[str]:
-    return [c for c in frame.columns if c not in skip
-            and (frame[c].dtype == object or isinstance(frame[c].dtype, pd.StringDtype))
-            and not frame[c].map(lambda v: isinstance(v, Decimal)).any()]
+def layout(data: list[PanelData]) -> list[list[PanelData]]:
+    """Grafana's grid: panels left to right in rows of 24 columns; a repeated panel's copies
+    start a row and the panel after them starts another."""
+    rows: list[list[PanelData]] = [[]]
+    used, previous = 0, None
+    for item in data:
+        leaving_or_entering = item.group != previous and (item.group, previous) != (None, None)
+        if used and (used + item.width > GRID or leaving_or_entering):
+            rows.append([])
+            used = 0
+        rows[-1].append(item)
+        used += item.width
+        previous = item.group
+    return rows
 
 
-def _timeseries(ax: Any, frame: pd.DataFrame) -> None:
-    numbers = _numeric(frame.drop(columns=["time"]))
-    labels = _labels(frame, {"time"})
-    for value in numbers.columns:
-        if labels:
-            key = frame[labels].astype(str).agg(" ".join, axis=1)
-            for name, rows in frame.assign(_v=numbers[value], _k=key).groupby("_k"):
-                ax.plot(rows["time"], rows["_v"], marker=".", label=f"{name} {value}")
-        else:
-            ax.plot(frame["time"], numbers[value], marker=".", label=value)
-    ax.legend(fontsize=6, loc="best")
-    ax.tick_params(axis="x", labelsize=6, rotation=20)
-
-
-def _bar(ax: Any, frame: pd.DataFrame, labels: list[str]) -> None:
-    numbers = _numeric(frame).drop(columns=labels, errors="ignore")
-    names = frame[labels].map(_cell).agg(" ".join, axis=1)
-    width = 0.8 / max(1, len(numbers.columns))
-    for i, column in enumerate(numbers.columns):
-        ax.bar([x + i * width for x in range(len(frame))], numbers[column], width=width,
-               label=column)
-    ax.set_xticks([x + width * (len(numbers.columns) - 1) / 2 for x in range(len(frame))])
-    ax.set_xticklabels(names, fontsize=6, rotation=20)
-    ax.legend(fontsize=6)
-
-
-def _cell(value: Any) -> str:
-    if isinstance(value, Decimal):
-        return f"{value.normalize():f}"[:16]
-    if isinstance(value, (datetime, pd.Timestamp)):
-        return f"{value:%m-%d %H:%M:%S}"
-    return str(value)[:24]
-
-
-def _table(ax: Any, frame: pd.DataFrame) -> None:
-    ax.axis("off")
-    shown = frame.head(12)
-    cells = [[_cell(v) for v in row] for row in shown.itertuples(index=False)]
-    table = ax.table(cellText=cells or [["—"] * len(frame.columns)],
-                     colLabels=list(frame.columns), loc="upper center", cellLoc="left")
-    table.auto_set_font_size(False)
-    table.set_fontsize(6)
-    if len(frame) > len(shown):
-        ax.set_xlabel(f"{len(shown)} of {len(frame)} rows", fontsize=6)
-
-
-def _draw(ax: Any, panel: Panel, frame: pd.DataFrame | None, error: str) -> None:
-    ax.set_title(panel.title, fontsize=9, loc="left")
-    if frame is None or frame.empty:
-        ax.axis("off")
-        ax.text(0.5, 0.5, error or "no data", ha="center", va="center", fontsize=8,
-                color="firebrick" if error else "grey", wrap=True)
-        return
-    if panel.kind == "timeseries":
-        _timeseries(ax, frame)
-    elif panel.kind == "bar":
-        numbers = _numeric(frame)
-        _bar(ax, frame, list(panel.labels) or [c for c in frame.columns if c not in numbers]
-             or [frame.columns[0]])
-    else:
-        _table(ax, frame)
-
-
-def render(dashboard: Dashboard, data: list[PanelData], out: Path) -> Path:
-    """One PNG: the panels in Grafana's 24-column grid (a 24-wide panel takes a whole row)."""
+def render(dashboard: Dashboard, data: list[PanelData], out: Path,
+           window: Window | None = None) -> Path:
+    """One PNG of the panels in Grafana's grid."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows: list[list[PanelData]] = [[]]
-    used = 0
-    for item in data:
-        if used + item[0].width > 24:
-            rows.append([])
-            used = 0
-        rows[-1].append(item)
-        used += item[0].width
-    fig = plt.figure(figsize=(16, 4.2 * len(rows)), layout="constrained")
-    fig.suptitle(dashboard.title, fontsize=13, x=0.01, ha="left")
-    grid = fig.add_gridspec(len(rows), 24)
+    window = window or Window()
+    rows = layout(data)
+    height = 0.5 + 4.2 * len(rows)
+    fig = plt.figure(figsize=(16, height))
+    fig.suptitle(dashboard.title, fontsize=13, x=0.01, y=1 - 0.15 / height, ha="left")
+    # fixed margins (matplotlib's constrained layout gives up on 24 columns of mixed spans):
+    # a column gap wide enough for a panel's y tick labels, a row gap for title and time axis
+    grid = fig.add_gridspec(len(rows), GRID, left=0.045, right=0.99, bottom=0.7 / height,
+                            top=1 - 0.65 / height, wspace=2.0, hspace=0.22)
     for r, row in enumerate(rows):
         start = 0
-        for panel, frame, error in row:
-            ax = fig.add_subplot(grid[r, start:start + panel.width])
-            _draw(ax, panel, frame, error)
-            start += panel.width
-    out.parent.mkdir(parents=True, exist_ok=True)
+        for item in row:
+            ax = fig.add_subplot(grid[r, start:start + item.width])
+            draw_panel(ax, item.panel, item.title, item.frame, item.error, window)
+            start += item.width
     path = out / f"{dashboard.uid}.png" if out.suffix != ".png" else out
+    path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path
 
 
-def render_all(read: Read, db: str, out: Path, **window: Any) -> dict[str, tuple[Path, int]]:
-    """Every dashboard to ``out/<uid>.png``; for each, the path and how many panels failed."""
+def render_all(read: Read, db: str, out: Path, start: datetime = EPOCH,
+               end: datetime = FOREVER, interval_s: int = 60,
+               prometheus_url: str | None = None) -> dict[str, tuple[Path | None, int]]:
+    """Every dashboard to ``out/<uid>.png``; for each, the path and how many panels failed.
+
+    A Prometheus dashboard is skipped (path None) without ``prometheus_url``.
+    """
     out.mkdir(parents=True, exist_ok=True)
-    done = {}
+    window = Window(start, end, interval_s)
+    done: dict[str, tuple[Path | None, int]] = {}
     for dashboard in DASHBOARDS:
-        data = query_panels(dashboard, read, db, **window)
-        done[dashboard.uid] = (render(dashboard, data, out), sum(1 for d in data if d[2]))
+        if dashboard.source == "prometheus" and prometheus_url is None:
+            done[dashboard.uid] = (None, 0)
+            continue
+        data = query_panels(dashboard, read, db, window, prometheus_url)
+        done[dashboard.uid] = (render(dashboard, data, out, window),
+                               sum(1 for d in data if d.error))
     return done

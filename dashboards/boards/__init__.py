@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dashboards.boards.health import HEALTH
 from dashboards.boards.market import MARKET
 from dashboards.boards.pipeline import PIPELINE
 from dashboards.boards.risk import RISK
@@ -11,4 +12,5 @@ from dashboards.model import Dashboard
 
 __all__ = ["DASHBOARDS"]
 
-DASHBOARDS: tuple[Dashboard, ...] = (MARKET, TRADING, RISK, SETTLEMENT, PIPELINE)
+DASHBOARDS: tuple[Dashboard, ...] = (MARKET, TRADING, RISK, SETTLEMENT, PIPELINE,
+                                     HEALTH)

@@ -11,10 +11,11 @@ SUNK_TABLES = ("candles", "trades", "order_events", "ledger", "positions", "risk
                "hedges", "expiries")
 
 # Freshness: how long since each table's newest row was made (ts_init, wall clock); a table
-# whose topic flows but whose age grows is a stuck sink.
+# whose topic flows but whose age grows is a stuck sink. An empty table has no newest row and
+# no age (NULL, shown as "no data"): max() of no rows is 1970-01-01, an age of 56 years.
 _FRESHNESS = "\nUNION ALL\n".join(
-    f"SELECT '{t}' AS table, count() AS rows, max(ts_init) AS newest, "
-    f"dateDiff('millisecond', max(ts_init), now64(6)) / 1000 AS age_s FROM {{db}}.{t}"
+    f"SELECT '{t}' AS table, count() AS rows, maxOrNull(ts_init) AS newest, "
+    f"dateDiff('millisecond', maxOrNull(ts_init), now64(6)) / 1000 AS age_s FROM {{db}}.{t}"
     for t in SUNK_TABLES)
 
 PIPELINE = Dashboard("strikeflow-pipeline", "StrikeFlow · pipeline health",
@@ -22,12 +23,16 @@ PIPELINE = Dashboard("strikeflow-pipeline", "StrikeFlow · pipeline health",
                      "broke a data-quality suite (quarantine), and the latest check.", (
     Panel("Table freshness", f"SELECT * FROM ({_FRESHNESS}) ORDER BY table", "table",
           ("table", "rows", "newest", "age_s"), width=24),
-    Panel("Dead letters by topic and reason", """
+    Panel("Sink dead letters by topic and reason", """
 SELECT toString(source_topic) AS topic, toString(reason) AS reason, count() AS dead_letters
 FROM {db}.sink_dead_letters FINAL
 WHERE $__timeFilter(ts_failed)
 GROUP BY topic, reason
-ORDER BY dead_letters DESC""", "bar", ("topic", "reason", "dead_letters")),
+ORDER BY dead_letters DESC""", "bar", ("topic", "reason", "dead_letters"),
+          description="Messages the ClickHouse sink could not write (invalid, refused). The "
+                      "stream agents' dead letters go to the <input>.dlq topics, which no sink "
+                      "writes to ClickHouse: they are counted by strikeflow_dead_letters_total "
+                      "on the platform-health board."),
     Panel("Quarantined rows by table", """
 SELECT toString(table) AS table, count() AS rows, uniqExact(batch_id) AS batches
 FROM {db}.quarantine FINAL
@@ -39,7 +44,7 @@ SELECT $__timeInterval(ts) AS time, toString(suite) AS suite, count() AS failure
 FROM {db}.quality_results FINAL
 WHERE NOT success AND $__timeFilter(ts)
 GROUP BY time, suite
-ORDER BY time, suite""", "timeseries", ("time", "suite", "failures")),
+ORDER BY time, suite""", "timeseries", ("time", "suite", "failures"), style="bars"),
     Panel("Latest quality check", """
 SELECT toString(suite) AS suite, check, countIf(success) AS passed,
        countIf(NOT success) AS failed

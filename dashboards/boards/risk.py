@@ -30,7 +30,7 @@ SELECT $__timeInterval(ts_event) AS time, toString(level) AS level, count() AS a
 FROM {db}.risk_alerts FINAL
 WHERE $__timeFilter(ts_event)
 GROUP BY time, level
-ORDER BY time, level""", "timeseries", ("time", "level", "alerts")),
+ORDER BY time, level""", "timeseries", ("time", "level", "alerts"), style="bars"),
     Panel("Latest risk alerts", """
 SELECT ts_event, account, toString(kind) AS kind, toString(level) AS level, margin_ratio,
        message

@@ -15,7 +15,8 @@ SELECT $__timeInterval(ordered_at) AS time, toString(underlying) AS underlying,
 FROM {db}.settlement_orders FINAL
 WHERE status = 'open' AND $__timeFilter(ordered_at)
 GROUP BY time, underlying
-ORDER BY time, underlying""", "timeseries", ("time", "underlying", "premium"), unit="USDT"),
+ORDER BY time, underlying""", "timeseries", ("time", "underlying", "premium"), unit="USDT",
+          style="bars"),
     Panel("Orders by settlement state", """
 SELECT toString(state) AS state, uniqExact(order_id) AS orders
 FROM {db}.settlement_results FINAL
@@ -33,7 +34,8 @@ ORDER BY orders DESC""", "bar", ("status", "orders"),
 SELECT ts_event AS time, toString(underlying) AS underlying, slippage_bps
 FROM {db}.hedges FINAL
 WHERE $__timeFilter(ts_event)
-ORDER BY time, underlying""", "timeseries", ("time", "underlying", "slippage_bps"), unit="bps"),
+ORDER BY time, underlying""", "timeseries", ("time", "underlying", "slippage_bps"), unit="bps",
+          style="points", description="One point per hedge fill."),
     Panel("Hedged notional by venue", """
 SELECT toString(venue) AS venue, toString(side) AS side, count() AS hedges,
        CAST(sum(toDecimal256(qty, 18) * avg_price) AS Decimal(38, 18)) AS notional,

@@ -26,7 +26,7 @@ from tests.integration.analytics.seed import _candles, seed
 
 pytestmark = pytest.mark.clickhouse
 DB = "strikeflow"
-PANELS = [(d, p) for d in DASHBOARDS for p in d.panels]
+PANELS = [(d, p) for d in DASHBOARDS for p in d.panels if isinstance(p, Panel)]
 
 
 def _quarantine_something(client: Any) -> None:
@@ -65,7 +65,12 @@ def _read(client: Any) -> Any:
                          ids=[f"{d.uid}:{p.title}" for d, p in PANELS])
 def test_panel_sql_returns_its_columns_and_rows(store: Any, dashboard: Dashboard,
                                                 panel: Panel) -> None:
-    frame: pd.DataFrame = _read(store)(expand(panel.sql, DB))
+    variables = None
+    if panel.repeat:  # one copy per value: the values, then the first copy's rows
+        values = _read(store)(expand(panel.repeat.values_sql, DB))
+        assert len(values) > 0, f"{panel.title}: no {panel.repeat.variable}"
+        variables = {panel.repeat.variable: str(values.iloc[0, 0])}
+    frame: pd.DataFrame = _read(store)(expand(panel.sql, DB, variables=variables))
     assert tuple(frame.columns) == panel.columns
     assert len(frame) > 0, f"{dashboard.uid}: {panel.title} returned no rows"
     if panel.kind == "timeseries":
@@ -75,7 +80,7 @@ def test_panel_sql_returns_its_columns_and_rows(store: Any, dashboard: Dashboard
 
 
 def test_every_dashboard_has_a_panel_of_each_table_it_promises() -> None:
-    sql = " ".join(p.sql for d in DASHBOARDS for p in d.panels)
+    sql = " ".join(p.sql for _, p in PANELS)
     for table in ("candles", "index_prices", "option_marks", "trades", "order_events",
                   "positions", "risk_alerts", "settlement_orders", "settlement_results",
                   "hedges", "expiries", "sink_dead_letters", "quarantine", "quality_results"):
@@ -86,10 +91,47 @@ def test_render_writes_a_png_per_dashboard_with_every_panel_drawn(store: Any,
                                                                    tmp_path: Path) -> None:
     done = render_all(_read(store), DB, tmp_path)
     assert set(done) == {d.uid for d in DASHBOARDS}
+    assert done.pop("strikeflow-health") == (None, 0)  # Prometheus: not without its URL
     for path, failed in done.values():
-        assert failed == 0
+        assert failed == 0 and path is not None
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert path.stat().st_size > 20_000
+
+
+def test_an_empty_table_has_no_age_and_dead_letters_are_counted(store: Any) -> None:
+    """Freshness of a table with no rows is NULL ("no data"), not 56 years since 1970; the
+    sample's one dead letter is counted by topic and reason."""
+    pipeline = next(d for d in DASHBOARDS if d.uid == "strikeflow-pipeline")
+    freshness, dead = pipeline.panels[0], pipeline.panels[1]
+    assert isinstance(freshness, Panel) and isinstance(dead, Panel)
+    migrate(store, "empty_for_freshness")
+    try:
+        rows = _read(store)(expand(freshness.sql, "empty_for_freshness"))
+    finally:
+        store.command("DROP DATABASE empty_for_freshness")
+    assert (rows["rows"] == 0).all() and rows["age_s"].isna().all(), rows
+    assert rows["newest"].isna().all()
+    seeded = _read(store)(expand(freshness.sql, DB))
+    assert seeded["age_s"].between(0, 3600).all(), seeded
+    counted = _read(store)(expand(dead.sql, DB))
+    assert counted[["topic", "reason", "dead_letters"]].values.tolist() == [
+        ["md.ticks", "invalid", 1]]
+
+
+def test_depth_is_per_symbol_and_nearest_the_touch(store: Any) -> None:
+    from dashboards.boards.trading import DEPTH_LEVELS, TRADING
+
+    depth = next(p for p in TRADING.panels if isinstance(p, Panel) and p.repeat)
+    assert depth.repeat is not None
+    symbols = _read(store)(expand(depth.repeat.values_sql, DB))["value"].tolist()
+    for symbol in symbols:
+        rows = _read(store)(expand(depth.sql, DB, variables={depth.repeat.variable: symbol}))
+        assert 0 < len(rows) <= 2 * DEPTH_LEVELS
+        prices = [float(p) for p in rows["price"]]
+        assert prices == sorted(prices)
+        bids = [p for p, b in zip(prices, rows["bids"], strict=True) if b and b > 0]
+        asks = [p for p, a in zip(prices, rows["asks"], strict=True) if a and a > 0]
+        assert not bids or not asks or max(bids) < min(asks), (symbol, bids, asks)
 
 
 def test_a_panel_whose_table_is_missing_is_drawn_as_an_error(store: Any,

@@ -12,7 +12,7 @@ from ruamel.yaml import YAML
 
 from dashboards.boards import DASHBOARDS
 from dashboards.grafana import DATASOURCE, GRAFANA_DIR, to_grafana
-from dashboards.model import Panel
+from dashboards.model import Dashboard, Panel
 from dashboards.sql import expand, for_grafana
 
 PROVISIONING = Path(__file__).parents[3] / "dashboards" / "provisioning"
@@ -45,10 +45,14 @@ def test_the_provisioned_json_is_what_the_definitions_generate() -> None:
         assert stored == to_grafana(dashboard), "stale: strikeflow dashboards export"
 
 
-@pytest.mark.parametrize("dashboard", DASHBOARDS, ids=lambda d: d.uid)
-def test_every_panel_queries_the_provisioned_datasource(dashboard: object) -> None:
-    board = to_grafana(dashboard)  # type: ignore[arg-type]
-    assert [v["name"] for v in board["templating"]["list"]] == ["database"]
+SQL_BOARDS = [d for d in DASHBOARDS if d.source == "clickhouse"]
+
+
+@pytest.mark.parametrize("dashboard", SQL_BOARDS, ids=lambda d: d.uid)
+def test_every_panel_queries_the_provisioned_datasource(dashboard: Dashboard) -> None:
+    board = to_grafana(dashboard)
+    variables = {v["name"]: v for v in board["templating"]["list"]}
+    assert variables["database"]["type"] == "constant"
     ids = [p["id"] for p in board["panels"]]
     assert len(set(ids)) == len(ids)
     for panel in board["panels"]:
@@ -58,6 +62,60 @@ def test_every_panel_queries_the_provisioned_datasource(dashboard: object) -> No
         assert target["datasource"] == DATASOURCE
         assert "${database}." in target["rawSql"]
         assert not re.search(r"\{db\}", target["rawSql"])
+        if "repeat" in panel:  # a query variable over the same datasource, one copy per value
+            variable = variables[panel["repeat"]]
+            assert variable["type"] == "query" and variable["datasource"] == DATASOURCE
+            assert "${database}." in variable["query"] and variable["includeAll"]
+            assert f"'${{{panel['repeat']}}}'" in target["rawSql"]
+            assert panel["gridPos"]["x"] == 0 and panel["maxPerRow"] == 24 // grid["w"]
+    used = {p["repeat"] for p in board["panels"] if "repeat" in p}
+    assert set(variables) == {"database"} | used
+
+
+def test_per_bucket_panels_are_bars_and_lines_break_across_gaps() -> None:
+    panels = {p["title"]: p for d in SQL_BOARDS for p in to_grafana(d)["panels"]}
+    volume = panels["Traded notional per interval"]["fieldConfig"]["defaults"]["custom"]
+    assert volume["drawStyle"] == "bars" and volume["stacking"]["mode"] == "normal"
+    close = panels["Close · ${candle_symbol} (1m candles)"]["fieldConfig"]["defaults"]
+    assert close["custom"]["drawStyle"] == "line" and close["custom"]["insertNulls"] == 120_000
+    for d in SQL_BOARDS:
+        for panel in d.panels:
+            if isinstance(panel, Panel) and "$__timeInterval" in panel.sql:
+                assert panel.style == "bars", panel.title
+
+
+def test_depth_is_one_panel_per_symbol_with_bids_and_asks_stacked() -> None:
+    panels = {p["title"]: p for d in SQL_BOARDS for p in to_grafana(d)["panels"]}
+    depth = panels["Resting depth · ${book_symbol}"]
+    assert depth["repeat"] == "book_symbol"
+    assert depth["options"]["xField"] == "price" and depth["options"]["stacking"] == "normal"
+    assert "LIMIT 12 BY side" in depth["targets"][0]["rawSql"]
+
+
+def test_tables_show_no_data_for_null_and_freshness_has_no_epoch_age() -> None:
+    pipeline = next(d for d in SQL_BOARDS if d.uid == "strikeflow-pipeline")
+    freshness = pipeline.panels[0]
+    assert isinstance(freshness, Panel)
+    assert "max(ts_init)" not in freshness.sql and "maxOrNull(ts_init)" in freshness.sql
+    for panel in to_grafana(pipeline)["panels"]:
+        assert panel["fieldConfig"]["defaults"]["noValue"] == "no data"
+
+
+def test_a_repeated_panel_must_select_its_variable() -> None:
+    from dashboards.model import Repeat
+
+    with pytest.raises(ValueError, match=r"\$\{symbol\}"):
+        Panel("p", "SELECT 1 AS x", "table", ("x",), repeat=Repeat("symbol", "SELECT 'a'"))
+    with pytest.raises(ValueError, match="bucket"):
+        Panel("p", "SELECT now() AS time, 1 AS x", "timeseries", ("time", "x"), style="bars")
+
+
+def test_variables_expand_quoted_and_a_missing_one_is_an_error() -> None:
+    sql = "SELECT 1 FROM {db}.t WHERE s = '${symbol}'"
+    assert expand(sql, "sf", variables={"symbol": "it's"}) == \
+        "SELECT 1 FROM sf.t WHERE s = 'it\\'s'"
+    with pytest.raises(ValueError, match="variable"):
+        expand(sql, "sf")
 
 
 def test_provisioning_names_the_plugin_and_the_dashboard_folder() -> None:
