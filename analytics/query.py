@@ -32,8 +32,10 @@ def via_running_sink(settings: Settings, sql: str, fmt: str) -> bytes | None:
     if not settings.clickhouse_dsn.startswith("chdb://"):
         return None  # a ClickHouse server answers anyone: no need for the sink
     try:
+        analyst = settings.clickhouse.analyst
         resp = httpx.post(f"{_endpoint(settings)}/query", params={"format": fmt},
-                          content=sql.encode(), timeout=120)
+                          content=sql.encode(), timeout=120,
+                          auth=(analyst.name, analyst.password.get_secret_value()))
     except httpx.ConnectError:
         return None  # no sink running: this process may open the store itself
     if resp.status_code != 200:
@@ -45,7 +47,7 @@ def _open(settings: Settings) -> Any:
     from analytics.clickhouse import open_client
 
     try:
-        return open_client(settings)
+        return open_client(settings, "analyst")
     except Exception as exc:  # a server that is down, a store locked by another process
         raise QueryError(f"cannot open ClickHouse ({settings.clickhouse_dsn}): {exc}") from None
 

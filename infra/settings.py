@@ -25,6 +25,7 @@ from infra.risk_limits import RiskLimits
 __all__ = [
     "ClickHouseSettings",
     "ConnectSettings",
+    "Credentials",
     "ElasticsearchSettings",
     "KafkaNode",
     "KafkaSettings",
@@ -154,13 +155,26 @@ class ElasticsearchSettings(_Part):
         return f"http://{self.host}:{self.port}"
 
 
+class Credentials(_Part):
+    name: str
+    password: SecretStr
+
+
 class ClickHouseSettings(_Part):
-    """``chdb:///path`` opens the embedded engine; ``http://host:8123`` a ClickHouse server."""
+    """``chdb:///path`` opens the embedded engine; ``http://host:8123`` a ClickHouse server.
+
+    The HTTP front (the sink's, or ``analytics serve``) has two users: ``analyst`` may only
+    read; ``writer`` may also write where the front takes writes (``analytics serve``; the
+    sink's front is read-only for everyone, the sink alone writes). Passwords suit a
+    developer's machine; a deployment sets ``STRIKEFLOW_CLICKHOUSE__ANALYST__PASSWORD`` etc.
+    """
 
     dsn: str = ""
     database: str = "strikeflow"
     query_host: str = LOOPBACK
     query_port: int = 18123  # the sink process answers analysts' SQL here (chDB is in-process)
+    analyst: Credentials = Credentials(name="analyst", password=SecretStr("analyst-dev"))
+    writer: Credentials = Credentials(name="writer", password=SecretStr("writer-dev"))
     batch_rows: int = 5000
     flush_interval_s: float = 1.0
 

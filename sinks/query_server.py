@@ -10,20 +10,29 @@ HTTP endpoint lets analysts read live data:
   ``strikeflow analytics query`` uses.
 
 Served by the sink: read-only statements only (the sink alone writes). ``strikeflow analytics
-serve`` serves a store no sink owns, writes included.
+serve`` serves a store no sink owns, writes included for the ``writer`` user.
+
+Every request but the health check names a user, the ways ClickHouse's HTTP interface takes
+one: ``X-ClickHouse-User``/``X-ClickHouse-Key`` headers, HTTP basic auth, or ``user`` and
+``password`` parameters. An unknown user or a wrong password gets ClickHouse's own refusal
+(code 516, HTTP 401); ``analyst`` only ever reads.
 """
 
 from __future__ import annotations
 
+import base64
+import hmac
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+from infra.settings import ClickHouseSettings
 from sinks.clickhouse_http import HttpError, answer, parse, read_body
 
-__all__ = ["QueryServer", "is_read_only"]
+__all__ = ["FrontUser", "QueryServer", "front_users", "is_read_only"]
 
 _READ_ONLY = ("select", "with", "show", "describe", "desc", "explain", "exists")
 
@@ -33,10 +42,28 @@ def is_read_only(sql: str) -> bool:
     return bool(words) and words[0].lower() in _READ_ONLY
 
 
+@dataclass(frozen=True)
+class FrontUser:
+    name: str
+    password: str
+    may_write: bool
+
+
+def front_users(ch: ClickHouseSettings) -> tuple[FrontUser, ...]:
+    return (FrontUser(ch.analyst.name, ch.analyst.password.get_secret_value(), False),
+            FrontUser(ch.writer.name, ch.writer.password.get_secret_value(), True))
+
+
+def _everything(_sql: str) -> bool:
+    return True
+
+
 class QueryServer:
     def __init__(self, client: Any, lock: threading.Lock, host: str, port: int,
-                 read_only: bool = True) -> None:
-        handler = _handler(client, lock, is_read_only if read_only else lambda _sql: True)
+                 users: tuple[FrontUser, ...], read_only: bool = True) -> None:
+        policies = {u.name: (u.password, _everything if u.may_write and not read_only
+                             else is_read_only) for u in users}
+        handler = _handler(client, lock, policies)
         self.httpd = ThreadingHTTPServer((host, port), handler)
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True,
                                        name="clickhouse-query-server")
@@ -49,33 +76,65 @@ class QueryServer:
         self.httpd.server_close()
 
 
+def _credentials(headers: Any, params: dict[str, list[str]]) -> tuple[str, str]:
+    """The user and password a request names, as ClickHouse reads them ("default", "")."""
+    if headers.get("X-ClickHouse-User"):
+        return headers["X-ClickHouse-User"], headers.get("X-ClickHouse-Key", "")
+    auth = headers.get("Authorization", "")
+    if auth.startswith("Basic "):
+        try:
+            name, _, password = base64.b64decode(auth[6:]).decode().partition(":")
+            return name, password
+        except (ValueError, UnicodeDecodeError):
+            return "", ""
+    return params.get("user", ["default"])[0], params.get("password", [""])[0]
+
+
 def _handler(client: Any, lock: threading.Lock,
-             allow: Callable[[str], bool]) -> type[BaseHTTPRequestHandler]:
+             policies: dict[str, tuple[str, Callable[[str], bool]]]
+             ) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as ClickHouse clients expect
+
+        def _allow(self, query: str) -> Callable[[str], bool] | None:
+            """The caller's statement policy, or None (and a 401 sent) if not authenticated."""
+            name, password = _credentials(self.headers, parse_qs(query))
+            known = policies.get(name)
+            if known is None or not hmac.compare_digest(known[0].encode(), password.encode()):
+                self._reply(401, f"Code: 516. DB::Exception: {name}: Authentication failed: "
+                                 "password is incorrect, or there is no user with such name. "
+                                 "(AUTHENTICATION_FAILED)\n".encode(),
+                            {"X-ClickHouse-Exception-Code": "516"})
+                return None
+            return known[1]
 
         def do_GET(self) -> None:
             url = urlparse(self.path)
             if url.path == "/" and "query" in parse_qs(url.query):
-                self._clickhouse(url.query, b"")
+                allow = self._allow(url.query)
+                if allow is not None:
+                    self._clickhouse(url.query, b"", allow)
             else:  # health: /, /ping
                 self._reply(200, b"Ok.\n")
 
         def do_POST(self) -> None:
             url = urlparse(self.path)
-            if url.path == "/":
-                try:
-                    body = read_body(self.rfile, self.headers)
-                except HttpError as exc:
-                    self._reply(exc.status, f"{exc}\n".encode())
-                    return
-                self._clickhouse(url.query, body)
-                return
-            if url.path != "/query":
+            if url.path not in ("/", "/query"):
                 self._reply(404, b"unknown path\n")
                 return
+            try:
+                body = read_body(self.rfile, self.headers)
+            except HttpError as exc:
+                self._reply(exc.status, f"{exc}\n".encode())
+                return
+            allow = self._allow(url.query)
+            if allow is None:
+                return
+            if url.path == "/":
+                self._clickhouse(url.query, body, allow)
+                return
             fmt = parse_qs(url.query).get("format", ["CSVWithNames"])[0]
-            sql = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
+            sql = body.decode()
             if not allow(sql):
                 self._reply(403, b"read-only: SELECT, WITH, SHOW, DESCRIBE, EXPLAIN\n")
                 return
@@ -87,7 +146,7 @@ def _handler(client: Any, lock: threading.Lock,
                 return
             self._reply(200, body)
 
-        def _clickhouse(self, query: str, body: bytes) -> None:
+        def _clickhouse(self, query: str, body: bytes, allow: Callable[[str], bool]) -> None:
             try:
                 request = parse(parse_qs(query, keep_blank_values=True), body)
                 out = answer(client, lock, request, allow)

@@ -12,7 +12,7 @@ from analytics.migrate import migrate
 from analytics.quality.screen import warm_up
 from infra.settings import Settings
 from sinks.clickhouse import ClickHouseSink
-from sinks.query_server import QueryServer
+from sinks.query_server import QueryServer, front_users
 
 __all__ = ["run_clickhouse_sink", "serve_store"]
 
@@ -37,7 +37,8 @@ def run_clickhouse_sink(settings: Settings, max_seconds: float | None = None,
     server = None
     if settings.clickhouse_dsn.startswith("chdb://"):
         ch = settings.clickhouse
-        server = QueryServer(sink.client, sink.lock, ch.query_host, ch.query_port)
+        server = QueryServer(sink.client, sink.lock, ch.query_host, ch.query_port,
+                             front_users(ch))
         server.start()
         log.info("answering SQL", url=f"http://{ch.query_host}:{ch.query_port}/query")
 
@@ -78,7 +79,7 @@ def serve_store(settings: Settings, stop: threading.Event | None = None,
         log.info("clickhouse migrations applied", migrations=applied)
     ch = settings.clickhouse
     server = QueryServer(client, threading.Lock(), ch.query_host, ch.query_port,
-                         read_only=False)
+                         front_users(ch), read_only=False)
     server.start()
     main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set()) if main else None

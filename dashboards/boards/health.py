@@ -25,8 +25,8 @@ HEALTH = Dashboard("strikeflow-health", "StrikeFlow · platform health",
         description="Time to process one batch with its outputs flushed, 99th percentile "
                     "over 5 minutes."),
     PromPanel("Dead letters by reason (per 5 min)", (PromQuery(
-        "sum by (agent, reason) (increase(strikeflow_dead_letters_total[5m]))",
-        "{{agent}} {{reason}}"),), style="points",
+        "sum by (topic, reason) (increase(strikeflow_dead_letters_total[5m]))",
+        "{{topic}} {{reason}}"),), style="points",
         description="Messages the agents sent to a <input>.dlq topic; these never reach "
                     "ClickHouse (the pipeline board's dead letters are the sink's own)."),
     PromPanel("Rebalances (per 15 min)", (PromQuery(

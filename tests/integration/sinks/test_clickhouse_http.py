@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-import clickhouse_connect
 import pytest
 
+from analytics.clickhouse import open_client
 from analytics.query import query_rows
 from infra.settings import Settings
 from sinks.clickhouse import MAPPINGS, ClickHouseSink
@@ -87,7 +87,7 @@ def test_the_sink_writes_through_an_http_dsn_and_a_replay_adds_nothing(
         {"n": 3, "closes": Decimal("306.370370367037037034")}]
     _sink(http_settings)  # another group reads the same candles again: a replay
     assert query_rows(http_settings, sql)[0]["n"] == 3
-    client = clickhouse_connect.get_client(dsn=http_settings.clickhouse_dsn)
+    client = open_client(http_settings)  # as the writer: the DSN names no user
     try:  # the versions really were written twice; FINAL keeps the newest once
         raw = client.query(f"SELECT count() FROM strikeflow.candles WHERE symbol = '{symbol}'")
         assert raw.result_rows[0][0] >= 6

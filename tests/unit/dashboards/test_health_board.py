@@ -68,7 +68,7 @@ def test_the_board_covers_what_the_issue_asks_for() -> None:
     for needle in ("rate(strikeflow_agent_events_total",
                    "histogram_quantile(0.99, sum by (agent, le) "
                    "(rate(strikeflow_agent_batch_seconds_bucket",
-                   "sum by (agent, reason) (increase(strikeflow_dead_letters_total",
+                   "sum by (topic, reason) (increase(strikeflow_dead_letters_total",
                    "strikeflow_rebalances_total", "strikeflow_sink_rows_total",
                    "strikeflow_sink_quarantined_total", "sum by (group) (strikeflow_consumer_lag)",
                    "sum by (asset) (strikeflow_ledger_imbalance)",
