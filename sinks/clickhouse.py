@@ -33,7 +33,7 @@ from infra.kafka_security import Role
 from infra.metrics import SINK_QUARANTINED, SINK_RETRIES, SINK_ROWS
 from infra.settings import Settings
 from streams.kafka import make_consumer
-from topics.catalogue import ContractError, by_name
+from topics.catalogue import CATALOGUE, ContractError, by_name
 
 __all__ = ["MAPPINGS", "ClickHouseSink", "TableMapping"]
 
@@ -117,6 +117,17 @@ MAPPINGS: tuple[TableMapping, ...] = (
 
 _DEAD_LETTER_COLUMNS = ("source_topic", "source_partition", "source_offset", "key", "payload",
                         "reason", "error", "ts_failed")
+
+
+def _stream_dead_letters(dlq_topic: str) -> TableMapping:
+    """The agents' dead letters of one ``<input>.dlq`` topic into ``stream_dead_letters``."""
+    return TableMapping(dlq_topic, "stream_dead_letters",
+                        ("dead_letter_topic", *_DEAD_LETTER_COLUMNS),
+                        lambda m: [dlq_topic, *(getattr(m, c) for c in _DEAD_LETTER_COLUMNS)])
+
+
+MAPPINGS = MAPPINGS + tuple(_stream_dead_letters(spec.dead_letter)
+                            for spec in CATALOGUE if spec.dead_letter)
 
 
 def _is_unavailable(exc: Exception) -> bool:

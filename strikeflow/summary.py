@@ -20,11 +20,15 @@ def build(fetch: Fetch, db: str = "strikeflow") -> Group:
     counts.add_column("topic")
     counts.add_column("table")
     counts.add_column("rows", justify="right")
-    union = " UNION ALL ".join(f"SELECT '{m.table}' AS t, count() AS n FROM {db}.{m.table} FINAL"
-                               for m in MAPPINGS)
-    rows = dict(fetch(union).rows)
+    topics: dict[str, list[str]] = {}
     for m in MAPPINGS:
-        counts.add_row(m.topic, m.table, str(rows.get(m.table, 0)))
+        topics.setdefault(m.table, []).append(m.topic)
+    union = " UNION ALL ".join(f"SELECT '{t}' AS t, count() AS n FROM {db}.{t} FINAL"
+                               for t in topics)
+    rows = dict(fetch(union).rows)
+    for table, sources in topics.items():
+        label = sources[0] if len(sources) == 1 else f"<input>.dlq ({len(sources)} topics)"
+        counts.add_row(label, table, str(rows.get(table, 0)))
     dead = fetch(f"SELECT count() FROM {db}.sink_dead_letters FINAL").rows[0][0]
     counts.add_row("(refused or invalid)", "sink_dead_letters", str(dead))
 

@@ -35,6 +35,8 @@ ANALYTIC_TOPICS = (
     "ledger", "md.candles", "md.index", "md.marks", "orders.events", "positions",
     "risk.alerts", "settlement.expiries", "settlement.hedges", "settlement.orders",
     "settlement.results", "trades",
+    # the agents' dead letters (stream_dead_letters)
+    *(spec.dead_letter for spec in CATALOGUE if spec.dead_letter),
 )
 SEARCH_TOPICS = ("orders.events", "risk.alerts", "settlement.results", "trades")
 CLICKHOUSE_SINK_GROUP = "strikeflow-sink-clickhouse"

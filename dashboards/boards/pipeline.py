@@ -23,16 +23,23 @@ PIPELINE = Dashboard("strikeflow-pipeline", "StrikeFlow · pipeline health",
                      "broke a data-quality suite (quarantine), and the latest check.", (
     Panel("Table freshness", f"SELECT * FROM ({_FRESHNESS}) ORDER BY table", "table",
           ("table", "rows", "newest", "age_s"), width=24),
-    Panel("Sink dead letters by topic and reason", """
-SELECT toString(source_topic) AS topic, toString(reason) AS reason, count() AS dead_letters
-FROM {db}.sink_dead_letters FINAL
-WHERE $__timeFilter(ts_failed)
+    Panel("Dead letters by topic and reason", """
+SELECT topic, reason, sum(n) AS dead_letters FROM (
+    SELECT toString(dead_letter_topic) AS topic, toString(reason) AS reason, count() AS n
+    FROM {db}.stream_dead_letters FINAL
+    WHERE $__timeFilter(ts_failed)
+    GROUP BY topic, reason
+    UNION ALL
+    SELECT concat('sink: ', toString(source_topic)) AS topic, toString(reason) AS reason,
+           count() AS n
+    FROM {db}.sink_dead_letters FINAL
+    WHERE $__timeFilter(ts_failed)
+    GROUP BY topic, reason)
 GROUP BY topic, reason
 ORDER BY dead_letters DESC""", "bar", ("topic", "reason", "dead_letters"),
-          description="Messages the ClickHouse sink could not write (invalid, refused). The "
-                      "stream agents' dead letters go to the <input>.dlq topics, which no sink "
-                      "writes to ClickHouse: they are counted by strikeflow_dead_letters_total "
-                      "on the platform-health board."),
+          description="The stream agents' dead letters (every <input>.dlq topic, sunk into "
+                      "stream_dead_letters) and, prefixed 'sink:', the messages the ClickHouse "
+                      "sink itself could not write. `strikeflow ops dlq list` shows each one."),
     Panel("Quarantined rows by table", """
 SELECT toString(table) AS table, count() AS rows, uniqExact(batch_id) AS batches
 FROM {db}.quarantine FINAL

@@ -5,7 +5,7 @@ from __future__ import annotations
 from analytics.quality.spec import TableSuite
 from analytics.quality.suites.accounts import LEDGER, POSITIONS, RISK_ALERTS
 from analytics.quality.suites.marketdata import CANDLES, INDEX_PRICES, OPTION_MARKS
-from analytics.quality.suites.pipeline import SINK_DEAD_LETTERS
+from analytics.quality.suites.pipeline import SINK_DEAD_LETTERS, STREAM_DEAD_LETTERS
 from analytics.quality.suites.settlement import (
     EXPIRIES,
     HEDGES,
@@ -14,11 +14,14 @@ from analytics.quality.suites.settlement import (
 )
 from analytics.quality.suites.trading import ORDER_EVENTS, TRADES
 
-__all__ = ["SCREENED", "SUITES"]
+__all__ = ["DEAD_LETTER_TABLES", "SCREENED", "SUITES"]
 
 SUITES: dict[str, TableSuite] = {s.table: s for s in (
     CANDLES, INDEX_PRICES, OPTION_MARKS, TRADES, ORDER_EVENTS, LEDGER, POSITIONS, RISK_ALERTS,
-    SETTLEMENT_ORDERS, SETTLEMENT_RESULTS, HEDGES, EXPIRIES, SINK_DEAD_LETTERS)}
+    SETTLEMENT_ORDERS, SETTLEMENT_RESULTS, HEDGES, EXPIRIES, SINK_DEAD_LETTERS,
+    STREAM_DEAD_LETTERS)}
 
-# Tables whose sink batches are screened (dead letters are the sink's own escape valve).
-SCREENED: frozenset[str] = frozenset(SUITES) - {"sink_dead_letters"}
+# Tables whose sink batches are screened (dead letters are the escape valve: never held back;
+# `strikeflow analytics check` still runs their suites).
+DEAD_LETTER_TABLES = frozenset({"sink_dead_letters", "stream_dead_letters"})
+SCREENED: frozenset[str] = frozenset(SUITES) - DEAD_LETTER_TABLES

@@ -1,4 +1,4 @@
-"""The sink's own tables: rows it could never write."""
+"""Dead letters: rows the sink could never write, and the stream agents' dead letters."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 from analytics.quality.spec import TableSuite, non_negative, nonempty
 
-__all__ = ["SINK_DEAD_LETTERS"]
+__all__ = ["SINK_DEAD_LETTERS", "STREAM_DEAD_LETTERS"]
 
 
 def _rows() -> list[Any]:
@@ -22,5 +22,14 @@ SINK_DEAD_LETTERS = TableSuite(
             "ts_failed": "DateTime64(6, 'UTC')"},
     batch_key=("source_topic", "source_partition", "source_offset"),
     table_key=("source_topic", "source_partition", "source_offset"),
+    rows=_rows,
+)
+
+
+STREAM_DEAD_LETTERS = TableSuite(
+    table="stream_dead_letters",
+    schema={"dead_letter_topic": "LowCardinality(String)", **SINK_DEAD_LETTERS.schema},
+    batch_key=("source_topic", "source_partition", "source_offset", "reason"),
+    table_key=("source_topic", "source_partition", "source_offset", "reason"),
     rows=_rows,
 )

@@ -113,9 +113,12 @@ def test_an_empty_table_has_no_age_and_dead_letters_are_counted(store: Any) -> N
     assert rows["newest"].isna().all()
     seeded = _read(store)(expand(freshness.sql, DB))
     assert seeded["age_s"].between(0, 3600).all(), seeded
+    store.command(  # an agent's dead letter, as the sink writes one from md.ticks.dlq
+        f"INSERT INTO {DB}.stream_dead_letters SELECT 'md.ticks.dlq', 'md.ticks', 0, 7, 'BTC', "
+        "'{}', 'future', 'ts_event ahead of the venue clock', now64(6)")
     counted = _read(store)(expand(dead.sql, DB))
-    assert counted[["topic", "reason", "dead_letters"]].values.tolist() == [
-        ["md.ticks", "invalid", 1]]
+    assert sorted(counted[["topic", "reason", "dead_letters"]].values.tolist()) == [
+        ["md.ticks.dlq", "future", 1], ["sink: md.ticks", "invalid", 1]]
 
 
 def test_depth_is_per_symbol_and_nearest_the_touch(store: Any) -> None:
