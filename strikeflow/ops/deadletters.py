@@ -13,8 +13,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from infra.kafka_security import Role
 from infra.settings import Settings
 from streams.kafka import make_producer, read_range, read_since
+from strikeflow.ops.kafka_admin import wait_stable
 from topics.catalogue import CATALOGUE, ContractError, by_name
 from topics.contracts import DeadLetter, DeadLetterReplayed
 
@@ -86,7 +88,9 @@ def find(settings: Settings, topic: str, partition: int, offset: int) -> Letter 
 
 
 def replayed_refs(settings: Settings) -> set[str]:
-    """The source messages already replayed (the keys of ``ops.replays``)."""
+    """The source messages already replayed (the keys of ``ops.replays``), once any replay's
+    transaction in flight has settled."""
+    wait_stable(settings, REPLAYS.name)
     return {msg.key().decode() for msg in read_since(settings, REPLAYS.name, {})
             if msg.key() is not None and msg.value() is not None}
 
@@ -108,7 +112,7 @@ def replay(settings: Settings, letters: Iterable[Letter], dry_run: bool = False
         return ReplayReport(pending, already)
     # One Kafka transaction holds the replayed messages and their records: both or neither,
     # so a crash halfway leaves nothing that a second run would publish again.
-    producer = make_producer(settings, **{"transactional.id": "strikeflow-ops-replay"})
+    producer = make_producer(settings, Role.ADMIN, **{"transactional.id": "strikeflow-ops-replay"})
     producer.init_transactions(30)
     producer.begin_transaction()
     try:

@@ -3,16 +3,17 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
-from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
+from confluent_kafka import ConsumerGroupTopicPartitions, IsolationLevel, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from infra.kafka_security import Role
 from infra.settings import Settings
 
 __all__ = ["GroupState", "OffsetMove", "PartitionLag", "ResetRefused", "admin_client",
-           "consumer_lag", "group_states", "plan_reset", "reset_offsets"]
+           "consumer_lag", "group_states", "plan_reset", "reset_offsets", "wait_stable"]
 
 _TIMEOUT_S = 15
 
@@ -139,3 +140,25 @@ def reset_offsets(settings: Settings, group: str, moves: list[OffsetMove]) -> No
     request = ConsumerGroupTopicPartitions(
         group, [TopicPartition(m.topic, m.partition, m.target) for m in moves])
     admin.alter_consumer_group_offsets([request], request_timeout=_TIMEOUT_S)[group].result()
+
+
+def wait_stable(settings: Settings, topic: str, timeout_s: float = 90.0) -> None:
+    """Wait until no transaction is open on ``topic``: its last stable offset (what a
+    read-committed reader may see) has caught up with its end. A transaction's commit markers
+    are written just after the producer is told it committed, and a transaction left open by
+    a crashed producer is aborted by the broker after its timeout (60 s by default)."""
+    admin = admin_client(settings)
+    meta = admin.list_topics(topic, timeout=_TIMEOUT_S).topics[topic]
+    tps = [TopicPartition(topic, p) for p in meta.partitions]
+    deadline = time.monotonic() + timeout_s
+    while True:
+        ends = {}
+        for level in (IsolationLevel.READ_COMMITTED, IsolationLevel.READ_UNCOMMITTED):
+            listed = admin.list_offsets({tp: OffsetSpec.latest() for tp in tps},
+                                        isolation_level=level, request_timeout=_TIMEOUT_S)
+            ends[level] = {(t.topic, t.partition): f.result().offset for t, f in listed.items()}
+        if ends[IsolationLevel.READ_COMMITTED] == ends[IsolationLevel.READ_UNCOMMITTED]:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"a transaction on {topic} stayed open for {timeout_s:.0f} s")
+        time.sleep(0.1)
