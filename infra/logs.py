@@ -28,6 +28,9 @@ _SHARED: list[Any] = [
 ]
 
 
+_CHATTY = ("aiokafka", "kafka", "elastic_transport", "httpx", "urllib3")
+
+
 def logging_config(level: str = "info", fmt: Literal["console", "json"] = "console") -> dict:
     """A :func:`logging.config.dictConfig` dict (also what Faust's worker is given)."""
     renderer: Any = (structlog.processors.JSONRenderer() if fmt == "json"
@@ -42,6 +45,8 @@ def logging_config(level: str = "info", fmt: Literal["console", "json"] = "conso
         }},
         "handlers": {"default": {"class": "logging.StreamHandler", "formatter": "strikeflow"}},
         "root": {"handlers": ["default"], "level": level.upper()},
+        # chatty at INFO (a line per connection and SASL login): their warnings still show
+        "loggers": {name: {"level": "WARNING"} for name in _CHATTY},
     }
 
 
