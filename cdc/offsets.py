@@ -15,7 +15,7 @@ from confluent_kafka import KafkaException, TopicPartition
 from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from infra.settings import Settings
-from streams.kafka import make_consumer
+from streams.kafka import TOOL_QUIET, make_consumer
 
 __all__ = ["commit_end_offsets", "start_new_group_at_end", "wait_drained"]
 
@@ -37,7 +37,7 @@ def _committed(consumer: Any, parts: list[TopicPartition]) -> list[TopicPartitio
 
 def commit_end_offsets(settings: Settings, group: str, topics: Iterable[str]) -> int:
     """Commit each partition's high watermark for ``group``; returns partitions committed."""
-    consumer = make_consumer(settings, group)
+    consumer = make_consumer(settings, group, **TOOL_QUIET)
     try:
         offsets = []
         for topic in topics:
@@ -55,7 +55,7 @@ def start_new_group_at_end(settings: Settings, group: str, topics: Iterable[str]
     """For a group that has never committed (a first run on a stack that already carries other
     runs' and tests' history), commit the current end of ``topics``; True if it did."""
     names = list(topics)
-    consumer = make_consumer(settings, group)
+    consumer = make_consumer(settings, group, **TOOL_QUIET)
     try:
         parts = [TopicPartition(t, p) for t in names
                  for p in consumer.list_topics(t, timeout=10).topics[t].partitions]
@@ -75,7 +75,7 @@ def wait_drained(settings: Settings, group: str, topics: Iterable[str],
 
     names = list(topics)
     deadline = time.monotonic() + timeout_s
-    consumer = make_consumer(settings, group)
+    consumer = make_consumer(settings, group, **TOOL_QUIET)
     try:
         parts = [TopicPartition(t, p) for t in names
                  for p in consumer.list_topics(t, timeout=10).topics[t].partitions]

@@ -28,7 +28,8 @@ _SHARED: list[Any] = [
 ]
 
 
-_CHATTY = ("aiokafka", "kafka", "elastic_transport", "httpx", "urllib3")
+_CHATTY = ("aiokafka", "kafka", "elastic_transport", "elasticsearch", "httpx", "urllib3",
+           "alembic")
 
 
 def logging_config(level: str = "info", fmt: Literal["console", "json"] = "console") -> dict:

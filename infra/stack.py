@@ -185,9 +185,19 @@ def down(settings: Settings) -> None:
 
 
 def clickhouse_health(settings: Settings) -> Health:
-    """chDB is in-process: check that the engine opens the data dir, unless another holds it."""
+    """chDB is in-process: the sink (or ``analytics serve``) answering on its HTTP front holds
+    the store and is asked; otherwise check that the engine opens the data dir."""
     import clickhouse_connect
+    import httpx
 
+    ch = settings.clickhouse
+    if settings.clickhouse_dsn.startswith("chdb://"):
+        front = f"http://{ch.query_host}:{ch.query_port}"
+        try:
+            if httpx.get(f"{front}/ping", timeout=2).status_code == 200:
+                return Health(True, f"served at {front} by the process holding the store")
+        except httpx.HTTPError:
+            pass  # nobody serves it: open it here
     try:
         client = clickhouse_connect.get_client(dsn=settings.clickhouse_dsn)
         version = client.query("SELECT version()").result_rows[0][0]
