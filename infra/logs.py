@@ -29,7 +29,7 @@ _SHARED: list[Any] = [
 
 
 _CHATTY = ("aiokafka", "kafka", "elastic_transport", "elasticsearch", "httpx", "urllib3",
-           "alembic")
+           "alembic", "great_expectations")
 
 
 def logging_config(level: str = "info", fmt: Literal["console", "json"] = "console") -> dict:
