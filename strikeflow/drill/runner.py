@@ -44,6 +44,7 @@ from streams.matching.orderflow import generate_commands
 from streams.worker_process import ElasticsearchSinkProcess, SinkProcess, WorkerProcess
 from strikeflow.drill.faults import FAULTS, SHORT, DrillContext, Fault, FaultUnavailable
 from strikeflow.drill.reconcile import Outcome, SegmentRecords, reconcile
+from strikeflow.ops.kafka_admin import delete_groups
 from topics.admin import apply_topics
 from topics.catalogue import CATALOGUE, by_name
 
@@ -365,6 +366,10 @@ class Drill:
         finally:
             for proc in (ctx.worker, ctx.sink, ctx.es_sink):
                 proc.stop()
+        # The drill's groups are done with: left behind, their lag would grow (and alert)
+        # for as long as the platform runs.
+        time.sleep(1)
+        delete_groups(self.settings, self.app_id)
         c.print(table(outcomes))
         return outcomes
 

@@ -13,7 +13,8 @@ from infra.kafka_security import Role
 from infra.settings import Settings
 
 __all__ = ["GroupState", "OffsetMove", "PartitionLag", "ResetRefused", "admin_client",
-           "consumer_lag", "group_states", "plan_reset", "reset_offsets", "wait_stable"]
+           "consumer_lag", "delete_groups", "group_states", "plan_reset", "reset_offsets",
+           "wait_stable"]
 
 _TIMEOUT_S = 15
 
@@ -162,3 +163,22 @@ def wait_stable(settings: Settings, topic: str, timeout_s: float = 90.0) -> None
         if time.monotonic() > deadline:
             raise TimeoutError(f"a transaction on {topic} stayed open for {timeout_s:.0f} s")
         time.sleep(0.1)
+
+
+def delete_groups(settings: Settings, prefix: str) -> list[str]:
+    """Delete the consumer groups named ``prefix…`` that have no members (a finished drill's
+    or benchmark's groups: left behind, their lag grows forever and alerts). Returns those
+    deleted; a group still in use is left alone."""
+    admin = admin_client(settings)
+    names = [g for g in _groups(admin) if g.startswith(prefix)]
+    idle = [g.group for g in group_states(settings, names) if g.members == 0]
+    if not idle:
+        return []
+    deleted = []
+    for name, future in admin.delete_consumer_groups(idle, request_timeout=_TIMEOUT_S).items():
+        try:
+            future.result()
+            deleted.append(name)
+        except Exception:  # joined again meanwhile, or already gone
+            continue
+    return sorted(deleted)

@@ -114,3 +114,23 @@ def test_health_lists_services_and_groups(stack: Settings) -> None:
     assert kafka and all(r.ok for r in kafka)
     mine = [r for r in rows if r.kind == "group" and r.name == group]
     assert len(mine) == 1 and mine[0].detail.startswith("EMPTY")
+
+
+def test_idle_groups_of_a_finished_run_are_deleted(stack: Settings) -> None:
+    prefix = f"test-ops-done-{uuid.uuid4().hex[:8]}"
+    for suffix in ("", "-elasticsearch"):
+        _commit(stack, prefix + suffix, "md.feed.status", {0: 0})
+    member = make_consumer(stack, prefix + "-busy")
+    member.subscribe(["md.feed.status"])
+    try:
+        for _ in range(50):
+            member.poll(0.2)
+            states = kafka_admin.group_states(stack, [prefix + "-busy"])
+            if states and states[0].members:
+                break
+        assert kafka_admin.delete_groups(stack, prefix) == [prefix, prefix + "-elasticsearch"]
+        left = {r.group for r in kafka_admin.consumer_lag(stack)}
+        assert prefix not in left and prefix + "-elasticsearch" not in left
+        assert kafka_admin.group_states(stack, [prefix + "-busy"])[0].members == 1
+    finally:
+        member.close()
