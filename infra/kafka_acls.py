@@ -28,13 +28,28 @@ analyst            read the analytic topics (what ClickHouse holds); ``analyst-*
 :func:`apply_security` is idempotent: it upserts every user's SCRAM credential, creates the
 missing ACLs and deletes the ones of the principals it manages that are no longer wanted.
 ``infra up`` runs it for Connect once Kafka is healthy; ``topics apply`` for the rest.
+
+It returns only once every live broker's own authorizer holds the result. In KRaft an ACL
+is a record of the metadata log: ``CreateAcls`` answers when the controllers have committed
+it, and each broker applies it when it replays the log, a moment later. A client that
+starts right after ``topics apply`` and reaches a broker still behind is refused (an
+idempotent producer's ``InitProducerId``: ``CLUSTER_AUTHORIZATION_FAILED``, which
+librdkafka treats as fatal). So each broker is asked directly (``DescribeAcls`` is answered
+from the broker's own authorizer) until all of them agree. SCRAM credentials are records of
+the same log, written before the ACLs, hence applied before them on every broker.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import asyncio
+import concurrent.futures
+import time
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from typing import TypeVar
 
+from aiokafka.client import AIOKafkaClient
+from aiokafka.protocol.admin import DescribeAclsRequest
 from confluent_kafka.admin import (
     AclBinding,
     AclBindingFilter,
@@ -51,10 +66,11 @@ from confluent_kafka.admin import (
 from infra.kafka_security import Role
 from infra.settings import Settings
 
-__all__ = ["CONNECT_GROUP", "Grant", "SecurityReport", "apply_security", "each",
-           "infra_grants", "super_users"]
+__all__ = ["CONNECT_GROUP", "Grant", "SecurityReport", "acls_of_each_broker",
+           "apply_security", "each", "infra_grants", "super_users"]
 
 TIMEOUT_S = 30.0
+PROPAGATION_TIMEOUT_S = 30.0
 
 CONNECT_GROUP = "strikeflow-connect"
 CONNECT_INTERNAL_PREFIX = "_connect-"
@@ -118,6 +134,70 @@ def infra_grants(settings: Settings) -> list[Grant]:
     })
 
 
+_R = TypeVar("_R")
+
+
+def _run(make: Callable[[], Awaitable[_R]]) -> _R:
+    """Run a coroutine to completion, also from code that already runs an event loop."""
+    async def main() -> _R:
+        return await make()
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(main())
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, main()).result()
+
+
+def acls_of_each_broker(settings: Settings) -> dict[int, set[Grant]]:
+    """Every ACL as each live broker's own authorizer holds it, broker by broker (an admin
+    client would ask whichever broker it likes)."""
+    sec, kafka = settings.kafka.security, settings.kafka
+    everything = DescribeAclsRequest(ResourceType.ANY.value, None, ResourcePatternType.ANY.value,
+                                     None, None, AclOperation.ANY.value,
+                                     AclPermissionType.ANY.value)
+
+    async def ask() -> dict[int, set[Grant]]:
+        client = AIOKafkaClient(bootstrap_servers=kafka.bootstrap_servers.split(","),
+                                request_timeout_ms=int(TIMEOUT_S * 1000),
+                                **sec.aiokafka(Role.ADMIN))
+        await client.bootstrap()
+        try:
+            out: dict[int, set[Grant]] = {}
+            for broker in client.cluster.brokers():
+                resp = await client.send(broker.nodeId, everything)
+                if resp.error_code:
+                    raise RuntimeError(f"DescribeAcls on broker {broker.nodeId}: "
+                                       f"{resp.error_code} {resp.error_message}")
+                out[broker.nodeId] = {
+                    Grant(principal, ResourceType(rtype), name, ResourcePatternType(pattern),
+                          AclOperation(op), permission == AclPermissionType.ALLOW.value)
+                    for rtype, name, pattern, acls in resp.resources
+                    for principal, _host, op, permission in acls}
+            return out
+        finally:
+            await client.close()
+
+    return _run(ask)
+
+
+def _wait_everywhere(settings: Settings, present: set[Grant], absent: set[Grant],
+                     timeout_s: float = PROPAGATION_TIMEOUT_S) -> None:
+    """Until every live broker holds ``present`` and none of ``absent``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        behind = {node: (len(present - acls), len(absent & acls))
+                  for node, acls in acls_of_each_broker(settings).items()
+                  if not present <= acls or absent & acls}
+        if not behind:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError("ACLs not applied by every broker within "
+                               f"{timeout_s:.0f}s (broker: missing, stale): {behind}")
+        time.sleep(0.1)
+
+
 @dataclass(frozen=True)
 class SecurityReport:
     users: int
@@ -129,7 +209,8 @@ class SecurityReport:
 def apply_security(settings: Settings, wanted: Iterable[Grant], managed: set[str],
                    admin: AdminClient | None = None) -> SecurityReport:
     """Upsert every principal's SCRAM credential; make the ACLs of the ``managed``
-    principals exactly ``wanted``. Idempotent; run as the admin principal."""
+    principals exactly ``wanted``, on every live broker before returning (see the module's
+    docstring). Idempotent; run as the admin principal."""
     sec = settings.kafka.security
     admin = admin or AdminClient(settings.kafka.client_config(Role.ADMIN))
     mechanism = ScramMechanism[sec.mechanism.replace("-", "_")]
@@ -153,5 +234,6 @@ def apply_security(settings: Settings, wanted: Iterable[Grant], managed: set[str
                                     g.operation, g.binding().permission_type) for g in stale]
         for fut in admin.delete_acls(filters).values():
             fut.result(timeout=TIMEOUT_S)
+    _wait_everywhere(settings, wanted, set(stale))
     return SecurityReport(len(upserts), len(missing), len(stale),
                           len(wanted) - len(missing))

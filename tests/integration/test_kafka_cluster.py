@@ -28,12 +28,14 @@ from confluent_kafka import KafkaError, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource
 
 from infra import stack as infra_stack
+from infra.kafka_acls import acls_of_each_broker
 from infra.kafka_security import Role
 from infra.services import catalogue, render_kafka_conf, services
 from infra.settings import KafkaSettings, Settings
 from infra.supervisor import Supervisor
 from streams.kafka import make_consumer, make_producer
 from tests.conftest import wait_for
+from topics.acls import catalogue_grants
 from topics.admin import apply_topics
 from topics.catalogue import by_name
 
@@ -119,7 +121,10 @@ def cluster(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Ite
     data_dir = tmp_path_factory.mktemp("kafka-cluster")
     ours = settings.model_copy(update={
         "data_dir": data_dir,
-        "kafka": KafkaSettings(port=base, controller_port=base + 1, brokers=3, heap="256m"),
+        # The session's Kafka security (on or off) goes with it: a cluster without it would
+        # refuse the session's SASL clients, one with it the session's PLAINTEXT ones.
+        "kafka": KafkaSettings(port=base, controller_port=base + 1, brokers=3, heap="256m",
+                               security=settings.kafka.security),
     })
     try:
         t0 = time.monotonic()
@@ -155,7 +160,7 @@ def _new_topic(cluster: Settings) -> str:
     spec = replace(by_name("md.ticks"), name=f"test.cluster.{uuid.uuid4().hex[:8]}",
                    partitions=PARTITIONS)
     changes = apply_topics(k.bootstrap_servers, (spec,), k.replication_factor,
-                           k.min_insync_replicas)
+                           k.min_insync_replicas, settings=cluster)
     assert [c.action for c in changes] == ["created"]
     wait_for(lambda: all(len(isr) == 3 for _, isr in _isr(cluster, spec.name).values()),
              30, "a new topic fully replicated")
@@ -271,6 +276,21 @@ def test_a_killed_broker_loses_no_acknowledged_write_and_rejoins(cluster: Settin
 
     offsets = _isr(cluster, "__consumer_offsets")  # created by the reader's group
     assert all(len(isr) == 3 for _, isr in offsets.values())
+
+
+@pytest.mark.kafka
+def test_topics_apply_returns_once_every_broker_holds_the_acls(cluster: Settings) -> None:
+    """A client started right after ``topics apply`` may reach any broker: each one's own
+    authorizer must already hold every grant (else the worker's idempotent producer is
+    refused its producer id)."""
+    if not cluster.kafka.security.enabled:
+        pytest.skip("Kafka security is off")
+    _new_topic(cluster)  # topics apply, ACLs included
+    wanted = set(catalogue_grants(cluster))
+    per_broker = acls_of_each_broker(cluster)
+    assert sorted(per_broker) == [1, 2, 3]
+    for node, acls in per_broker.items():
+        assert wanted <= acls, f"broker {node} lacks {sorted(wanted - acls)[:3]}"
 
 
 @pytest.mark.kafka

@@ -12,7 +12,15 @@ import uuid
 from pathlib import Path
 
 import pytest
-from confluent_kafka import KafkaError, KafkaException, Producer
+from confluent_kafka import (
+    OFFSET_END,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+    TopicPartition,
+)
 from confluent_kafka.admin import AdminClient
 
 from infra.kafka_security import Role
@@ -88,10 +96,17 @@ def test_an_analyst_reads_an_analytic_topic_but_cannot_write_it(stack: Settings)
     topic = "trades"
     assert topic in ANALYTIC_TOPICS
     marker = uuid.uuid4().hex.encode()
-    assert _produce_marker(stack, topic, marker) is None  # the worker writes it
+    partition, offset = _produce_marker(stack, topic, marker)  # the worker writes it
     consumer = make_consumer(stack, f"analyst-{uuid.uuid4().hex[:8]}", Role.ANALYST)
+
+    def from_the_marker(c: Consumer, parts: list[TopicPartition]) -> None:
+        # Straight to the marker: after a suite the topic holds thousands of trades.
+        for tp in parts:
+            tp.offset = offset if tp.partition == partition else OFFSET_END
+        c.assign(parts)
+
     try:
-        consumer.subscribe([topic])
+        consumer.subscribe([topic], on_assign=from_the_marker)  # joins the analyst's group
 
         def seen() -> bool:
             msg = consumer.poll(0.5)
@@ -108,13 +123,17 @@ def test_an_analyst_reads_an_analytic_topic_but_cannot_write_it(stack: Settings)
     assert err is not None and err.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED
 
 
-def _produce_marker(settings: Settings, topic: str, marker: bytes) -> KafkaError | None:
-    outcome: list[KafkaError | None] = []
+def _produce_marker(settings: Settings, topic: str, marker: bytes) -> tuple[int, int]:
+    """Write ``marker`` as the worker; where it landed (partition, offset)."""
+    outcome: list[tuple[KafkaError | None, Message]] = []
     producer = make_producer(settings)
     producer.produce(topic, key=b"security-test", value=marker,
-                     on_delivery=lambda err, _msg: outcome.append(err))
+                     on_delivery=lambda err, msg: outcome.append((err, msg)))
     producer.flush(20)
-    return outcome[0] if outcome else KafkaError(KafkaError._MSG_TIMED_OUT)
+    assert outcome, "no delivery report for the marker"
+    err, msg = outcome[0]
+    assert err is None, err
+    return msg.partition(), msg.offset()
 
 
 def _refused(conf: dict[str, str]) -> list[KafkaError]:
