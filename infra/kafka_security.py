@@ -53,8 +53,8 @@ def _dev(role: Role) -> KafkaUser:
 class KafkaSecurity(BaseModel):
     """SASL/SCRAM on the client listener, ACLs through KRaft's ``StandardAuthorizer``.
 
-    ``enabled=False`` (for now the default) gives the PLAINTEXT listener without an
-    authorizer; a stack formatted before security existed can only run that way.
+    ``enabled=False`` gives the PLAINTEXT listener without an authorizer; a stack formatted
+    before security existed can only run that way (or be formatted again).
     ``dev_prefixes`` are the app ids, groups and topics of the test suite, the benchmarks and
     the fault drill: on a developer's machine the worker and sink principals may use them
     besides their own; a deployment sets them to ``[]``. ``tool_group_prefixes`` are the
@@ -64,8 +64,9 @@ class KafkaSecurity(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    # Off until the three-broker drills pass with it: STRIKEFLOW_KAFKA__SECURITY__ENABLED=true
-    enabled: bool = False
+    # A data dir formatted without SCRAM credentials needs STRIKEFLOW_KAFKA__SECURITY__ENABLED=false
+    # (or deleting its kafka* dirs): see infra/services.py.
+    enabled: bool = True
     mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256"] = "SCRAM-SHA-512"
     iterations: int = 4096  # the minimum SCRAM-SHA-512 allows; each login pays it once
     dev_prefixes: tuple[str, ...] = ("test-", "test.", "bench-", "bench.", "drill-")
