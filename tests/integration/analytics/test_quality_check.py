@@ -173,5 +173,5 @@ def test_summary_reports_quarantine_and_a_check(client: Any, tmp_path: Path) -> 
     assert "postings_balance" in result.failing["ledger"]
     lines = result.lines()
     assert lines[0].startswith("quarantined rows: candles 1")
-    assert "9/13 suites pass" in lines[1]
+    assert "10/14 suites pass" in lines[1]
     assert str(result).startswith("data quality: quarantined rows: candles 1")

@@ -79,7 +79,9 @@ def _refusal_cases(counter: CounterService, cfg: CdcConfig,
     stale = _fixed(counter, cfg, prices=StaticPriceSource(
         {"BTC": cfg.spot_btc}, observed_at=datetime.now(UTC) - timedelta(minutes=1)))
     return [
-        ("insufficient", lambda: counter.place_order(poor, product, 1, "x1"),
+        # 1,000 contracts: even the cheapest option the chain may hold (0.01 a coin) costs
+        # more than the 0.01 USDT this account has
+        ("insufficient", lambda: counter.place_order(poor, product, 1000, "x1"),
          CounterCode.INSUFFICIENT_BALANCE),
         ("unknown product", lambda: counter.place_order(acc, "BTC-20200101-1-C", 1, "x2"),
          CounterCode.UNKNOWN_PRODUCT),

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from analytics.query import query_table
 from infra.settings import Settings
 from sinks.runner import run_clickhouse_sink
-from streams import cli
+from strikeflow import cli
 from tests.conftest import wait_for
 from tests.integration.sinks.test_clickhouse_topics import end_offsets, group_at, produce
 from tests.unit.analytics.samples import DAY, sample

@@ -98,7 +98,7 @@ def test_the_cli_prints_json_and_tables(env: EsTestEnv, monkeypatch: pytest.Monk
     out = runner.invoke(cli.main, ["search", "--index", "audit", "--account", "alice",
                                    "--text", "cancelled", "--json"])
     assert out.exit_code == 0, out.output
-    data = json.loads(out.output)
+    data = json.loads(out.stdout)  # logs, if any, go to stderr
     assert data["total"] == 1 and data["hits"][0]["_id"] == "ETH-USDT:40"
     assert data["hits"][0]["payload"]["leaves_qty"] == "2"
 
