@@ -7,7 +7,14 @@ of the platform gets its configuration from here, for the principal (role) it ac
   confluent-kafka client (``KafkaSettings.client_config`` adds ``bootstrap.servers``);
 * :meth:`KafkaSecurity.java_properties` — the same for a Java client or tool
   (``--command-config``, Connect's worker config);
-* :meth:`KafkaSecurity.user` — name and password, for Faust's ``SASLCredentials``.
+* :meth:`KafkaSecurity.user` — name and password, for Faust's ``SASLCredentials``;
+* :meth:`KafkaSecurity.ssl_context` — with TLS on, the context that trusts the stack's CA
+  (Faust's ``SASLCredentials(ssl_context=…)``, aiokafka).
+
+TLS is an option, off by default (``STRIKEFLOW_KAFKA__SECURITY__TLS=true``): the client
+listener is then SASL_SSL, with the certificates ``infra up`` makes under
+``<data_dir>/tls/`` (:mod:`infra.kafka_tls`), and every client verifies the broker against
+that CA and the broker's host name.
 
 What each principal may do is in :mod:`infra.kafka_acls`. Passwords are ``SecretStr`` with
 defaults that suit a developer's machine; a deployment overrides them through the
@@ -16,10 +23,14 @@ environment, e.g. ``STRIKEFLOW_KAFKA__SECURITY__WORKER__PASSWORD=…``.
 
 from __future__ import annotations
 
+import ssl
 from enum import StrEnum
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic import BaseModel, ConfigDict, SecretStr, model_validator
+
+from infra.kafka_tls import CA_FILE, KEYSTORE_FILE
 
 __all__ = ["KafkaSecurity", "KafkaUser", "Role"]
 
@@ -60,6 +71,11 @@ class KafkaSecurity(BaseModel):
     besides their own; a deployment sets them to ``[]``. ``tool_group_prefixes`` are the
     throw-away groups of the platform's own readers (offsets, ranges, probes), run as the
     worker.
+
+    ``tls=True`` makes the client listener SASL_SSL (it needs ``enabled``); ``tls_dir`` holds
+    the CA and the broker's certificate, ``<data_dir>/tls`` unless set (``Settings`` fills it
+    in). The controller listener stays PLAINTEXT on loopback; the brokers talk to each other
+    over the client listener, hence over TLS too when it is on.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -67,6 +83,8 @@ class KafkaSecurity(BaseModel):
     # A data dir formatted without SCRAM credentials needs STRIKEFLOW_KAFKA__SECURITY__ENABLED=false
     # (or deleting its kafka* dirs): see infra/services.py.
     enabled: bool = True
+    tls: bool = False
+    tls_dir: Path | None = None
     mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256"] = "SCRAM-SHA-512"
     iterations: int = 4096  # the minimum SCRAM-SHA-512 allows; each login pays it once
     dev_prefixes: tuple[str, ...] = ("test-", "test.", "bench-", "bench.", "drill-")
@@ -83,10 +101,42 @@ class KafkaSecurity(BaseModel):
     connect: KafkaUser = _dev(Role.CONNECT)
     analyst: KafkaUser = _dev(Role.ANALYST)
 
+    @model_validator(mode="after")
+    def _tls_needs_sasl(self) -> KafkaSecurity:
+        if self.tls and not self.enabled:
+            raise ValueError("Kafka TLS (security.tls) needs security.enabled: the listener "
+                             "is SASL_SSL")
+        return self
+
     @property
     def protocol(self) -> str:
         """The client listener's security protocol (also its listener name)."""
-        return "SASL_PLAINTEXT" if self.enabled else "PLAINTEXT"
+        if not self.enabled:
+            return "PLAINTEXT"
+        return "SASL_SSL" if self.tls else "SASL_PLAINTEXT"
+
+    def _tls_path(self, name: str) -> Path:
+        if self.tls_dir is None:
+            raise ValueError("Kafka TLS is on but security.tls_dir is unset (Settings sets "
+                             "it to <data_dir>/tls)")
+        return self.tls_dir / name
+
+    @property
+    def ca_file(self) -> Path:
+        """The CA every client verifies the brokers against (TLS on)."""
+        return self._tls_path(CA_FILE)
+
+    @property
+    def keystore_file(self) -> Path:
+        """The brokers' PEM keystore: key, certificate, CA (TLS on)."""
+        return self._tls_path(KEYSTORE_FILE)
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """A client context that trusts the stack's CA only and checks the host name;
+        ``None`` with TLS off."""
+        if not self.tls:
+            return None
+        return ssl.create_default_context(cafile=str(self.ca_file))
 
     def user(self, role: Role | str) -> KafkaUser:
         user: KafkaUser = getattr(self, Role(role).value)
@@ -104,17 +154,25 @@ class KafkaSecurity(BaseModel):
         if not self.enabled:
             return {}
         user = self.user(role)
-        return {"security.protocol": self.protocol, "sasl.mechanism": self.mechanism,
+        conf = {"security.protocol": self.protocol, "sasl.mechanism": self.mechanism,
                 "sasl.username": user.name, "sasl.password": user.password.get_secret_value()}
+        if self.tls:
+            conf |= {"ssl.ca.location": str(self.ca_file),
+                     "ssl.endpoint.identification.algorithm": "https"}
+        return conf
 
-    def aiokafka(self, role: Role | str) -> dict[str, str]:
+    def aiokafka(self, role: Role | str) -> dict[str, Any]:
         """The same for an aiokafka client (what Faust builds from its ``SASLCredentials``)."""
         if not self.enabled:
             return {}
         user = self.user(role)
-        return {"security_protocol": self.protocol, "sasl_mechanism": self.mechanism,
-                "sasl_plain_username": user.name,
-                "sasl_plain_password": user.password.get_secret_value()}
+        conf: dict[str, Any] = {
+            "security_protocol": self.protocol, "sasl_mechanism": self.mechanism,
+            "sasl_plain_username": user.name,
+            "sasl_plain_password": user.password.get_secret_value()}
+        if self.tls:
+            conf["ssl_context"] = self.ssl_context()
+        return conf
 
     def jaas(self, role: Role | str) -> str:
         """``sasl.jaas.config`` of a Java client (or the broker) acting as ``role``."""
@@ -127,9 +185,14 @@ class KafkaSecurity(BaseModel):
         """``key=value`` lines of a Java client's security (``prefix``: ``producer.`` …)."""
         if not self.enabled:
             return []
-        return [f"{prefix}security.protocol={self.protocol}",
-                f"{prefix}sasl.mechanism={self.mechanism}",
-                f"{prefix}sasl.jaas.config={self.jaas(role)}"]
+        lines = [f"{prefix}security.protocol={self.protocol}",
+                 f"{prefix}sasl.mechanism={self.mechanism}",
+                 f"{prefix}sasl.jaas.config={self.jaas(role)}"]
+        if self.tls:  # a PEM truststore: the CA file itself, no keytool, no password
+            lines += [f"{prefix}ssl.truststore.type=PEM",
+                      f"{prefix}ssl.truststore.location={self.ca_file}",
+                      f"{prefix}ssl.endpoint.identification.algorithm=https"]
+        return lines
 
     def format_args(self) -> list[str]:
         """``StorageTool format`` arguments that store the broker's and the admin's SCRAM

@@ -29,6 +29,7 @@ from confluent_kafka.admin import AdminClient, ClusterMetadata
 
 from infra.jars import classpath, plugin_path
 from infra.kafka_security import Role
+from infra.kafka_tls import DEFAULT_HOSTS, ensure_certificates
 from infra.metrics import targets_dir
 from infra.settings import KafkaNode, Settings
 
@@ -140,14 +141,23 @@ def render_kafka_conf(settings: Settings, node: KafkaNode) -> str:
 
 def _kafka_security_conf(settings: Settings) -> str:
     """SCRAM on the client listener, the brokers authenticating to each other as the broker
-    principal, and KRaft's authorizer denying whatever no ACL allows."""
+    principal, and KRaft's authorizer denying whatever no ACL allows. With TLS on, the
+    listener (SASL_SSL) presents the broker certificate from a PEM keystore and the brokers,
+    as each other's clients, trust the stack's CA; no client certificate is asked for
+    (clients authenticate with SCRAM)."""
     sec = settings.kafka.security
     if not sec.enabled:
         return "# security off (STRIKEFLOW_KAFKA__SECURITY__ENABLED=false): no authentication"
     from infra.kafka_acls import super_users
 
     listener = sec.protocol.lower()
+    tls = [
+        "ssl.keystore.type=PEM", f"ssl.keystore.location={sec.keystore_file}",
+        "ssl.truststore.type=PEM", f"ssl.truststore.location={sec.ca_file}",
+        "ssl.client.auth=none", "ssl.endpoint.identification.algorithm=https",
+    ] if sec.tls else []
     return "\n".join([
+        *tls,
         f"sasl.enabled.mechanisms={sec.mechanism}",
         f"sasl.mechanism.inter.broker.protocol={sec.mechanism}",
         f"listener.name.{listener}.{sec.mechanism.lower()}.sasl.jaas.config="
@@ -186,6 +196,9 @@ def _cluster_id(settings: Settings) -> str:
 
 
 def _prepare_kafka(settings: Settings, node: KafkaNode) -> None:
+    sec = settings.kafka.security
+    if sec.tls and sec.tls_dir is not None:
+        ensure_certificates(sec.tls_dir, (settings.kafka.host, *DEFAULT_HOSTS))
     conf = _kafka_conf(settings, node)
     conf.touch(mode=0o600)  # it holds the broker's password
     conf.write_text(render_kafka_conf(settings, node))

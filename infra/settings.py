@@ -276,6 +276,18 @@ class Settings(BaseSettings):
     prometheus: PrometheusSettings = PrometheusSettings()
     log: LogSettings = LogSettings()
 
+    @model_validator(mode="after")
+    def _kafka_tls_dir(self) -> Settings:
+        """With Kafka TLS on, its certificates live in ``<data_dir>/tls`` unless
+        ``STRIKEFLOW_KAFKA__SECURITY__TLS_DIR`` says otherwise. (A ``model_copy`` with another
+        data dir keeps the old path: set ``tls_dir`` explicitly there.)"""
+        sec = self.kafka.security
+        if sec.tls and sec.tls_dir is None:
+            kafka = self.kafka.model_copy(update={
+                "security": sec.model_copy(update={"tls_dir": self.data_dir / "tls"})})
+            object.__setattr__(self, "kafka", kafka)  # frozen: set once, while validating
+        return self
+
     @property
     def clickhouse_dsn(self) -> str:
         return self.clickhouse.dsn or f"chdb://{self.data_dir / 'clickhouse'}"

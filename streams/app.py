@@ -22,13 +22,14 @@ AGENT_PACKAGES = [
 
 def broker_credentials(settings: Settings) -> faust.SASLCredentials | None:
     """The worker principal's SCRAM login, for Faust's aiokafka consumers, producers and
-    topic creation (``None`` when Kafka security is off)."""
+    topic creation (``None`` when Kafka security is off). With TLS on, the SSL context that
+    trusts the stack's CA goes with it: Faust then speaks SASL_SSL."""
     sec = settings.kafka.security
     if not sec.enabled:
         return None
     user = sec.user(Role.WORKER)
     return faust.SASLCredentials(username=user.name, password=user.password.get_secret_value(),
-                                 mechanism=sec.mechanism)
+                                 mechanism=sec.mechanism, ssl_context=sec.ssl_context())
 
 
 _settings = get_settings()
