@@ -26,6 +26,7 @@ from infra.settings import Settings
 __all__ = ["Supervisor"]
 
 _STOPPED = ("STOPPED", "EXITED", "FATAL", "UNKNOWN")
+_CREATE_TIME_SLACK_S = 2.0
 
 
 def _exited(pid: int) -> bool:
@@ -44,13 +45,18 @@ def _kill_leftovers(groups: dict[int, float]) -> None:
     to when it was told to stop. Only processes created before that count: a group id can be
     reused by an unrelated process once the old group is gone.
     """
+    killed: list[psutil.Process] = []
     for proc in psutil.process_iter(["create_time"]):
         try:
             since = groups.get(os.getpgid(proc.pid))
             if since is not None and proc.info["create_time"] < since:
                 proc.kill()
+                killed.append(proc)
         except (ProcessLookupError, psutil.Error):
             continue
+    # SIGKILL is delivered asynchronously: return only once they are gone (or reaped by
+    # whoever is their parent), so that "infra down" means nothing of ours still runs.
+    psutil.wait_procs(killed, timeout=10)
 
 
 class Supervisor:
@@ -175,7 +181,10 @@ class Supervisor:
         _kill_leftovers(self._stopped_groups)
 
     def _remember_groups(self, names: list[str]) -> None:
-        now = time.time()
+        # psutil's create_time is the boot time, a whole second in /proc/stat, plus clock
+        # ticks: it can read up to a second late, so a child started just before the stop
+        # would look younger than it. Two seconds of slack; a group id is not reused as fast.
+        now = time.time() + _CREATE_TIME_SLACK_S
         for name, proc in self.programs().items():
             if name in names and proc.get("pid"):
                 self._stopped_groups.setdefault(proc["pid"], now)

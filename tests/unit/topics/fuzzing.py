@@ -98,6 +98,29 @@ def from_schema(schema: dict[str, Any]) -> st.SearchStrategy[Any]:
     return build(schema)
 
 
+def _mend_candle(payload: Any) -> Any:
+    """A candle whose prices and window are put in order: drawn independently, the four
+    prices are in order once in 12 draws and the window once in 2."""
+    if not isinstance(payload, dict):
+        return payload
+    mended = dict(payload)
+    prices = [mended.get(name) for name in ("open", "high", "low", "close")]
+    if all(isinstance(price, str | int) for price in prices):
+        ordered = sorted(prices, key=lambda price: Decimal(str(price)))
+        mended["low"], mended["high"] = ordered[0], ordered[-1]
+        mended["open"], mended["close"] = ordered[1], ordered[2]
+    start, end = mended.get("window_start"), mended.get("window_end")
+    if isinstance(start, str) and isinstance(end, str):
+        if datetime.fromisoformat(end) < datetime.fromisoformat(start):
+            mended["window_start"], mended["window_end"] = end, start
+    return mended
+
+
+# Per topic, a mend that puts a generated payload in line with the contract's rules across
+# fields (which JSON Schema does not carry), so that every run decodes some of them.
+CROSS_FIELD_MENDS: dict[str, Any] = {"md.candles": _mend_candle}
+
+
 def _string(node: dict[str, Any]) -> st.SearchStrategy[str]:
     fmt = node.get("format")
     low, high = node.get("minLength", 0), node.get("maxLength")
