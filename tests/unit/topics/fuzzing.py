@@ -110,9 +110,9 @@ def _mend_candle(payload: Any) -> Any:
         mended["low"], mended["high"] = ordered[0], ordered[-1]
         mended["open"], mended["close"] = ordered[1], ordered[2]
     start, end = mended.get("window_start"), mended.get("window_end")
-    if isinstance(start, str) and isinstance(end, str):
-        if datetime.fromisoformat(end) < datetime.fromisoformat(start):
-            mended["window_start"], mended["window_end"] = end, start
+    if (isinstance(start, str) and isinstance(end, str)
+            and datetime.fromisoformat(end) < datetime.fromisoformat(start)):
+        mended["window_start"], mended["window_end"] = end, start
     return mended
 
 
