@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install what StrikeFlow needs on a fresh Debian machine, then the project itself:
 #   - Debian packages: Java 17, Maven, PostgreSQL 15, Prometheus with promtool and
-#     Alertmanager (only those missing);
+#     Alertmanager, Redis, Chromium (only those missing);
 #   - a virtualenv in .venv with the project and its dev tools.
 # Kafka, Kafka Connect + Debezium and Elasticsearch jars come later, from Maven Central, on the
 # first `strikeflow infra up`. Safe to run again: it only does what is missing.
@@ -17,6 +17,9 @@ command -v mvn >/dev/null || missing+=(maven)
 # the tests run promtool (`promtool test rules`).
 [ -x /usr/bin/prometheus ] && [ -x /usr/bin/promtool ] || missing+=(prometheus)
 [ -x /usr/bin/prometheus-alertmanager ] || missing+=(prometheus-alertmanager)
+# Redis holds the gateways' shared rate limits; Chromium runs the web client's browser test.
+[ -x /usr/bin/redis-server ] || missing+=(redis-server)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 if ((${#missing[@]})); then
   echo "installing Debian packages: ${missing[*]}"
   sudo=""
@@ -28,7 +31,7 @@ if ((${#missing[@]})); then
   # :9090 scraping a node exporter, Alertmanager on :9093/:9094). StrikeFlow does not use
   # them: stop and disable them where systemd runs.
   if [ -d /run/systemd/system ]; then
-    for unit in prometheus prometheus-alertmanager; do
+    for unit in prometheus prometheus-alertmanager redis-server; do
       if [[ " ${missing[*]} " == *" $unit "* ]]; then
         $sudo systemctl disable --now "$unit.service" || true
       fi

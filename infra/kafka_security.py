@@ -47,6 +47,7 @@ class Role(StrEnum):
     SEARCH_SINK = "search_sink"
     CONNECT = "connect"  # Kafka Connect with Debezium
     ANALYST = "analyst"  # reads the analytic topics
+    GATEWAY = "gateway"  # the trading API: writes orders.requests, reads what traders see
 
 
 class KafkaUser(BaseModel):
@@ -91,6 +92,7 @@ class KafkaSecurity(BaseModel):
     tool_group_prefixes: tuple[str, ...] = (
         "offsets-", "read-range-", "probe-", "expiry-", "demo-", "cdc-demo-")
     analyst_group_prefix: str = "analyst-"
+    gateway_group_prefix: str = "strikeflow-gateway-"
     broker: KafkaUser = _dev(Role.BROKER)
     admin: KafkaUser = _dev(Role.ADMIN)
     worker: KafkaUser = _dev(Role.WORKER)
@@ -100,6 +102,7 @@ class KafkaSecurity(BaseModel):
     search_sink: KafkaUser = _dev(Role.SEARCH_SINK)
     connect: KafkaUser = _dev(Role.CONNECT)
     analyst: KafkaUser = _dev(Role.ANALYST)
+    gateway: KafkaUser = _dev(Role.GATEWAY)
 
     @model_validator(mode="after")
     def _tls_needs_sasl(self) -> KafkaSecurity:

@@ -21,7 +21,8 @@ from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 __all__ = [
     "AGENT_BATCH_SECONDS", "AGENT_BATCH_SIZE", "AGENT_EVENTS", "CONSUMER_LAG", "COUNTER_PLACEMENTS",
-    "DEAD_LETTERS", "INDEX_PRICE_TIME", "LEDGER_IMBALANCE", "REBALANCES", "SINK_QUARANTINED",
+    "DEAD_LETTERS", "GATEWAY_ORDERS", "GATEWAY_REQUESTS", "GATEWAY_SECONDS", "GATEWAY_WS_CLIENTS",
+    "GATEWAY_WS_RESYNCS", "INDEX_PRICE_TIME", "LEDGER_IMBALANCE", "REBALANCES", "SINK_QUARANTINED",
     "SINK_RETRIES", "SINK_ROWS", "serve", "targets_dir",
 ]
 
@@ -54,6 +55,17 @@ COUNTER_PLACEMENTS = Counter("strikeflow_counter_placements",
 # -- ops exporter (computed from Kafka and ClickHouse, not by one process about itself) --------
 CONSUMER_LAG = Gauge("strikeflow_consumer_lag", "Messages a consumer group has yet to read",
                      ["group", "topic", "partition"])
+# -- the trading gateway -------------------------------------------------------------------------
+GATEWAY_REQUESTS = Counter("strikeflow_gateway_requests", "HTTP requests answered",
+                           ["route", "status"])
+GATEWAY_SECONDS = Histogram(
+    "strikeflow_gateway_request_seconds", "Time to answer an HTTP request (orders: until risk "
+    "answered)", ["route"], buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5))
+GATEWAY_ORDERS = Counter("strikeflow_gateway_orders", "Order commands by their answer",
+                         ["via", "status"])
+GATEWAY_WS_CLIENTS = Gauge("strikeflow_gateway_ws_clients", "Open WebSocket connections")
+GATEWAY_WS_RESYNCS = Counter("strikeflow_gateway_ws_resyncs",
+                             "Slow WebSocket clients resynchronised from snapshots")
 LEDGER_IMBALANCE = Gauge("strikeflow_ledger_imbalance",
                          "Sum of all ledger legs per asset (double entry: must be 0)", ["asset"])
 

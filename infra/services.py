@@ -535,6 +535,37 @@ def _alertmanager_health(settings: Settings) -> Health:
     return Health(True, f"ready, {len(alerts)} alerts active")
 
 
+def _prepare_redis(settings: Settings) -> None:
+    (settings.data_dir / "redis").mkdir(parents=True, exist_ok=True)
+    conf = settings.data_dir / "conf" / "redis.conf"
+    conf.parent.mkdir(parents=True, exist_ok=True)
+    # The password goes in a 0600 file, not on the command line where `ps` shows it.
+    conf.write_text(f"requirepass {settings.redis.password.get_secret_value()}\n")
+    conf.chmod(0o600)
+
+
+def _redis_command(settings: Settings) -> list[str]:
+    r = settings.redis
+    # No RDB snapshots nor AOF: buckets, revoked tokens and seen signatures all expire.
+    return [str(r.binary), str(settings.data_dir / "conf" / "redis.conf"),
+            "--bind", r.host, "--port", str(r.port), "--dir", str(settings.data_dir / "redis"),
+            "--save", "", "--appendonly", "no", "--daemonize", "no",
+            "--maxmemory", r.max_memory, "--maxmemory-policy", "volatile-ttl",
+            "--protected-mode", "yes"]
+
+
+def _redis_health(settings: Settings) -> Health:
+    import redis
+
+    try:
+        client = redis.Redis.from_url(settings.redis.url, socket_timeout=HEALTH_TIMEOUT_S)
+        info = client.info("server")
+        client.close()
+    except Exception as exc:
+        return Health(False, f"{type(exc).__name__}: {exc}")
+    return Health(True, f"redis {info.get('redis_version', '?')}")
+
+
 # --- the catalogue -----------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -606,6 +637,8 @@ def catalogue(brokers: int = 1) -> tuple[Service, ...]:
         Service("prometheus", lambda s: s.prometheus.url, _prometheus_command,
                 _prometheus_health, _prepare_prometheus, requires=("alertmanager",),
                 start_timeout_s=60),
+        Service("redis", lambda s: f"{s.redis.host}:{s.redis.port}", _redis_command,
+                _redis_health, _prepare_redis, start_timeout_s=30),
     )
 
 

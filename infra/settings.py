@@ -27,12 +27,15 @@ __all__ = [
     "ConnectSettings",
     "Credentials",
     "ElasticsearchSettings",
+    "GatewaySettings",
     "KafkaNode",
     "KafkaSettings",
     "LogSettings",
     "MatchingSettings",
     "PostgresSettings",
     "PrometheusSettings",
+    "RateLimit",
+    "RedisSettings",
     "Settings",
     "WorkerSettings",
     "get_settings",
@@ -244,6 +247,67 @@ class PrometheusSettings(_Part):
         return f"http://{self.host}:{self.alertmanager_port}"
 
 
+class RedisSettings(_Part):
+    """Redis from Debian under supervisord: the gateways' shared rate-limit buckets, revoked
+    access tokens and seen HMAC signatures. Nothing in it must outlive a restart, so it keeps
+    no snapshot on disk."""
+
+    host: str = LOOPBACK
+    port: int = 16379
+    password: SecretStr = SecretStr("strikeflow-redis-dev")
+    binary: Path = Path("/usr/bin/redis-server")
+    max_memory: str = "128mb"
+
+    @property
+    def url(self) -> str:
+        return f"redis://:{self.password.get_secret_value()}@{self.host}:{self.port}/0"
+
+
+class RateLimit(_Part):
+    """A token bucket: ``burst`` tokens, refilled at ``per_second``."""
+
+    per_second: float = Field(gt=0)
+    burst: int = Field(ge=1)
+
+
+class GatewaySettings(_Part):
+    """The trading API and web client (``strikeflow gateway``).
+
+    Tokens are HS256 JWTs signed with ``jwt_secret``; API-key secrets are derived from
+    ``api_key_master`` (HMAC of the key id), so the database holds no usable secret. Limits
+    are token buckets in Redis, shared by every gateway process. ``tls_cert``/``tls_key``
+    turn on HTTPS. Secrets have developer defaults; a deployment sets them, e.g.
+    ``STRIKEFLOW_GATEWAY__JWT_SECRET=…``.
+    """
+
+    host: str = LOOPBACK
+    port: int = 18080
+    workers: int = Field(default=1, ge=1)
+    jwt_secret: SecretStr = SecretStr("strikeflow-gateway-dev-jwt-secret-change-me!")
+    api_key_master: SecretStr = SecretStr("strikeflow-gateway-dev-api-key-master")
+    access_ttl_s: int = Field(default=300, ge=10)
+    refresh_ttl_s: int = Field(default=7 * 24 * 3600, ge=60)
+    recv_window_ms: int = Field(default=5000, ge=100)  # a signed request's default window
+    max_recv_window_ms: int = 60_000
+    decision_timeout_s: float = 5.0  # how long an order request waits for risk's answer
+    max_body_bytes: int = 64 * 1024
+    cors_origins: tuple[str, ...] = ("http://127.0.0.1:18080", "http://localhost:18080")
+    account_limit: RateLimit = RateLimit(per_second=200, burst=400)
+    maker_limit: RateLimit = RateLimit(per_second=2000, burst=4000)  # market makers
+    ip_limit: RateLimit = RateLimit(per_second=1000, burst=2000)
+    login_user_limit: RateLimit = RateLimit(per_second=0.1, burst=5)  # logins per username
+    login_ip_limit: RateLimit = RateLimit(per_second=1, burst=30)  # logins, sign-ups per IP
+    ws_queue: int = Field(default=1000, ge=10)  # messages a slow client may have pending
+    ws_heartbeat_s: float = 15.0
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+
+    @property
+    def url(self) -> str:
+        scheme = "https" if self.tls_cert else "http"
+        return f"{scheme}://{self.host}:{self.port}"
+
+
 class LogSettings(_Part):
     """Every process logs at ``level``; ``format=json`` writes one JSON object per line."""
 
@@ -274,6 +338,8 @@ class Settings(BaseSettings):
     risk: RiskLimits = RiskLimits()
     settlement: SettlementSettings = SettlementSettings()
     prometheus: PrometheusSettings = PrometheusSettings()
+    redis: RedisSettings = RedisSettings()
+    gateway: GatewaySettings = GatewaySettings()
     log: LogSettings = LogSettings()
 
     @model_validator(mode="after")

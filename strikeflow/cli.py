@@ -647,6 +647,50 @@ def drill(short: bool, faults: tuple[str, ...], orders: int, rate: float, option
     sys.exit(run_drill(get_settings(), console, cfg))
 
 
+# --- the trading gateway -------------------------------------------------------------------
+
+@main.group(invoke_without_command=True)
+@click.pass_context
+def gateway(ctx: click.Context) -> None:
+    """Run the trading API and web client (REST, WebSocket) on STRIKEFLOW_GATEWAY__PORT."""
+    if ctx.invoked_subcommand is None:
+        from gateway.server import run
+
+        run(get_settings())
+
+
+@gateway.command("add-user")
+@click.argument("username")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--role", type=click.Choice(["trader", "market_maker", "admin"]),
+              default="trader", show_default=True)
+def gateway_add_user(username: str, password: str, role: str) -> None:
+    """Register a user with a role (admins and market makers are made here, not by the API);
+    the account id is the username, opened in the counter service."""
+    import asyncio
+
+    from cdc.config import get_cdc_config
+    from cdc.counter import CounterService
+    from gateway.users import AuthError, UserStore
+
+    settings = get_settings()
+
+    async def add() -> None:
+        store = await UserStore.open(settings)
+        try:
+            await store.register(username, password, role)  # type: ignore[arg-type]
+        finally:
+            await store.close()
+
+    try:
+        asyncio.run(add())
+    except (AuthError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    with CounterService.connect(settings, get_cdc_config(), min_size=1, max_size=1) as svc:
+        svc.open_account(username)
+    console.print(f"user {username} ({role}), account {username}")
+
+
 # --- the order database and CDC (commands in cdc/cli.py) -----------------------------------
 
 from cdc.cli import cdc as _cdc  # noqa: E402  (light: heavy imports are inside each command)

@@ -26,13 +26,15 @@ from analytics.quality import summary as quality_summary
 from analytics.query import query_rows
 from cdc import demo as cdc_demo
 from cdc.offsets import start_new_group_at_end, wait_drained
+from gateway.client import EntryReport, login_or_register, send_orders
+from gateway.server import GatewayProcess
 from infra import stack
 from infra.settings import Settings
 from sinks.search import demo_search
 from streams.kafka import end_offsets, make_consumer, make_producer, read_range
 from streams.marketdata.live import summary as market_summary
 from streams.marketdata.simulator import SimulatorConfig, default_start, publish
-from streams.matching.orderflow import ACCOUNTS, publish_orders, venue_order_flow
+from streams.matching.orderflow import ACCOUNTS, venue_order_flow
 from streams.worker_process import (
     ElasticsearchSinkProcess,
     ExporterProcess,
@@ -62,6 +64,7 @@ class _Progress:
     dead_letters: Counter[str] = field(default_factory=Counter)
     first_candle_s: float | None = None
     orders_sent: dict[str, int] = field(default_factory=dict)
+    entry: EntryReport | None = None  # the traders' answers from the gateway
     trades: int = 0
     last_trades: list[dict[str, Any]] = field(default_factory=list)
     books: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -197,6 +200,25 @@ def _event_clock(settings: Settings, seconds: int, speed: float) -> tuple[dateti
     return start, speed
 
 
+_TRADER_PASSWORD = "demo-trader-password"  # the simulated traders' gateway logins
+
+
+def _gateway_table(entry: EntryReport | None) -> Table:
+    """What the traders' orders got back from the gateway: risk's answers, and how long the
+    round trip took (WebSocket frame → risk's decision → answer)."""
+    table = Table("answers from the gateway", "count",
+                  title="the traders' orders through the gateway (WebSocket order entry)")
+    if entry is None:
+        table.add_row("no order was sent", "-")
+        return table
+    for status, count in entry.answers.most_common():
+        table.add_row(status, str(count))
+    p50, p99 = entry.percentile(0.5), entry.percentile(0.99)
+    if p50 is not None and p99 is not None:
+        table.add_row("request → answer p50 / p99", f"{p50:.1f} / {p99:.1f} ms")
+    return table
+
+
 def run_demo(settings: Settings, console: Console, seconds: int = 45, rate: float = 400.0,
              speed: float = 20.0) -> int:
     t_start = time.monotonic()
@@ -215,6 +237,7 @@ def run_demo(settings: Settings, console: Console, seconds: int = 45, rate: floa
     sink = SinkProcess(settings)
     es_sink = ElasticsearchSinkProcess(settings)
     exporter = ExporterProcess(settings)
+    gateway = GatewayProcess(settings)
     console.print(f"3/4 the worker, the ClickHouse and Elasticsearch sinks and the ops exporter, "
                   f"scraped by Prometheus at {settings.prometheus.url} (logs: {worker.log.parent})")
     try:
@@ -228,6 +251,12 @@ def run_demo(settings: Settings, console: Console, seconds: int = 45, rate: floa
     funded = fund_accounts(settings, ACCOUNTS, Decimal(5_000_000))
     console.print(f"    funded {funded} traders ({', '.join(ACCOUNTS)}) with 5,000,000 USDT each "
                   "through the order database → Debezium → risk")
+    try:
+        gateway.start()
+    except Exception:
+        for process in (worker, sink, es_sink, exporter):
+            process.stop()
+        raise
     consumer = _watch(settings)
     progress = _Progress()
     start, speed = _event_clock(settings, seconds, speed)
@@ -244,10 +273,19 @@ def run_demo(settings: Settings, console: Console, seconds: int = 45, rate: floa
     flow = venue_order_flow(int(order_rate * seconds), cfg.seed, order_rate)
     console.print(f"    and {len(flow)} orders for BTC-USDT and ETH-USDT at {order_rate:.0f}/s "
                   "(limit, market, cancels, amends) through pre-trade risk into matching")
-    orders = threading.Thread(
-        target=lambda: publish_orders(make_producer(settings), flow, order_rate,
-                                      progress=progress.orders_sent.update,
-                                      topic="orders.requests"), daemon=True)
+    # The traders log in to the gateway and send their orders over its WebSocket: every
+    # order is authenticated, rate-limited and answered with risk's decision.
+    tokens = {account: login_or_register(gateway.url, account, _TRADER_PASSWORD)["access_token"]
+              for account in ACCOUNTS}
+    console.print(f"    the traders log in to the gateway at {gateway.url} (web client there, "
+                  f"OpenAPI at {gateway.url}/docs) and send their orders over its WebSocket")
+
+    def _trade() -> None:
+        progress.entry = send_orders(
+            gateway.url, tokens, flow, order_rate,
+            progress=lambda r: progress.orders_sent.update(orders=r.sent))
+
+    orders = threading.Thread(target=_trade, daemon=True)
     t0 = time.monotonic()
     feeder.start()
     orders.start()
@@ -294,6 +332,8 @@ def run_demo(settings: Settings, console: Console, seconds: int = 45, rate: floa
         console.print(prometheus_view(settings))
         console.print(health_view(settings, groups=[
             settings.worker.app_id, "strikeflow-sink-clickhouse", settings.elasticsearch.group_id]))
+        console.print(_gateway_table(progress.entry))
+        gateway.stop()
         worker.stop()
         exporter.stop()
         es_sink.stop()

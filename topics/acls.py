@@ -25,7 +25,8 @@ from infra.kafka_security import Role
 from infra.settings import Settings
 from topics.catalogue import CATALOGUE, by_name
 
-__all__ = ["ANALYTIC_TOPICS", "CLICKHOUSE_SINK_GROUP", "FEED_TOPICS", "SEARCH_TOPICS",
+__all__ = ["ANALYTIC_TOPICS", "CLICKHOUSE_SINK_GROUP", "FEED_TOPICS", "GATEWAY_TOPICS",
+           "SEARCH_TOPICS",
            "apply_acls", "catalogue_grants"]
 
 #: What venue feeds publish; the other ``md.*`` topics are the worker's outputs.
@@ -39,6 +40,9 @@ ANALYTIC_TOPICS = (
     *(spec.dead_letter for spec in CATALOGUE if spec.dead_letter),
 )
 SEARCH_TOPICS = ("orders.events", "risk.alerts", "settlement.results", "trades")
+#: What the trading gateway reads to answer traders and feed its WebSocket channels.
+GATEWAY_TOPICS = ("orders.events", "trades", "md.book", "md.index", "md.marks", "positions",
+                  "risk.alerts", "accounts.activity")
 CLICKHOUSE_SINK_GROUP = "strikeflow-sink-clickhouse"
 
 _T, _G, _TX = ResourceType.TOPIC, ResourceType.GROUP, ResourceType.TRANSACTIONAL_ID
@@ -83,11 +87,17 @@ def catalogue_grants(settings: Settings) -> list[Grant]:
     analyst = sec.principal(Role.ANALYST)
     out += each(analyst, _T, _topics(ANALYTIC_TOPICS), _LIT, READ)
     out += each(analyst, _G, [sec.analyst_group_prefix], _PRE, READ)
+    # The gateway publishes traders' orders (as the order producers do) and reads back
+    # decisions, fills and market data; it never writes past risk.
+    gateway = sec.principal(Role.GATEWAY)
+    out += each(gateway, _T, _topics(("orders.requests",)), _LIT, WRITE)
+    out += each(gateway, _T, _topics(GATEWAY_TOPICS), _LIT, READ)
+    out += each(gateway, _G, [sec.gateway_group_prefix], _PRE, READ)
     return sorted(set(out))
 
 
 _MANAGED = (Role.WORKER, Role.ORDER_PRODUCER, Role.MARKETDATA_FEED, Role.CLICKHOUSE_SINK,
-            Role.SEARCH_SINK, Role.ANALYST)
+            Role.SEARCH_SINK, Role.ANALYST, Role.GATEWAY)
 
 
 def apply_acls(settings: Settings, admin: AdminClient | None = None) -> SecurityReport | None:

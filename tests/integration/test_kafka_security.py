@@ -64,10 +64,13 @@ def test_the_broker_config_denies_what_no_acl_allows(tmp_path: Path) -> None:
     assert args.count("--add-scram") == 2 and "name=strikeflow-broker" in args[1]
 
 
-def test_an_order_producer_writes_orders_requests_and_nothing_else(stack: Settings) -> None:
-    producer = make_producer(stack, Role.ORDER_PRODUCER)
+@pytest.mark.parametrize("role", [Role.ORDER_PRODUCER, Role.GATEWAY])
+def test_an_order_producer_writes_orders_requests_and_nothing_else(stack: Settings,
+                                                                   role: Role) -> None:
+    """Order producers and the trading gateway: past risk, nothing can be written."""
+    producer = make_producer(stack, role)
     assert _produce(producer, "orders.requests") is None
-    for topic in ("orders.commands", "ledger"):
+    for topic in ("orders.commands", "ledger", "accounts.activity"):
         err = _produce(producer, topic)
         assert err is not None and err.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED, topic
 

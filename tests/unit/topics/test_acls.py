@@ -52,3 +52,19 @@ def test_security_off_gives_plain_clients(tmp_path: Path) -> None:
         "strikeflow-order-producer")
     assert settings.kafka.client_config(Role.ADMIN) == {
         "bootstrap.servers": settings.kafka.bootstrap_servers}
+
+
+def test_the_gateway_writes_only_orders_requests_and_reads_what_traders_see(
+        tmp_path: Path) -> None:
+    from topics.acls import GATEWAY_TOPICS
+
+    settings = Settings(data_dir=tmp_path)
+    gateway = settings.kafka.security.principal(Role.GATEWAY)
+    mine = [g for g in catalogue_grants(settings) if g.principal == gateway]
+    written = {g.name for g in mine if g.operation == AclOperation.WRITE}
+    read = {g.name for g in mine if g.resource == ResourceType.TOPIC
+            and g.operation == AclOperation.READ}
+    assert written == {"orders.requests"}
+    assert read == set(GATEWAY_TOPICS)
+    assert "orders.commands" not in read | written and "ledger" not in written
+    assert all(g.allow for g in mine)

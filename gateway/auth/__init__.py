@@ -1,0 +1,1 @@
+"""Authentication primitives: password hashes, JWTs, signed requests. Pure code."""

@@ -1,0 +1,1 @@
+"""The REST routes, one module per area; :mod:`gateway.app` mounts them under ``/api/v1``."""

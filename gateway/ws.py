@@ -1,0 +1,186 @@
+"""The WebSocket endpoint ``/ws``: public and private channels, heartbeats, order entry.
+
+Client → server (JSON text frames):
+
+* ``{"op": "auth", "token": "<access token>"}`` — private channels and order entry need it
+  (or ``/ws?token=…`` when connecting);
+* ``{"op": "subscribe", "channels": ["book.BTC-USDT", "orders"], "since": {"orders": 41}}``
+  — public: ``book.<symbol>`` (snapshot, then deltas), ``trades.<symbol>``,
+  ``ticker.<symbol>``, ``index.<BTC|ETH>``, ``marks.<BTC|ETH>``; private: ``orders``,
+  ``fills``, ``positions``, ``notifications``. ``since`` resumes after a reconnect from the
+  last ``seq`` seen;
+* ``{"op": "unsubscribe", "channels": [...]}``, ``{"op": "ping"}``;
+* ``{"op": "place" | "amend" | "cancel", "id": "<yours>", ...}`` — the REST bodies, answered
+  with ``{"op": "result", "id": …, "http_status": …, …}``.
+
+Server → client: ``{"channel", "type": "snapshot" | "update", "seq", "data"}``,
+``{"type": "resync"}`` (updates were dropped for a slow client; snapshots follow),
+``{"op": "heartbeat"}`` every ``ws_heartbeat_s``; a client silent for three heartbeats is
+closed (1001).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import time
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, HTTPException, WebSocket, WebSocketDisconnect
+from pydantic import ValidationError
+
+from gateway.context import Gateway
+from gateway.feed import Client
+from gateway.routes.orders import (
+    Amend,
+    PlaceOrder,
+    amend_command,
+    cancel_command,
+    place_command,
+    submit_command,
+)
+from gateway.security import Caller, bearer_caller, rate_limited
+
+__all__ = ["router"]
+
+router = APIRouter()
+
+PRIVATE = ("orders", "fills", "positions", "notifications")
+PUBLIC = re.compile(r"^(book|trades|ticker)\.[A-Z0-9]{2,10}-[A-Z0-9-]{2,40}$|"
+                    r"^(index|marks)\.(BTC|ETH)$")
+MAX_FRAME = 16 * 1024
+
+
+class _Session:
+    def __init__(self, ws: WebSocket, gw: Gateway) -> None:
+        self.ws = ws
+        self.gw = gw
+        self.client = Client(gw.settings.gateway.ws_queue)
+        self.who: Caller | None = None
+        self.last_heard = time.monotonic()
+        self.tasks: set[asyncio.Task[Any]] = set()
+
+    async def reply(self, message: dict[str, Any]) -> None:
+        if not self.client.offer(message):
+            self.gw.hub._resync(self.client)
+
+    async def handle(self, raw: str) -> None:
+        if len(raw) > MAX_FRAME:
+            return await self.reply({"op": "error", "error": "frame too large"})
+        try:
+            msg = orjson.loads(raw)
+            op = msg["op"]
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            return await self.reply({"op": "error", "error": "expected a JSON object with op"})
+        if op == "ping":
+            return await self.reply({"op": "pong"})
+        if op == "auth":
+            return await self.auth(str(msg.get("token", "")))
+        if op == "subscribe":
+            return await self.subscribe(msg.get("channels") or [], msg.get("since") or {})
+        if op == "unsubscribe":
+            for name in msg.get("channels") or []:
+                self.gw.hub.unsubscribe(self.client, self._internal(str(name)) or "")
+            return await self.reply({"op": "unsubscribed", "channels": msg.get("channels")})
+        if op in ("place", "amend", "cancel"):
+            task = asyncio.create_task(self.order(op, msg))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+            return None
+        return await self.reply({"op": "error", "error": f"unknown op {op!r}"})
+
+    async def auth(self, token: str) -> None:
+        try:
+            self.who = await bearer_caller(self.gw, token)
+        except HTTPException as exc:
+            return await self.reply({"op": "error", "error": exc.detail})
+        self.client.account = self.who.account
+        await self.reply({"op": "authenticated", "account": self.who.account})
+
+    def _internal(self, name: str) -> str | None:
+        if name in PRIVATE:
+            return f"{name}:{self.who.account}" if self.who else None
+        return name if PUBLIC.match(name) else None
+
+    async def subscribe(self, channels: list[Any], since: dict[str, Any]) -> None:
+        done, refused = [], []
+        for name in channels[:50]:
+            name = str(name)
+            internal = self._internal(name)
+            if internal is None:
+                refused.append(name)
+                continue
+            seq = since.get(name)
+            self.gw.hub.subscribe(self.client, internal, shown=name,
+                                  since=seq if isinstance(seq, int) else None)
+            done.append(name)
+        await self.reply({"op": "subscribed", "channels": done, "refused": refused})
+
+    async def order(self, op: str, msg: dict[str, Any]) -> None:
+        rid = msg.get("id")
+        if self.who is None:
+            return await self.reply({"op": "result", "id": rid, "http_status": 401,
+                                     "error": "auth first"})
+        try:
+            g = self.gw.settings.gateway
+            limit = g.maker_limit if self.who.role in ("market_maker", "admin") \
+                else g.account_limit
+            await rate_limited(self.gw, f"account:{self.who.account}", limit)
+            body = {k: v for k, v in msg.items() if k not in ("op", "id")}
+            if op == "place":
+                command = place_command(self.who, PlaceOrder.model_validate(body))
+            elif op == "amend":
+                cid = body.pop("client_order_id", "")
+                amend = Amend.model_validate(body)
+                command = amend_command(self.who, str(cid), amend)
+            else:
+                command = cancel_command(self.who, str(body.get("client_order_id", "")),
+                                         str(body.get("symbol", "")))
+            status, answer = await submit_command(self.gw, command)
+        except ValidationError as exc:
+            status, answer = 422, {"error": [{"loc": e["loc"], "msg": e["msg"]}
+                                             for e in exc.errors()]}
+        except HTTPException as exc:
+            status, answer = exc.status_code, {"error": exc.detail}
+        await self.reply({"op": "result", "id": rid, "http_status": status, **answer})
+
+    async def writer(self) -> None:
+        while True:
+            message = await self.client.queue.get()
+            await self.ws.send_text(orjson.dumps(message, default=str).decode())
+
+    async def heartbeat(self) -> None:
+        period = self.gw.settings.gateway.ws_heartbeat_s
+        while True:
+            await asyncio.sleep(period)
+            if time.monotonic() - self.last_heard > 3 * period:
+                await self.ws.close(1001, "no message for three heartbeats")
+                return
+            await self.reply({"op": "heartbeat", "ts": time.time()})
+
+
+@router.websocket("/ws")
+async def websocket(ws: WebSocket) -> None:
+    gw: Gateway = ws.app.state.gateway
+    await ws.accept()
+    session = _Session(ws, gw)
+    if token := ws.query_params.get("token"):
+        await session.auth(token)
+    writer = asyncio.create_task(session.writer())
+    beat = asyncio.create_task(session.heartbeat())
+    try:
+        while True:
+            raw = await ws.receive_text()
+            session.last_heard = time.monotonic()
+            await session.handle(raw)
+    except (WebSocketDisconnect, RuntimeError):
+        pass
+    finally:
+        gw.hub.unsubscribe(session.client)
+        for task in (writer, beat, *session.tasks):
+            task.cancel()
+        for task in (writer, beat):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
