@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
@@ -22,6 +23,7 @@ from infra.settings import Settings, get_settings
 
 __all__ = ["create_app"]
 
+log = structlog.get_logger(__name__)
 WEB = Path(__file__).with_name("web")
 API = "/api/v1"
 
@@ -107,6 +109,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")}
                   for e in exc.errors()]
         return JSONResponse({"detail": errors}, status_code=422)
+
+    @app.exception_handler(Exception)
+    async def crashed(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("request failed", path=request.url.path)
+        return JSONResponse({"detail": "internal error"}, status_code=500)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz(request: Request) -> dict[str, Any]:

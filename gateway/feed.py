@@ -8,7 +8,7 @@ ring no longer reaches back; otherwise it gets the snapshot (or the recent histo
 Each client has a bounded queue. Publishing never waits: when a client's queue is full, its
 queue is emptied and every channel it follows is re-sent as a snapshot (``resync``) — the slow
 client catches up from the current state, and nobody else is held back. Pure asyncio: no
-Kafka, no web framework.
+Kafka, no web framework (only the resync counter of :mod:`infra.metrics`).
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from infra.metrics import GATEWAY_WS_RESYNCS
 
 __all__ = ["Channel", "Client", "Hub"]
 
@@ -92,7 +94,7 @@ class Hub:
         for client in list(chan.clients):
             shown = client.channels.get(name, name)
             if not client.offer({"channel": shown, "type": "update", "seq": seq, "data": data}):
-                self._resync(client)
+                self.resync(client)
         return seq
 
     def subscribe(self, client: Client, name: str, shown: str | None = None,
@@ -107,7 +109,7 @@ class Hub:
             messages = [m | {"channel": shown or name} for m in chan.first_messages()]
         for message in messages:
             if not client.offer(message):
-                self._resync(client)
+                self.resync(client)
                 return
 
     def unsubscribe(self, client: Client, name: str | None = None) -> None:
@@ -118,9 +120,10 @@ class Hub:
                 chan.clients.discard(client)
             client.channels.pop(n, None)
 
-    def _resync(self, client: Client) -> None:
+    def resync(self, client: Client) -> None:
         """Empty a slow client's queue and give it each channel's current state."""
         client.resyncs += 1
+        GATEWAY_WS_RESYNCS.inc()
         while not client.queue.empty():
             client.queue.get_nowait()
             client.dropped += 1

@@ -66,7 +66,8 @@ class LiveViews:
                 "last_price": book.get("last_price"), "ts": book.get("ts")}
 
     def open_orders(self, account: str) -> list[dict[str, Any]]:
-        return [o for o in self.orders.get(account, {}).values() if o["status"] in OPEN_KINDS]
+        return [o for o in self.orders.get(account, {}).values()
+                if o.get("status") in OPEN_KINDS]
 
     def underlying_marks(self, underlying: str) -> list[dict[str, Any]]:
         return [m for s, m in sorted(self.marks.items()) if s.startswith(underlying + "-")]
@@ -146,6 +147,14 @@ class LiveViews:
             return
         orders = self.orders[account]
         order = orders.get(cid)
+        kind = rec["kind"]
+        chan = f"orders:{account}"
+        self.hub.channel(chan, lambda: self.open_orders(account), ring_size=500)
+        if order is None and kind == "command_rejected":  # a cancel/amend of no known order
+            self.hub.publish(chan, {"client_order_id": cid, "symbol": rec["symbol"],
+                                    "event": kind, "reason_code": rec.get("reason_code"),
+                                    "reason": rec.get("reason"), "event_id": rec.get("event_id")})
+            return
         if order is None:
             if len(orders) >= _MAX_ORDERS:
                 for key in [k for k, o in orders.items() if o["status"] not in OPEN_KINDS][
@@ -153,7 +162,6 @@ class LiveViews:
                     del orders[key]
             order = orders[cid] = {"client_order_id": cid, "symbol": rec["symbol"],
                                    "filled_qty": "0"}
-        kind = rec["kind"]
         if kind != "command_rejected":
             order["status"] = kind
         for key in ("order_id", "side", "order_type", "time_in_force", "price", "qty",
@@ -170,9 +178,7 @@ class LiveViews:
             self.hub.channel(f"fills:{account}", ring_size=500)
             self.hub.publish(f"fills:{account}", fill)
         order["updated"] = rec.get("ts_event")
-        self.hub.channel(f"orders:{account}", lambda: self.open_orders(account), ring_size=500)
-        self.hub.publish(f"orders:{account}", {**order, "event": kind,
-                                               "event_id": rec.get("event_id")})
+        self.hub.publish(chan, {**order, "event": kind, "event_id": rec.get("event_id")})
 
     def _position(self, rec: dict[str, Any]) -> None:
         account, symbol = rec["account"], rec["symbol"]

@@ -42,6 +42,7 @@ from gateway.routes.orders import (
     submit_command,
 )
 from gateway.security import Caller, bearer_caller, rate_limited
+from infra.metrics import GATEWAY_ORDERS, GATEWAY_WS_CLIENTS
 
 __all__ = ["router"]
 
@@ -64,7 +65,7 @@ class _Session:
 
     async def reply(self, message: dict[str, Any]) -> None:
         if not self.client.offer(message):
-            self.gw.hub._resync(self.client)
+            self.gw.hub.resync(self.client)
 
     async def handle(self, raw: str) -> None:
         if len(raw) > MAX_FRAME:
@@ -139,6 +140,7 @@ class _Session:
                 command = cancel_command(self.who, str(body.get("client_order_id", "")),
                                          str(body.get("symbol", "")))
             status, answer = await submit_command(self.gw, command)
+            GATEWAY_ORDERS.labels("websocket", str(status)).inc()
         except ValidationError as exc:
             status, answer = 422, {"error": [{"loc": e["loc"], "msg": e["msg"]}
                                              for e in exc.errors()]}
@@ -168,6 +170,7 @@ async def websocket(ws: WebSocket) -> None:
     session = _Session(ws, gw)
     if token := ws.query_params.get("token"):
         await session.auth(token)
+    GATEWAY_WS_CLIENTS.inc()
     writer = asyncio.create_task(session.writer())
     beat = asyncio.create_task(session.heartbeat())
     try:
@@ -178,6 +181,7 @@ async def websocket(ws: WebSocket) -> None:
     except (WebSocketDisconnect, RuntimeError):
         pass
     finally:
+        GATEWAY_WS_CLIENTS.dec()
         gw.hub.unsubscribe(session.client)
         for task in (writer, beat, *session.tasks):
             task.cancel()

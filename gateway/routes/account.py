@@ -13,10 +13,10 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from analytics.query import QueryError
 from cdc.domain import CounterError
 from gateway import history
 from gateway.context import Gateway
+from gateway.routes import read_history
 from gateway.security import Caller, caller, gateway
 
 __all__ = ["router"]
@@ -48,13 +48,6 @@ def _json(obj: Any) -> dict[str, Any]:
                 not isinstance(v, bool | int | str) else v) for k, v in out.items()}
 
 
-async def _history(fn: Any, *args: Any) -> Any:
-    try:
-        return await asyncio.to_thread(fn, *args)
-    except QueryError as exc:
-        raise HTTPException(503, f"analytics store unavailable: {exc}") from None
-
-
 async def _counter(fn: Any, *args: Any) -> Any:
     try:
         return await asyncio.to_thread(fn, *args)
@@ -67,7 +60,7 @@ async def fills(symbol: str | None = Query(default=None, pattern=r"^[A-Z0-9-]{3,
                 limit: int = Query(default=100, ge=1, le=1000), who: Caller = Depends(caller),
                 gw: Gateway = Depends(gateway)) -> list[dict[str, Any]]:
     """The caller's executions, newest first (ClickHouse)."""
-    return await _history(history.fills, gw.settings, who.account, symbol, limit)
+    return await read_history(history.fills, gw.settings, who.account, symbol, limit)
 
 
 @router.get("/positions")
@@ -82,7 +75,7 @@ async def balances(who: Caller = Depends(caller), gw: Gateway = Depends(gateway)
                    ) -> dict[str, Any]:
     """USDT in the venue's ledger (deposits, trades, fees, premiums, payouts) and the USDT
     wallet of the counter service (for simplified options)."""
-    ledger = await _history(history.balance, gw.settings, who.account)
+    ledger = await read_history(history.balance, gw.settings, who.account)
     wallet = await _counter(gw.counter.balance, who.account)
     return {"asset": "USDT", "ledger": format(ledger["balance"], "f"),
             "net_deposits": format(ledger["net_deposits"], "f"),
@@ -94,7 +87,7 @@ async def portfolio(who: Caller = Depends(caller), gw: Gateway = Depends(gateway
                     ) -> dict[str, Any]:
     """Realized and unrealized PnL over the positions, equity and total return on what was
     paid in: ``(ledger balance + unrealized) / net deposits - 1``."""
-    ledger = await _history(history.balance, gw.settings, who.account)
+    ledger = await read_history(history.balance, gw.settings, who.account)
     positions = list(gw.views.positions.get(who.account, {}).values())
     realized = sum((Decimal(str(p["realized_pnl"])) for p in positions), Decimal(0))
     unrealized = sum((Decimal(str(p["unrealized_pnl"])) for p in positions), Decimal(0))
@@ -117,7 +110,7 @@ async def statement(start: date | None = Query(default=None, alias="from"),
     end = end or datetime.now(UTC).date()
     if start and start > end:
         raise HTTPException(422, "from is after to")
-    body = await _history(history.statement_csv, gw.settings, who.account, start, end)
+    body = await read_history(history.statement_csv, gw.settings, who.account, start, end)
     return Response(body, media_type="text/csv", headers={
         "Content-Disposition": f'attachment; filename="statement-{who.account}-{end}.csv"'})
 

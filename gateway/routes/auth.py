@@ -159,7 +159,7 @@ async def totp_setup(who: Caller = Depends(caller),
     import pyotp
 
     secret = await gw.users.totp_setup(who.username)
-    uri = pyotp.TOTP(secret).provisioning_uri(who.username, issuer_name="StrikeFlow")
+    uri = pyotp.TOTP(secret).provisioning_uri(name=who.username, issuer_name="StrikeFlow")
     return {"secret": secret, "uri": uri}
 
 

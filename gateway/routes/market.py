@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
 
-from analytics.query import QueryError
 from gateway import history
 from gateway.context import Gateway, venue_now
+from gateway.routes import read_history
 from gateway.security import gateway, limit_ip
 from streams.listing import venue_catalogue
 
@@ -63,10 +62,9 @@ async def candles(symbol: str = SYMBOL, interval: Literal["1m", "5m", "15m", "1h
                   limit: int = Query(default=120, ge=1, le=1000),
                   gw: Gateway = Depends(gateway)) -> list[dict[str, Any]]:
     """Candle history from ClickHouse, oldest first."""
-    try:
-        return await asyncio.to_thread(history.candles, gw.settings, symbol, interval, limit)
-    except QueryError as exc:
-        raise HTTPException(503, f"analytics store unavailable: {exc}") from None
+    rows: list[dict[str, Any]] = await read_history(history.candles, gw.settings, symbol,
+                                                    interval, limit)
+    return rows
 
 
 @router.get("/index/{underlying}")

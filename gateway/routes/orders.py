@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from gateway import history
 from gateway.bridge import PublishError
 from gateway.context import Gateway, venue_now
+from gateway.routes import read_history
 from gateway.security import Caller, caller, gateway
 from topics.contracts import AmendOrder, CancelOrder, MassCancel, SubmitOrder
 
@@ -152,7 +153,7 @@ async def orders(status: Literal["open", "all"] = "open", symbol: Symbol | None 
     if status == "open":
         live = gw.views.open_orders(who.account)
         return [o for o in live if symbol is None or o["symbol"] == symbol][:limit]
-    return await asyncio.to_thread(history.orders, gw.settings, who.account, symbol, limit)
+    return await read_history(history.orders, gw.settings, who.account, symbol, limit)
 
 
 @router.get("/orders/{client_order_id}")
@@ -161,7 +162,7 @@ async def order(client_order_id: ClientOrderId, who: Caller = Depends(caller),
     live = gw.views.orders.get(who.account, {}).get(client_order_id)
     if live is not None:
         return live
-    found = await asyncio.to_thread(history.order, gw.settings, who.account, client_order_id)
+    found = await read_history(history.order, gw.settings, who.account, client_order_id)
     if found is None:
         raise HTTPException(404, "no such order of yours")
     return found

@@ -35,6 +35,7 @@ from topics.catalogue import by_name
 from topics.contracts import FundsTransferred
 
 PASSWORD = "correct horse battery"
+ACCOUNT_LIMIT = {"per_second": 50, "burst": 100}
 
 
 def free_port() -> int:
@@ -60,8 +61,10 @@ class Venue:
     group: str  # the worker's consumer group (its app id)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def venue(stack: Settings) -> Iterator[Venue]:
+    """Per package, not per session: the worker must be gone before other packages' tests,
+    whose orders it would otherwise answer from another listing."""
     migrate(stack)
     base = "GW" + tag(4)
     env = {"STRIKEFLOW_WORKER__AGENTS": '["streams.risk", "streams.matching", "streams.ledger"]',
@@ -71,11 +74,14 @@ def venue(stack: Settings) -> Iterator[Venue]:
                                        "orders.commands", "orders.events"))
     worker = WorkerProcess(stack, app_id, free_port(), env=env)
     worker.start()
-    # One loopback address for every test: a generous per-IP sign-up budget (the per-user
-    # login limit stays as deployed).
+    # One loopback address for every test: a generous per-IP budget (the per-user login
+    # limit stays as deployed), and a per-account bucket small enough that a burst from one
+    # test client overflows it.
     gw = GatewayProcess(stack, free_port(), env={
         "STRIKEFLOW_MATCHING__EXTRA_SPOT_BASES": json.dumps([base]),
-        "STRIKEFLOW_GATEWAY__LOGIN_IP_LIMIT": '{"per_second": 50, "burst": 500}'})
+        "STRIKEFLOW_GATEWAY__LOGIN_IP_LIMIT": '{"per_second": 50, "burst": 500}',
+        "STRIKEFLOW_GATEWAY__IP_LIMIT": '{"per_second": 5000, "burst": 5000}',
+        "STRIKEFLOW_GATEWAY__ACCOUNT_LIMIT": json.dumps(ACCOUNT_LIMIT)})
     try:
         gw.start()
         yield Venue(stack, f"{base}-USDT", gw.url, gw, app_id)

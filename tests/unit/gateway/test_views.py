@@ -73,3 +73,12 @@ def test_an_older_position_does_not_replace_a_newer_one() -> None:
     views.apply("positions", pos)
     views.apply("positions", pos | {"qty": "9", "seq": 6})
     assert views.positions["acc-a"]["BTC-USDT"]["qty"] == "1"
+
+
+def test_a_rejected_cancel_of_an_unknown_order_keeps_no_order() -> None:
+    hub = Hub()
+    views = LiveViews(hub)
+    views.apply("orders.events", _event("command_rejected", reason_code=1002, reason="unknown"))
+    assert views.orders["acc-a"] == {} and views.open_orders("acc-a") == []
+    (update,) = [d for _, d in hub.channels["orders:acc-a"].ring]
+    assert update["event"] == "command_rejected" and update["reason_code"] == 1002
