@@ -26,6 +26,11 @@ def run(settings: Settings) -> None:
 
     g = settings.gateway
     serve(settings.data_dir, f"gateway-{os.getpid()}")
+    # uvicorn re-raises the SIGTERM/SIGINT it caught once it has shut down; with the default
+    # action the process would die before atexit removes its Prometheus target (which then
+    # reads as a process down). Exit normally instead.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: sys.exit(0))
     uvicorn.run(create_app(settings), host=g.host, port=g.port,
                 log_config=logging_config(settings.log.level, settings.log.format),
                 ssl_certfile=str(g.tls_cert) if g.tls_cert else None,
