@@ -48,6 +48,10 @@ class GatewayProcess:
         self.settings = settings.model_copy(update={
             "gateway": settings.gateway.model_copy(update={"port": port})})
         self.env = {**os.environ, **(env or {}), "STRIKEFLOW_GATEWAY__PORT": str(port)}
+        g = self.settings.gateway
+        if g.tls_cert and g.tls_key:  # settings given in code reach the child too
+            self.env |= {"STRIKEFLOW_GATEWAY__TLS_CERT": str(g.tls_cert),
+                         "STRIKEFLOW_GATEWAY__TLS_KEY": str(g.tls_key)}
         name = "gateway" if port == settings.gateway.port else f"gateway-{port}"
         self.log = settings.data_dir / "logs" / f"{name}.log"
         self.proc: subprocess.Popen[bytes] | None = None
