@@ -43,9 +43,12 @@ class Channel:
         return self.seq
 
     def since(self, seq: int) -> list[tuple[int, Any]] | None:
-        """The updates after ``seq``, or None when the ring no longer reaches back."""
-        if seq >= self.seq:
+        """The updates after ``seq``, or None when the ring no longer reaches back — or when
+        ``seq`` is ahead of the channel (this gateway restarted and numbers from 0 again)."""
+        if seq == self.seq:
             return []
+        if seq > self.seq:
+            return None
         if not self.ring or self.ring[0][0] > seq + 1:
             return None
         return [(s, d) for s, d in self.ring if s > seq]
@@ -85,6 +88,9 @@ class Hub:
         chan = self.channels.get(name)
         if chan is None:
             chan = self.channels[name] = Channel(name, snapshot, ring_size)
+        elif snapshot is not None and chan.snapshot is None:
+            # a client subscribed before the first update made the channel: now it has state
+            chan.snapshot, chan.ring_size = snapshot, ring_size
         return chan
 
     def publish(self, name: str, data: Any) -> int:

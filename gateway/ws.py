@@ -28,6 +28,7 @@ import time
 from typing import Any
 
 import orjson
+import structlog
 from fastapi import APIRouter, HTTPException, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 
@@ -47,6 +48,7 @@ from infra.metrics import GATEWAY_ORDERS, GATEWAY_WS_CLIENTS
 __all__ = ["router"]
 
 router = APIRouter()
+log = structlog.get_logger(__name__)
 
 PRIVATE = ("orders", "fills", "positions", "notifications")
 PUBLIC = re.compile(r"^(book|trades|ticker)\.[A-Z0-9]{2,10}-[A-Z0-9-]{2,40}$|"
@@ -177,7 +179,11 @@ async def websocket(ws: WebSocket) -> None:
         while True:
             raw = await ws.receive_text()
             session.last_heard = time.monotonic()
-            await session.handle(raw)
+            try:
+                await session.handle(raw)
+            except Exception:  # one bad frame or view must not cost the client its socket
+                log.exception("websocket message failed")
+                await session.reply({"op": "error", "error": "internal error"})
     except (WebSocketDisconnect, RuntimeError):
         pass
     finally:

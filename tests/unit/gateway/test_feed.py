@@ -73,3 +73,25 @@ def test_private_channels_are_shown_under_the_name_the_client_used() -> None:
     hub.unsubscribe(client)
     hub.publish("orders:acc-a", {"client_order_id": "c2"})
     assert drain(client) == []
+
+
+def test_a_channel_subscribed_before_its_first_update_still_gets_snapshots() -> None:
+    hub = Hub()
+    early = Client(10)
+    hub.subscribe(early, "book.X")  # nothing published yet: no state known
+    state = {"bids": [["1", "1"]]}
+    hub.channel("book.X", lambda: state)  # the view creates it with its snapshot
+    hub.publish("book.X", {"delta": 1})
+    late = Client(10)
+    hub.subscribe(late, "book.X")
+    assert late.queue.get_nowait()["data"] == state
+
+
+def test_a_client_ahead_of_a_restarted_gateway_gets_a_snapshot() -> None:
+    hub = Hub()
+    hub.channel("trades.X")
+    hub.publish("trades.X", {"n": 1})
+    client = Client(10)
+    hub.subscribe(client, "trades.X", since=500)  # seen before the restart
+    (msg,) = drain(client)
+    assert msg["type"] == "snapshot" and msg["data"] == [{"n": 1}]
