@@ -2,12 +2,14 @@
 
 A maker rests a sell over the API; a second trader logs in through the page, sees the level in
 the live book, buys it with the order form, and the page shows the answer, the fill and the
-position. Screenshots of the login page and of the trading screen after the fill go to
-``docs/screenshots/`` (the README shows them).
+position. Screenshots of the login page and of the trading screen after the fill go to the
+test's temporary directory, or to ``docs/screenshots/`` (the README's) with
+``STRIKEFLOW_SCREENSHOTS=1``, so that a test run leaves the work tree as it was.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import uuid
 from collections.abc import Callable, Iterator
@@ -25,7 +27,7 @@ pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.redis, pytest
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-SHOTS = Path(__file__).resolve().parents[3] / "docs" / "screenshots"
+README_SHOTS = Path(__file__).resolve().parents[3] / "docs" / "screenshots"
 TIMEOUT_MS = 30_000
 TICK = Decimal("0.01")  # the test instrument is listed on BTC's grid
 QTY = Decimal("0.25")
@@ -94,7 +96,8 @@ def _level(page: Page, side: str, price: Decimal) -> Locator:
 
 
 def test_a_trader_buys_a_resting_ask_through_the_page(
-        venue: Venue, trader: Callable[..., Trader], page: Page) -> None:
+        venue: Venue, trader: Callable[..., Trader], page: Page, tmp_path: Path) -> None:
+    shots = README_SHOTS if os.environ.get("STRIKEFLOW_SCREENSHOTS") else tmp_path
     buyer, maker = trader(), trader()
     price, step = _free_price(maker, venue.symbol)
     price_text = format(price, "f")  # the page shows prices on the instrument's tick
@@ -104,13 +107,13 @@ def test_a_trader_buys_a_resting_ask_through_the_page(
         for k in range(1, 5):
             _rest(maker, venue.symbol, "sell", Decimal("0.1") * k, price + k * step)
             _rest(maker, venue.symbol, "buy", Decimal("0.15") * k, price - k * step)
-        _trade_through_the_page(venue, buyer, page, price, price_text, step)
+        _trade_through_the_page(venue, buyer, page, price, price_text, step, shots)
     finally:
         maker.http.delete("/api/v1/orders", params={"symbol": venue.symbol})
 
 
 def _trade_through_the_page(venue: Venue, buyer: Trader, page: Page, price: Decimal,
-                            price_text: str, step: Decimal) -> None:
+                            price_text: str, step: Decimal, shots: Path) -> None:
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
 
@@ -127,8 +130,8 @@ def _trade_through_the_page(venue: Venue, buyer: Trader, page: Page, price: Deci
     expect(page.locator("#login-submit")).to_be_visible()
     expect(page.locator("#trade-view")).to_be_hidden()
     page.fill("#login-username", buyer.username)
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / "web-client-login.png"))
+    shots.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(shots / "web-client-login.png"))
 
     # A wrong password is refused on the page, and the page stays on the login form.
     page.fill("#login-password", "not the password")
@@ -202,7 +205,7 @@ def _trade_through_the_page(venue: Venue, buyer: Trader, page: Page, price: Deci
     expect(mine).to_contain_text(format(bid, "f"))
     expect(_level(page, "bids", bid)).to_have_count(1)
 
-    page.screenshot(path=str(SHOTS / "web-client-trading.png"))
+    page.screenshot(path=str(shots / "web-client-trading.png"))
 
     # The connection drops: the page reconnects, resumes where it was, and keeps following.
     status = page.locator("#ws-status")
@@ -219,5 +222,5 @@ def _trade_through_the_page(venue: Venue, buyer: Trader, page: Page, price: Deci
         "cancelled")
 
     for shot in ("web-client-login.png", "web-client-trading.png"):
-        assert (SHOTS / shot).stat().st_size < 300_000, f"{shot} is over 300 KB"
+        assert (shots / shot).stat().st_size < 300_000, f"{shot} is over 300 KB"
     assert not errors, errors
