@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from cdc.config import get_cdc_config
 from cdc.counter import CounterService
@@ -42,8 +42,11 @@ class Gateway:
         self.views = LiveViews(self.hub)
         self.issuer = TokenIssuer(g.jwt_secret.get_secret_value(), g.access_ttl_s,
                                   g.refresh_ttl_s)
-        self.redis: Redis = Redis.from_url(self.settings.redis.url, socket_timeout=5,
-                                           decode_responses=True)
+        # A blocking pool: under a burst requests wait for a connection (bounded) instead of
+        # failing with MaxConnectionsError as redis-py's default pool does past 100.
+        self.redis: Redis = Redis(connection_pool=BlockingConnectionPool.from_url(
+            self.settings.redis.url, max_connections=64, timeout=5, socket_timeout=5,
+            decode_responses=True))
         self.limiter = RateLimiter(self.redis)
         self.bridge = KafkaBridge(self.settings, self._apply)
         self.users: UserStore

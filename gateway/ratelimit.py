@@ -18,29 +18,36 @@ from infra.settings import RateLimit
 
 __all__ = ["Decision", "RateLimiter"]
 
-# KEYS[1] bucket; ARGV: rate per second, burst, cost. Returns {allowed, tokens*1000, wait ms}.
+# KEYS: the buckets; ARGV: per bucket its rate per second and burst, then the cost. A request
+# takes a token from every bucket or from none. Returns {allowed, min tokens*1000, wait ms}.
 _SCRIPT = """
-local rate = tonumber(ARGV[1])
-local burst = tonumber(ARGV[2])
-local cost = tonumber(ARGV[3])
+local cost = tonumber(ARGV[#ARGV])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
-local tokens = tonumber(state[1])
-local at = tonumber(state[2])
-if tokens == nil then tokens = burst; at = now end
-tokens = math.min(burst, tokens + math.max(0, now - at) * rate / 1000)
-local allowed = 0
-local wait = 0
-if tokens >= cost then
-  tokens = tokens - cost
-  allowed = 1
-else
-  wait = math.ceil((cost - tokens) * 1000 / rate)
+local tokens, wait, lowest = {}, 0, nil
+for i, key in ipairs(KEYS) do
+  local rate = tonumber(ARGV[2 * i - 1])
+  local burst = tonumber(ARGV[2 * i])
+  local state = redis.call('HMGET', key, 'tokens', 'at')
+  local have = tonumber(state[1])
+  local at = tonumber(state[2])
+  if have == nil then have = burst; at = now end
+  have = math.min(burst, have + math.max(0, now - at) * rate / 1000)
+  tokens[i] = have
+  if have < cost then wait = math.max(wait, math.ceil((cost - have) * 1000 / rate)) end
 end
-redis.call('HSET', KEYS[1], 'tokens', tokens, 'at', now)
-redis.call('PEXPIRE', KEYS[1], math.ceil(burst * 1000 / rate) + 1000)
-return {allowed, math.floor(tokens * 1000), wait}
+local allowed = 0
+if wait == 0 then allowed = 1 end
+for i, key in ipairs(KEYS) do
+  local rate = tonumber(ARGV[2 * i - 1])
+  local burst = tonumber(ARGV[2 * i])
+  local have = tokens[i]
+  if allowed == 1 then have = have - cost end
+  if lowest == nil or have < lowest then lowest = have end
+  redis.call('HSET', key, 'tokens', have, 'at', now)
+  redis.call('PEXPIRE', key, math.ceil(burst * 1000 / rate) + 1000)
+end
+return {allowed, math.floor(lowest * 1000), wait}
 """
 
 
@@ -58,7 +65,15 @@ class RateLimiter:
         self._script = redis.register_script(_SCRIPT)
 
     async def take(self, bucket: str, limit: RateLimit, cost: int = 1) -> Decision:
+        return await self.take_all({bucket: limit}, cost)
+
+    async def take_all(self, buckets: dict[str, RateLimit], cost: int = 1) -> Decision:
+        """One token from each bucket, or none when any is empty: one round trip to Redis
+        for the per-IP and the per-account limit of a request."""
+        args: list[float] = []
+        for limit in buckets.values():
+            args += [limit.per_second, limit.burst]
         allowed, tokens_milli, wait_ms = await self._script(
-            keys=[self.prefix + bucket], args=[limit.per_second, limit.burst, cost])
+            keys=[self.prefix + b for b in buckets], args=[*args, cost])
         return Decision(bool(allowed), int(tokens_milli) // 1000,
                         0 if allowed else max(1, math.ceil(int(wait_ms) / 1000)))

@@ -148,6 +148,9 @@ class _Session:
                                              for e in exc.errors()]}
         except HTTPException as exc:
             status, answer = exc.status_code, {"error": exc.detail}
+        except Exception:  # runs as its own task: answer it, never leave the client waiting
+            log.exception("websocket order failed")
+            status, answer = 500, {"error": "internal error"}
         await self.reply({"op": "result", "id": rid, "http_status": status, **answer})
 
     async def writer(self) -> None:

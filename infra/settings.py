@@ -282,7 +282,6 @@ class GatewaySettings(_Part):
 
     host: str = LOOPBACK
     port: int = 18080
-    workers: int = Field(default=1, ge=1)
     jwt_secret: SecretStr = SecretStr("strikeflow-gateway-dev-jwt-secret-change-me!")
     api_key_master: SecretStr = SecretStr("strikeflow-gateway-dev-api-key-master")
     access_ttl_s: int = Field(default=300, ge=10)
