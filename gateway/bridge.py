@@ -111,7 +111,10 @@ class KafkaBridge:
             "group.id": f"{self.settings.kafka.security.gateway_group_prefix}"
                         f"{uuid.uuid4().hex[:8]}",
             "enable.auto.commit": False, "isolation.level": "read_committed",
-            "fetch.wait.max.ms": 10, "log_level": 3}
+            "fetch.wait.max.ms": 10, "log_level": 3,
+            # librdkafka prefetches up to 64 MB per consumer by default: a reader of ~30
+            # partitions that keeps up needs far less
+            "queued.max.messages.kbytes": 8192}
         return Consumer(conf)
 
     def _assign(self, consumer: Consumer) -> None:
