@@ -41,7 +41,7 @@ from decimal import Decimal
 
 from confluent_kafka import TopicPartition
 
-from benchmarks.candles_pipeline import baseline
+from benchmarks.kafka_legs import passthrough
 from benchmarks.option_marks import best_seconds
 from infra.settings import Settings, get_settings
 from streams.instruments import listing_session
@@ -354,7 +354,8 @@ def main() -> None:
           f"{pure['size'] / pure['messages_s']:,.0f} marks/s)")
 
     result = throughput(settings, args.updates, args.symbols)
-    base = baseline(settings, result.pop("starts"), int(result["updates"]))  # type: ignore[arg-type]
+    base = passthrough(settings, L2.name, result.pop("starts"),  # type: ignore[arg-type]
+                       int(result["updates"]), L2.partitions)
     print(f"throughput: {result['updates']:.0f} L2 updates over {args.symbols} symbols x "
           f"{len(VENUES)} venues, produced at once ({result['produce_s']:.2f}s), then drained")
     print(f"  pipeline  {result['rate']:10,.0f} updates/s (last index "
