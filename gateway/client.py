@@ -78,11 +78,15 @@ class EntryReport:
 async def _session(url: str, token: str, commands: Sequence[Any], starts: Sequence[float],
                    t0: float, report: EntryReport,
                    progress: Callable[[EntryReport], None] | None) -> None:
-    pending: dict[str, float] = {}
+    pending: dict[str, float] = {}  # request id -> when it was sent
+    late: dict[str, float] = {}  # client order id -> when, for answers still pending
     ws_url = url.replace("http", "ws", 1) + "/ws"
     async with connect(ws_url, open_timeout=15, max_size=2**22) as ws:
         await ws.send(orjson.dumps({"op": "auth", "token": token}).decode())
-        reader = asyncio.create_task(_read(ws, pending, report, progress))
+        # a "pending" answer (risk took longer than the gateway waits) is settled later by
+        # the order's own update on the private orders channel
+        await ws.send(orjson.dumps({"op": "subscribe", "channels": ["orders"]}).decode())
+        reader = asyncio.create_task(_read(ws, commands, pending, late, report, progress))
         for n, (command, at) in enumerate(zip(commands, starts, strict=True)):
             if (ahead := t0 + at - time.monotonic()) > 0:
                 await asyncio.sleep(ahead)
@@ -90,25 +94,38 @@ async def _session(url: str, token: str, commands: Sequence[Any], starts: Sequen
             pending[rid] = time.monotonic()
             await ws.send(orjson.dumps(op_of(command) | {"id": rid}).decode())
             report.sent += 1
-        deadline = time.monotonic() + 30
-        while pending and time.monotonic() < deadline:
+        deadline = time.monotonic() + 20
+        while (pending or late) and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         reader.cancel()
         report.answers["unanswered"] += len(pending)
+        report.answers["pending, never settled"] += len(late)
 
 
-async def _read(ws: ClientConnection, pending: dict[str, float], report: EntryReport,
+async def _read(ws: ClientConnection, commands: Sequence[Any], pending: dict[str, float],
+                late: dict[str, float], report: EntryReport,
                 progress: Callable[[EntryReport], None] | None) -> None:
     async for raw in ws:
         msg = orjson.loads(raw)
         if msg.get("op") == "heartbeat":
             await ws.send('{"op":"ping"}')
+        if msg.get("channel") == "orders" and msg.get("type") == "update":
+            sent = late.pop(str(msg["data"].get("client_order_id")), None)
+            if sent is not None:
+                report.latencies_ms.append((time.monotonic() - sent) * 1000)
+                report.answers[f"{msg['data'].get('event')} (after the wait)"] += 1
+            continue
         if msg.get("op") != "result":
             continue
-        sent = pending.pop(str(msg.get("id")), None)
+        rid = str(msg.get("id"))
+        sent = pending.pop(rid, None)
+        status = str(msg.get("status") or msg.get("http_status"))
+        if status == "pending" and sent is not None:
+            late[str(getattr(commands[int(rid)], "client_order_id", rid))] = sent
+            continue
         if sent is not None:
             report.latencies_ms.append((time.monotonic() - sent) * 1000)
-        report.answers[str(msg.get("status") or msg.get("http_status"))] += 1
+        report.answers[status] += 1
         if progress is not None:
             progress(report)
 
