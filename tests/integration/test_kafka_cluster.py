@@ -69,7 +69,7 @@ def test_one_broker_keeps_the_fast_local_path() -> None:
     assert (k.brokers, k.bootstrap_servers) == (1, "127.0.0.1:19092")
     assert (k.replication_factor, k.min_insync_replicas) == (1, 1)
     assert [s.name for s in catalogue(1)] == ["postgres", "kafka", "elasticsearch", "connect",
-                                              "alertmanager", "prometheus"]
+                                              "alertmanager", "prometheus", "redis"]
 
 
 def test_overlapping_ports_are_refused() -> None:
@@ -87,7 +87,7 @@ def test_down_stops_connect_before_the_brokers_with_bounded_waits(tmp_path: Path
     text = Supervisor(settings).render(services(settings))
     waits = [int(line.split("=")[1]) for line in text.splitlines()
              if line.startswith("stopwaitsecs=")]
-    assert len(waits) == 8 and max(waits) <= 5  # 3 brokers, PG, ES, Connect, Prom, AM
+    assert len(waits) == 9 and max(waits) <= 5  # 3 brokers, PG, ES, Connect, Prom, AM, Redis
 
 
 # --- the drills, on a private three-broker cluster ------------------------------------------
