@@ -22,10 +22,11 @@ from tests.conftest import wait_for
 def test_status_reports_every_service_healthy(stack: Settings) -> None:
     rows = {row.name: row for row in infra_stack.status(stack)}
     assert set(rows) == {"postgres", "kafka", "elasticsearch", "connect", "clickhouse",
-                         "prometheus", "alertmanager"}
+                         "prometheus", "alertmanager", "redis"}
     for row in rows.values():
         assert row.health.ok, f"{row.name}: {row.health.detail}"
-    for name in ("postgres", "kafka", "elasticsearch", "connect", "prometheus", "alertmanager"):
+    for name in ("postgres", "kafka", "elasticsearch", "connect", "prometheus", "alertmanager",
+                 "redis"):
         assert rows[name].state == "RUNNING" and rows[name].pid
         assert rows[name].address.replace("http://", "").startswith("127.0.0.1:")
 
