@@ -75,16 +75,23 @@ class _Session:
         try:
             msg = orjson.loads(raw)
             op = msg["op"]
-        except (orjson.JSONDecodeError, KeyError, TypeError):
+        except (orjson.JSONDecodeError, KeyError, TypeError, IndexError):
             return await self.reply({"op": "error", "error": "expected a JSON object with op"})
+        if not isinstance(msg, dict) or not isinstance(op, str):
+            return await self.reply({"op": "error", "error": "expected a JSON object with op"})
+        channels = msg.get("channels") or []
+        since = msg.get("since") or {}
+        if not isinstance(channels, list) or not isinstance(since, dict):
+            return await self.reply({"op": "error", "error": "channels is a list of names and "
+                                                             "since an object of sequences"})
         if op == "ping":
             return await self.reply({"op": "pong"})
         if op == "auth":
             return await self.auth(str(msg.get("token", "")))
         if op == "subscribe":
-            return await self.subscribe(msg.get("channels") or [], msg.get("since") or {})
+            return await self.subscribe(channels, since)
         if op == "unsubscribe":
-            for name in msg.get("channels") or []:
+            for name in channels:
                 self.gw.hub.unsubscribe(self.client, self._internal(str(name)) or "")
             return await self.reply({"op": "unsubscribed", "channels": msg.get("channels")})
         if op in ("place", "amend", "cancel"):
@@ -92,7 +99,7 @@ class _Session:
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
             return None
-        return await self.reply({"op": "error", "error": f"unknown op {op!r}"})
+        return await self.reply({"op": "error", "error": f"unknown op {op[:40]!r}"})
 
     async def auth(self, token: str) -> None:
         try:
@@ -117,7 +124,7 @@ class _Session:
                 continue
             seq = since.get(name)
             self.gw.hub.subscribe(self.client, internal, shown=name,
-                                  since=seq if isinstance(seq, int) else None)
+                                  since=seq if type(seq) is int else None)
             done.append(name)
         await self.reply({"op": "subscribed", "channels": done, "refused": refused})
 
