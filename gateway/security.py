@@ -93,13 +93,19 @@ async def caller(request: Request, gw: Gateway = Depends(gateway)) -> Caller:
     IP, in one round trip to Redis."""
     auth = request.headers.get("authorization", "")
     key_id = request.headers.get("x-sf-apikey")
-    if auth.lower().startswith("bearer "):
-        who = await bearer_caller(gw, auth[7:].strip())
-    elif key_id:
-        who = await _api_key_caller(request, gw, key_id)
-    else:
-        raise _unauthorized("log in (Authorization: Bearer <token>) or sign with an API key")
     g = gw.settings.gateway
+    try:
+        if auth.lower().startswith("bearer "):
+            who = await bearer_caller(gw, auth[7:].strip())
+        elif key_id:
+            who = await _api_key_caller(request, gw, key_id)
+        else:
+            raise _unauthorized("log in (Authorization: Bearer <token>) or sign with an API "
+                                "key")
+    except HTTPException:
+        # a refused credential still costs the IP a token: guessing is throttled too
+        await rate_limited(gw, f"ip:{client_ip(request)}", g.ip_limit)
+        raise
     limit = g.maker_limit if who.role in ("market_maker", "admin") else g.account_limit
     await rate_limited(gw, f"account:{who.account}", limit,
                        also={f"ip:{client_ip(request)}": g.ip_limit})

@@ -1,5 +1,6 @@
-"""The gateway over TLS: a certificate from the stack's own CA (``infra.kafka_tls`` makes
-both), verified by the client; plain HTTP is not answered."""
+"""Gateways of their own (no worker needed), for settings the shared one does not have: TLS
+with a certificate from the stack's own CA (``infra.kafka_tls`` makes both), verified by the
+client, plain HTTP not answered; a small per-IP budget that refused credentials use up."""
 
 from __future__ import annotations
 
@@ -36,3 +37,16 @@ def test_the_gateway_serves_https_with_a_verified_certificate(stack: Settings,
             httpx.get(gw.url.replace("https", "http") + "/healthz", timeout=5)
     finally:
         gw.stop()
+
+
+def test_refused_credentials_cost_the_ip_tokens(stack: Settings) -> None:
+    """Guessing tokens or keys from one address is throttled like any other request."""
+    gw = GatewayProcess(stack, free_port(), env={
+        "STRIKEFLOW_GATEWAY__IP_LIMIT": '{"per_second": 0.5, "burst": 5}'})
+    gw.start()
+    try:
+        codes = [httpx.get(f"{gw.url}/api/v1/me", headers={"Authorization": f"Bearer x{n}"},
+                           timeout=10).status_code for n in range(8)]
+    finally:
+        gw.stop()
+    assert codes[:5] == [401] * 5 and 429 in codes[5:], codes
