@@ -12,7 +12,8 @@ from gateway.auth.tokens import TokenError
 from gateway.context import Gateway, venue_now
 from infra.settings import RateLimit
 
-__all__ = ["Caller", "admin", "bearer_caller", "caller", "client_ip", "gateway", "limit_ip",
+__all__ = ["Caller", "admin", "bearer_caller", "caller", "client_ip", "gateway", "limit_account",
+           "limit_ip",
            "rate_limited"]
 
 
@@ -106,10 +107,16 @@ async def caller(request: Request, gw: Gateway = Depends(gateway)) -> Caller:
         # a refused credential still costs the IP a token: guessing is throttled too
         await rate_limited(gw, f"ip:{client_ip(request)}", g.ip_limit)
         raise
-    limit = g.maker_limit if who.role in ("market_maker", "admin") else g.account_limit
-    await rate_limited(gw, f"account:{who.account}", limit,
-                       also={f"ip:{client_ip(request)}": g.ip_limit})
+    await limit_account(gw, who, also={f"ip:{client_ip(request)}": g.ip_limit})
     return who
+
+
+async def limit_account(gw: Gateway, who: Caller,
+                        also: dict[str, RateLimit] | None = None) -> None:
+    """The caller's account bucket (market makers and admins get the larger one)."""
+    g = gw.settings.gateway
+    limit = g.maker_limit if who.role in ("market_maker", "admin") else g.account_limit
+    await rate_limited(gw, f"account:{who.account}", limit, also)
 
 
 async def admin(who: Caller = Depends(caller)) -> Caller:

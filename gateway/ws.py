@@ -42,7 +42,7 @@ from gateway.routes.orders import (
     place_command,
     submit_command,
 )
-from gateway.security import Caller, bearer_caller, rate_limited
+from gateway.security import Caller, bearer_caller, limit_account
 from infra.metrics import GATEWAY_ORDERS, GATEWAY_WS_CLIENTS
 
 __all__ = ["router"]
@@ -134,10 +134,7 @@ class _Session:
             return await self.reply({"op": "result", "id": rid, "http_status": 401,
                                      "error": "auth first"})
         try:
-            g = self.gw.settings.gateway
-            limit = g.maker_limit if self.who.role in ("market_maker", "admin") \
-                else g.account_limit
-            await rate_limited(self.gw, f"account:{self.who.account}", limit)
+            await limit_account(self.gw, self.who)
             body = {k: v for k, v in msg.items() if k not in ("op", "id")}
             if op == "place":
                 command = place_command(self.who, PlaceOrder.model_validate(body))

@@ -6,10 +6,17 @@ import asyncio
 from typing import Any
 
 from fastapi import HTTPException
+from pydantic import BaseModel, ConfigDict
 
 from analytics.query import QueryError
 
-__all__ = ["read_history"]
+__all__ = ["StrictBody", "read_history"]
+
+
+class StrictBody(BaseModel):
+    """A request body: unknown fields are refused (an order naming an account is not obeyed)."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 async def read_history(fn: Any, *args: Any) -> Any:

@@ -11,12 +11,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from cdc.domain import CounterError
 from gateway import history
 from gateway.context import Gateway
-from gateway.routes import read_history
+from gateway.routes import StrictBody, read_history
 from gateway.security import Caller, caller, gateway
 
 __all__ = ["router"]
@@ -28,14 +28,12 @@ Amount = Annotated[Decimal, Field(gt=0, lt=Decimal("1e15"), decimal_places=8,
 Reference = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
 
 
-class Transfer(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Transfer(StrictBody):
     amount: Amount
     reference: Reference = Field(description="idempotency key: a repeat returns the first")
 
 
-class BuyOption(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class BuyOption(StrictBody):
     product: str = Field(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
     contracts: Annotated[Decimal, Field(gt=0, lt=Decimal("1e9"), allow_inf_nan=False)]
     client_order_id: Reference

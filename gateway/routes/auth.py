@@ -7,11 +7,12 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from gateway.auth import signing
 from gateway.auth.tokens import TokenError
 from gateway.context import Gateway, venue_now
+from gateway.routes import StrictBody
 from gateway.security import Caller, admin, caller, client_ip, gateway, limit_ip, rate_limited
 from gateway.users import AuthError, Role
 
@@ -20,41 +21,39 @@ __all__ = ["router"]
 router = APIRouter(tags=["auth"])
 
 
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
 
 
 Username = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{3,32}$")]
 
 
-class Register(_In):
+class Register(StrictBody):
     username: Username
     password: str = Field(min_length=10, max_length=256)
 
 
-class Login(_In):
+class Login(StrictBody):
     username: str = Field(max_length=64)
     password: str = Field(max_length=256)
     totp: str | None = Field(default=None, pattern=r"^[0-9]{6}$")
 
 
-class Refresh(_In):
+class Refresh(StrictBody):
     refresh_token: str = Field(max_length=2048)
 
 
-class Logout(_In):
+class Logout(StrictBody):
     refresh_token: str | None = Field(default=None, max_length=2048)
 
 
-class TotpCode(_In):
+class TotpCode(StrictBody):
     code: str = Field(pattern=r"^[0-9]{6}$")
 
 
-class NewApiKey(_In):
+class NewApiKey(StrictBody):
     label: str = Field(default="", max_length=64)
 
 
-class SetRole(_In):
+class SetRole(StrictBody):
     role: Role
 
 

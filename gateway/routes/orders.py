@@ -10,12 +10,12 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from gateway import history
 from gateway.bridge import PublishError
 from gateway.context import Gateway, venue_now
-from gateway.routes import read_history
+from gateway.routes import StrictBody, read_history
 from gateway.security import Caller, caller, gateway
 from topics.contracts import AmendOrder, CancelOrder, MassCancel, SubmitOrder
 
@@ -30,11 +30,9 @@ Qty = Annotated[Decimal, Field(gt=0, max_digits=28, allow_inf_nan=False)]
 Price = Annotated[Decimal, Field(gt=0, max_digits=28, allow_inf_nan=False)]
 
 
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
-class PlaceOrder(_In):
+class PlaceOrder(StrictBody):
     symbol: Symbol
     side: Literal["buy", "sell"]
     type: Literal["limit", "market", "stop", "stop_limit", "trailing_stop"] = "limit"
@@ -50,7 +48,7 @@ class PlaceOrder(_In):
     client_order_id: ClientOrderId | None = None
 
 
-class Amend(_In):
+class Amend(StrictBody):
     symbol: Symbol
     qty: Qty | None = None
     price: Price | None = None
