@@ -88,13 +88,15 @@ def generate_stream(
     depth: int = 10_000,
     take_size: tuple[int, int] = (30, 150),
     mid: int = 10_000_000,
+    decreases: bool = True,
 ) -> list[Op]:
     """``depth`` passive adds that build the opening book, then ``n`` mixed operations
     around a slowly drifting mid (prices in ticks). Deterministic for its arguments.
 
     Cancels and amends target orders that are really live, as clients' do: the generator
     keeps a shadow book (our engine; the stream is then fixed and fed to every engine, whose
-    fills are cross-checked) to learn which orders filled.
+    fills are cross-checked) to learn which orders filled. With ``decreases=False`` the
+    quantity amends are increases (same random draws) instead of decreases.
     """
     rnd = random.Random(seed)
     shadow = MatchingEngine(EngineConfig(INSTRUMENT))
@@ -137,8 +139,9 @@ def generate_stream(
             op = Op(TAKE, next_ref, rnd.randrange(100), is_buy, price, rnd.randint(*take_size))
         else:
             ref = live[rnd.randrange(len(live))]
-            if rnd.random() < 0.5:  # quantity decrease: keeps priority
-                op = Op(AMEND, ref, qty=rnd.randint(1, 40))
+            if rnd.random() < 0.5:  # quantity decrease: keeps priority (increase: loses it)
+                cut = rnd.randint(1, 40)
+                op = Op(AMEND, ref, qty=cut if decreases else -cut)
             else:  # price change: loses priority, may cross
                 op = Op(AMEND, ref, price=mid + rnd.randint(-12, 12))
         ops.append(op)
@@ -277,6 +280,8 @@ class Peer(Runner):
     """
 
     module = ""
+    #: False when the engine cannot decrease an order's quantity in place (it re-queues it)
+    keeps_priority_on_decrease = True
 
     def __init__(self, ops: list[Op], warmup: int) -> None:
         super().__init__(ops, warmup)
@@ -433,9 +438,211 @@ class PyOrderBook(Peer):
         self.orders[ref].quantity = leaves
 
 
+class _AkhilBook(Peer):
+    """The two order books by Akhil4n share one API: a ``SortedDict`` of levels per side,
+    an ``OrderedDict`` per level, str order ids from a global counter, and a ``trade_log``
+    list that every fill appends to (a ``Trade`` dataclass stamped with ``datetime.now``).
+    A quantity decrease edits ``remaining_quantity`` in place (keeps priority)."""
+
+    lib: Any
+
+    def setup(self) -> None:
+        lib = self.lib = self.load()
+        self.book = lib.OrderBook()
+        bid, ask = lib.OrderSide.BID, lib.OrderSide.ASK
+        self.prebuilt = {
+            op.ref: self.new(bid if op.is_buy else ask, op.price, op.qty)
+            for op in self.ops
+            if op.kind is ADD or op.kind is TAKE
+        }
+        self.orders: dict[int, Any] = {}
+
+    def load(self) -> Any:
+        raise NotImplementedError
+
+    def new(self, side: Any, price: int, qty: int) -> Any:
+        raise NotImplementedError
+
+    def submit(self, ref: int, price: int, qty: int, is_buy: bool) -> Any:
+        order = self.prebuilt.pop(ref, None)
+        if order is None:  # a re-entered (amended) order
+            lib = self.lib
+            order = self.new(lib.OrderSide.BID if is_buy else lib.OrderSide.ASK, price, qty)
+        self.orders[ref] = order
+        log = self.book.trade_log
+        start = len(log)
+        self.book.add_limit_order(order)
+        return start
+
+    def tally(self, out: Any) -> tuple[int, int]:
+        if out is None:
+            return 0, 0
+        trades = [t.quantity_filled for t in self.book.trade_log[out:]]
+        return len(trades), sum(trades)
+
+    def cancel(self, ref: int) -> bool:
+        return bool(self.book.cancel_order(self.orders[ref].order_id))
+
+    def live(self, ref: int) -> tuple[int, int, bool] | None:
+        order = self.orders[ref]
+        if order.order_id not in self.book.orders:
+            return None
+        return order.remaining_quantity, order.price, order.side is self.lib.OrderSide.BID
+
+    def reduce(self, ref: int, leaves: int) -> None:
+        self.orders[ref].remaining_quantity = leaves
+
+
+class CythonOrderBook(_AkhilBook):
+    """``cython-orderbook``: the same design compiled with Cython (``cdef class`` orders
+    and levels; the book itself stays a Python class)."""
+
+    name = "cython-orderbook"
+    module = "cython_orderbook"
+
+    def load(self) -> Any:
+        import cython_orderbook
+
+        return cython_orderbook
+
+    def new(self, side: Any, price: int, qty: int) -> Any:
+        return self.lib.Order(side, qty, price)
+
+
+class AkhilOrderBook(_AkhilBook):
+    """``akhil4n-orderbook``: one pure-Python file installed as the top-level module
+    ``orderbook`` (dataclass orders)."""
+
+    name = "akhil4n-orderbook"
+    module = "orderbook"
+
+    @classmethod
+    def available(cls) -> bool:  # ``orderbook`` is a common name: check it is this one
+        spec = importlib.util.find_spec(cls.module)
+        if spec is None or spec.origin is None:
+            return False
+        with open(spec.origin, encoding="utf-8") as f:
+            return "class OrderBook" in (text := f.read()) and "trade_log" in text
+
+    def load(self) -> Any:
+        import orderbook
+
+        return orderbook
+
+    def new(self, side: Any, price: int, qty: int) -> Any:
+        return self.lib.Order(side, price, qty)
+
+
+class LiquiBook(Peer):
+    """``liquibook``: the C++ LiquiBook (``DepthOrderBook`` of ``SimpleOrder``) through its
+    SWIG wrapper; fills come back through a Python ``OrderListener`` (a C++ -> Python call
+    per fill, which updates both orders as the library's example does).
+
+    Its ``replace`` always removes the order and adds it again at the back of its level,
+    even for a pure quantity decrease, and the API gives no handle on the resting tracker
+    to shrink it in place; so a priority-keeping decrease is not expressible and a stream
+    with decreases gives (slightly) different fills. ``--no-decreases`` makes every
+    quantity amend an increase, on which all engines agree."""
+
+    name = module = "liquibook"
+    keeps_priority_on_decrease = False
+
+    def setup(self) -> None:
+        import liquibook
+
+        class Listener(liquibook.OrderListener):  # type: ignore[misc, name-defined]
+            def __init__(self) -> None:
+                liquibook.OrderListener.__init__(self)
+                self.fills: list[int] = []
+                self.cancelled = False
+
+            def on_accept(self, order: Any) -> None:
+                pass
+
+            def on_reject(self, order: Any, reason: Any) -> None:
+                pass
+
+            def on_fill(self, passive: Any, aggressive: Any, qty: int, cost: int) -> None:
+                passive.fill(qty, cost, 0)
+                aggressive.fill(qty, cost, 0)
+                self.fills.append(qty)
+
+            def on_cancel(self, order: Any) -> None:
+                self.cancelled = True
+
+            def on_cancel_reject(self, order: Any, reason: Any) -> None:
+                pass
+
+            def on_replace(self, order: Any, size_delta: int, new_price: int) -> None:
+                pass
+
+            def on_replace_reject(self, order: Any, reason: Any) -> None:
+                pass
+
+        self.lib = liquibook
+        self.listener = Listener()
+        self.book = liquibook.DepthOrderBook()
+        self.book.set_order_listener(self.listener)
+        self.prebuilt = {
+            op.ref: liquibook.SimpleOrder(op.is_buy, op.price, op.qty)
+            for op in self.ops
+            if op.kind is ADD or op.kind is TAKE
+        }
+        self.orders: dict[int, Any] = {}
+        self.dead: set[int] = set()
+        self.cut: dict[int, int] = {}
+
+    def submit(self, ref: int, price: int, qty: int, is_buy: bool) -> Any:
+        order = self.prebuilt.pop(ref, None)
+        if order is None:  # a re-entered (amended) order
+            order = self.lib.SimpleOrder(is_buy, price, qty)
+        self.orders[ref] = order
+        self.dead.discard(ref)
+        self.cut.pop(ref, None)
+        fills = self.listener.fills
+        start = len(fills)
+        self.book.add(order)
+        return start
+
+    def tally(self, out: Any) -> tuple[int, int]:
+        if out is None:
+            return 0, 0
+        fills = self.listener.fills[out:]
+        return len(fills), sum(fills)
+
+    def cancel(self, ref: int) -> bool:
+        if ref in self.dead:
+            return False
+        listener = self.listener
+        listener.cancelled = False
+        self.book.cancel(self.orders[ref])
+        self.dead.add(ref)
+        return listener.cancelled
+
+    def live(self, ref: int) -> tuple[int, int, bool] | None:
+        if ref in self.dead:
+            return None
+        order = self.orders[ref]
+        leaves = order.open_qty() - self.cut.get(ref, 0)
+        if leaves <= 0:
+            return None
+        return leaves, order.price(), order.is_buy()
+
+    def reduce(self, ref: int, leaves: int) -> None:
+        # Re-queued by the library (see the class docstring). The SimpleOrder's own
+        # quantities do not follow a replace, so the cut is kept here.
+        order = self.orders[ref]
+        current = order.open_qty() - self.cut.get(ref, 0)
+        self.book.replace(order, leaves - current, 0)
+        self.cut[ref] = self.cut.get(ref, 0) + current - leaves
+
+
 PEERS: dict[str, type[Peer]] = {
     "lightmatchingengine": LightMatchingEngine,
     "pyorderbook": PyOrderBook,
+    "akhil4n-orderbook": AkhilOrderBook,
+    "cython-orderbook": CythonOrderBook,
+    "liquibook": LiquiBook,
 }
 
 
@@ -560,6 +767,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5, help="throughput runs per engine")
     parser.add_argument("--peers", default=",".join(PEERS), help="comma list, '' for none")
     parser.add_argument(
+        "--no-decreases",
+        action="store_true",
+        help="quantity amends increase instead of decrease (every engine can do that alike)",
+    )
+    parser.add_argument(
         "--structures",
         action="store_true",
         help="only compare price-level structures (sorted list vs heap)",
@@ -570,12 +782,16 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name:<24}{ns:>8,.0f} ns/op")
         return 0
 
-    ops = generate_stream(args.orders, args.seed, args.book, args.depth)
+    ops = generate_stream(
+        args.orders, args.seed, args.book, args.depth, decreases=not args.no_decreases
+    )
     measured = ops[args.depth :]
     mix = ", ".join(f"{k} {sum(op.kind is k for op in measured) / len(measured):.0%}"
                     for k in OP_KINDS)  # fmt: skip
     print(f"stream: {len(measured)} ops ({mix}) on a {args.book} book opened with "
-          f"{args.depth} orders, seed {args.seed}")  # fmt: skip
+          f"{args.depth} orders, seed {args.seed}"
+          f"{', quantity amends are increases' if args.no_decreases else ''}")  # fmt: skip
+    print(f"ours: {compiled_status()}")
     ours = Ours(ops, args.depth)
     runners: list[Runner] = [ours, OursBatched(ours)]
     for name in filter(None, args.peers.split(",")):
@@ -606,14 +822,33 @@ def main(argv: list[str] | None = None) -> int:
 
     ok = True
     print()
+    has_decreases = any(op.kind is AMEND and op.qty > 0 for op in measured)
+    peers = {type(r).name: type(r) for r in runners[2:]}
     for r in results[2:]:
         same = (r.fills, r.volume) == (results[0].fills, results[0].volume)
-        ok &= same
+        verdict = "yes" if same else "NO"
+        if not same and has_decreases and not peers[r.name].keeps_priority_on_decrease:
+            verdict = "no: it re-queues quantity decreases (see --no-decreases)"
+        else:
+            ok &= same
         for mine in results[:2]:
             print(f"{mine.name}/{r.name}: {mine.best_cpu_per_s / r.best_cpu_per_s:.2f}x best cpu,"
                   f" {mine.median_wall_per_s / r.median_wall_per_s:.2f}x median wall"
-                  f" (same fills and volume: {'yes' if same else 'NO'})")  # fmt: skip
+                  f" (same fills and volume: {verdict})")  # fmt: skip
     return 0 if ok else 1
+
+
+def compiled_status() -> str:
+    """Which of our matching modules run compiled (mypyc extension) vs as Python source."""
+    import streams.matching.book
+    import streams.matching.engine
+
+    parts = []
+    for module in (streams.matching.engine, streams.matching.book):
+        path = module.__file__ or ""
+        kind = "compiled" if path.endswith((".so", ".pyd")) else "pure Python"
+        parts.append(f"{module.__name__.rsplit('.', 1)[-1]} {kind}")
+    return ", ".join(parts)
 
 
 if __name__ == "__main__":
