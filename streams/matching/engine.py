@@ -48,18 +48,13 @@ from __future__ import annotations
 
 from bisect import insort
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, replace
 from heapq import heapify, heappop, heappush
-from typing import Any
+from typing import Any, Final
 
 from streams.instruments.catalogue import Instrument, TradingStatus
 from streams.matching.book import (
-    LEAVES,
-    PRICE,
-    QTY,
-    SPEC,
-    VISIBLE,
     BookSide,
     DepthDelta,
     DepthSnapshot,
@@ -110,35 +105,36 @@ __all__ = ["SNAPSHOT_FORMAT", "EngineConfig", "MatchingEngine", "MatchingError",
 
 #: Version of the :meth:`MatchingEngine.to_snapshot` layout.
 SNAPSHOT_FORMAT = 1
-_NEVER = 1 << 126
+_NEVER: Final = 1 << 126
 
 # Enum members bound once: identity tests against module constants are the cheapest checks
 # (hashing an Enum member calls Python code, so enums are never used as dict/set keys here).
-_BUY = Side.BUY
-_SELL = Side.SELL
-_LIMIT = OrderType.LIMIT
-_MARKET = OrderType.MARKET
-_STOP_MARKET = OrderType.STOP_MARKET
-_STOP_LIMIT = OrderType.STOP_LIMIT
-_TRAILING = OrderType.TRAILING_STOP
-_GTC = TimeInForce.GTC
-_GTD = TimeInForce.GTD
-_IOC = TimeInForce.IOC
-_FOK = TimeInForce.FOK
-_PO_NONE = PostOnly.NONE
-_PO_REJECT = PostOnly.REJECT
-_PO_REPRICE = PostOnly.REPRICE
-_LAST = TriggerSource.LAST
-_MARK = TriggerSource.MARK
-_STP_NONE = StpMode.NONE
-_STP_NEWEST = StpMode.CANCEL_NEWEST
-_STP_OLDEST = StpMode.CANCEL_OLDEST
-_TRADING = TradingStatus.TRADING
-_HALTED = TradingStatus.HALTED
-_EXPIRED = TradingStatus.EXPIRED
+_BUY: Final = Side.BUY
+_SELL: Final = Side.SELL
+_LIMIT: Final = OrderType.LIMIT
+_MARKET: Final = OrderType.MARKET
+_STOP_MARKET: Final = OrderType.STOP_MARKET
+_STOP_LIMIT: Final = OrderType.STOP_LIMIT
+_TRAILING: Final = OrderType.TRAILING_STOP
+_GTC: Final = TimeInForce.GTC
+_GTD: Final = TimeInForce.GTD
+_IOC: Final = TimeInForce.IOC
+_FOK: Final = TimeInForce.FOK
+_PO_NONE: Final = PostOnly.NONE
+_PO_REJECT: Final = PostOnly.REJECT
+_PO_REPRICE: Final = PostOnly.REPRICE
+_LAST: Final = TriggerSource.LAST
+_MARK: Final = TriggerSource.MARK
+_STP_NONE: Final = StpMode.NONE
+_STP_NEWEST: Final = StpMode.CANCEL_NEWEST
+_STP_OLDEST: Final = StpMode.CANCEL_OLDEST
+_TRADING: Final = TradingStatus.TRADING
+_HALTED: Final = TradingStatus.HALTED
+_EXPIRED: Final = TradingStatus.EXPIRED
+_CANCELLED_BY_USER: Final = Code.CANCELLED_BY_USER
 # Events are NamedTuples; tuple.__new__ skips their generated Python-level __new__ (a unit
 # test checks every emitted event's arity against its _fields).
-_new = tuple.__new__
+_new: Final[Any] = tuple.__new__
 
 
 class MatchingError(Exception):
@@ -226,7 +222,7 @@ class MatchingEngine:
         self._client_ids: dict[tuple[str, str], int] = {}
         self._client_ids_old: dict[tuple[str, str], int] = {}
         self._client_ids_limit = config.client_id_window
-        self._handlers = {
+        self._handlers: dict[type, Callable[[Any], None]] = {
             SubmitOrder: self._on_submit,
             CancelOrder: self._on_cancel,
             AmendOrder: self._on_amend,
@@ -273,11 +269,12 @@ class MatchingEngine:
     def mark_price(self) -> int | None:
         return self._mark_price
 
-    def process(self, command: Command) -> list[Event]:
-        """Apply one command; returns the events it caused (empty for a repeated command)."""
+    def process(self, command: Command | Any) -> list[Event]:
+        """Apply one command; returns the events it caused (empty for a repeated command).
+        Anything else is answered with ``CommandRejected(UNKNOWN_COMMAND)``."""
         return self.process_many((command,))
 
-    def process_many(self, commands: Iterable[Command]) -> list[Event]:
+    def process_many(self, commands: Iterable[Command | Any]) -> list[Event]:
         """Apply commands in order; returns their events in order (what :meth:`process`
         would return for each, concatenated). The batch form is the fast one: a Faust agent
         hands over what ``stream.take`` gave it."""
@@ -286,8 +283,10 @@ class MatchingEngine:
         handlers = self._handlers
         instrument_id = self.instrument_id
         window = self._command_window
+        command: Any  # typed loosely on purpose: fields are checked before they are trusted
         for command in commands:
-            handler = handlers.get(command.__class__)
+            cls = command.__class__
+            handler = handlers.get(cls)
             if handler is None:
                 self._reject_unknown(command)
                 continue
@@ -315,7 +314,16 @@ class MatchingEngine:
                 self._clock = ts
                 if ts >= self._next_deadline:
                     self._run_deadlines()
-            handler(command)
+            # The three order-entry commands are called directly (a native call when
+            # compiled); the control commands through the table.
+            if cls is SubmitOrder:
+                self._on_submit(command)
+            elif cls is CancelOrder:
+                self._on_cancel(command)
+            elif cls is AmendOrder:
+                self._on_amend(command)
+            else:
+                handler(command)
         return out
 
     def top_of_book(self) -> TopOfBook:
@@ -356,11 +364,11 @@ class MatchingEngine:
         views = []
         for side in (self.bids, self.asks):
             for o in side.live_orders():
-                s = o[SPEC]
+                s = o.spec
                 views.append(
                     OpenOrder(
-                        o[4], s.account_id, s.client_order_id, s.side, s.order_type.value,
-                        o[PRICE], s.stop_price, o[QTY], o[LEAVES], o[VISIBLE],
+                        o.order_id, s.account_id, s.client_order_id, s.side, s.order_type.value,
+                        o.price, s.stop_price, o.qty, o.leaves, o.visible,
                     )
                 )  # fmt: skip
         for oid in sorted(self._stops):
@@ -386,9 +394,10 @@ class MatchingEngine:
             ))
         )  # fmt: skip
 
-    def _reject_command(self, command: Command, code: Code) -> None:
+    def _reject_command(self, command: Any, code: int) -> None:
         self._seq += 1
-        if command.__class__ is SubmitOrder:
+        cls = command.__class__  # not narrowing ``command``: its fields may be junk
+        if cls is SubmitOrder:
             self._out.append(
                 _new(OrderRejected, (
                     self.instrument_id, self._seq, self._cid, self._clock, command.account_id,
@@ -408,7 +417,7 @@ class MatchingEngine:
         )  # fmt: skip
 
     # ------------------------------------------------------------------ submit
-    def _check_state(self, c: SubmitOrder) -> int:
+    def _check_state(self, c: Any) -> int:
         """Checks of a structurally valid order that depend on the engine (the structural
         ones ran when the command was built); 0 when it may be accepted."""
         status = self._status
@@ -419,7 +428,7 @@ class MatchingEngine:
             return Code.INVALID_QUANTITY
         if c.display_qty is not None and c.display_qty < min_qty:
             return Code.INVALID_DISPLAY_QTY
-        if c.time_in_force is _GTD and c.expire_ts <= self._clock:
+        if c.time_in_force is _GTD and c.expire_ts <= self._clock:  # type: ignore[operator]
             return Code.INVALID_EXPIRE_TIME
         if c.reduce_only:
             allowed = self._reduce_only.reducible_qty(self.instrument_id, c.account_id, c.side)
@@ -431,52 +440,60 @@ class MatchingEngine:
 
     def _on_submit(self, c: SubmitOrder) -> None:
         if c.plain and self._status is _TRADING and c.qty >= self._min_qty:
-            # Fast path, written out flat: a valid GTC limit order on a trading book.
-            account = c.account_id
-            coid = c.client_order_id
-            key = (account, coid)
-            ids = self._client_ids
-            if key in ids or key in self._client_ids_old:
-                self._reject_command(c, Code.DUPLICATE_CLIENT_ORDER_ID)
-                return
-            self._seq = oid = self._seq + 1
-            price = c.price
-            qty = c.qty
-            side = c.side
-            self._out.append(
-                _new(OrderAccepted, (
-                    self.instrument_id, oid, self._cid, self._clock, oid, account, coid, side,
-                    _LIMIT, _GTC, price, None, qty,
-                ))
-            )  # fmt: skip
-            ids[key] = oid
-            if len(ids) >= self._client_ids_limit:
-                self._rotate_client_ids()
-            order = [qty, qty, price, qty, oid, account, coid, c]
-            if side is _BUY:
-                opp, own, limit_key, own_key = self.asks, self.bids, -price, price
-            else:
-                opp, own, limit_key, own_key = self.bids, self.asks, price, -price
-            keys = opp.keys
-            if keys and keys[-1] >= limit_key:
-                self._take_limit(order, opp, limit_key, _GTC)
-                if self._stops or self._fired:
-                    self._run_triggers()
-                return
-            levels = own.levels
-            level = levels.get(price)
-            if level is None:
-                level = levels[price] = Level()
-                insort(own.keys, own_key)
-            level.orders.append(order)
-            level.count += 1
-            level.qty += qty
-            own.dirty[price] = None
-            self._orders[oid] = order
+            self._submit_plain(c)
             return
+        self._submit_checked(c)
+
+    def _submit_plain(self, c: SubmitOrder) -> None:
+        """Fast path, written out flat: a valid GTC limit order on a trading book (``plain``
+        means the structure checks passed, so ``price`` is a positive int)."""
+        account = c.account_id
+        coid = c.client_order_id
+        key = (account, coid)
+        ids = self._client_ids
+        if key in ids or key in self._client_ids_old:
+            self._reject_command(c, Code.DUPLICATE_CLIENT_ORDER_ID)
+            return
+        self._seq = oid = self._seq + 1
+        price: int = c.price  # type: ignore[assignment]
+        qty = c.qty
+        side = c.side
+        self._out.append(
+            _new(OrderAccepted, (
+                self.instrument_id, oid, self._cid, self._clock, oid, account, coid, side,
+                _LIMIT, _GTC, price, None, qty,
+            ))
+        )  # fmt: skip
+        ids[key] = oid
+        if len(ids) >= self._client_ids_limit:
+            self._rotate_client_ids()
+        order = RestingOrder(qty, qty, price, qty, oid, account, coid, c)
+        if side is _BUY:
+            opp, own, limit_key, own_key = self.asks, self.bids, -price, price
+        else:
+            opp, own, limit_key, own_key = self.bids, self.asks, price, -price
+        keys = opp.keys
+        if keys and keys[-1] >= limit_key:
+            self._take_limit(order, opp, limit_key, _GTC)
+            if self._stops or self._fired:
+                self._run_triggers()
+            return
+        levels = own.levels
+        level = levels.get(price)
+        if level is None:
+            level = levels[price] = Level()
+            insort(own.keys, own_key)
+        level.orders.append(order)
+        level.count += 1
+        level.qty += qty
+        own.dirty[price] = None
+        self._orders[oid] = order
+
+    def _submit_checked(self, c: Any) -> None:
+        """Every other submission: structure verdict, state checks, then by order type."""
         code = c.structure_error or self._check_state(c)
         if code:
-            self._reject_command(c, code)
+            self._reject_command(c, code)  # type: ignore[arg-type]
             return
         key = (c.account_id, c.client_order_id)
         ids = self._client_ids
@@ -492,14 +509,14 @@ class MatchingEngine:
             if c.post_only is not _PO_NONE:
                 if side is _BUY:
                     best = self.asks.best_price()
-                    crosses = best is not None and price >= best
+                    crosses = best is not None and price >= best  # type: ignore[operator]
                     new_price = best - 1 if crosses else price  # type: ignore[operator]
                 else:
                     best = self.bids.best_price()
-                    crosses = best is not None and price <= best
+                    crosses = best is not None and price <= best  # type: ignore[operator]
                     new_price = best + 1 if crosses else price  # type: ignore[operator]
                 if crosses:
-                    if c.post_only is _PO_REJECT or new_price <= 0:
+                    if c.post_only is _PO_REJECT or new_price <= 0:  # type: ignore[operator]
                         self._reject_command(c, Code.POST_ONLY_WOULD_TAKE)
                         return
                     price = new_price
@@ -511,13 +528,13 @@ class MatchingEngine:
                     return
                 anchor = last
                 offset = c.trailing_offset
-                stop_price = last - offset if side is _SELL else last + offset
+                stop_price = last - offset if side is _SELL else last + offset  # type: ignore[operator]
                 if stop_price <= 0:
                     self._reject_command(c, Code.INVALID_TRAILING_OFFSET)
                     return
             else:
                 ref = self._last_price if c.trigger is _LAST else self._mark_price
-                if ref is not None and (ref >= stop_price if side is _BUY else ref <= stop_price):
+                if ref is not None and (ref >= stop_price if side is _BUY else ref <= stop_price):  # type: ignore[operator]
                     self._reject_command(c, Code.STOP_WOULD_TRIGGER_IMMEDIATELY)
                     return
         # Accepted: the order id is the seq of this event.
@@ -534,11 +551,13 @@ class MatchingEngine:
         if len(ids) >= self._client_ids_limit:
             self._rotate_client_ids()
         if ot is _LIMIT:
-            self._run_limit([qty, 0, price, qty, oid, c.account_id, c.client_order_id, c], tif)
+            self._run_limit(
+                RestingOrder(qty, 0, price, qty, oid, c.account_id, c.client_order_id, c), tif  # type: ignore[arg-type]
+            )
         elif ot is _MARKET:
             self._run_market(new_order(oid, c, 0, qty, qty))
         else:
-            self._add_stop(StopOrder(oid, c, stop_price, anchor))
+            self._add_stop(StopOrder(oid, c, stop_price, anchor))  # type: ignore[arg-type]
             return
         if self._stops or self._fired:
             self._run_triggers()
@@ -558,10 +577,10 @@ class MatchingEngine:
         self, order: RestingOrder, opp: BookSide, limit_key: int, tif: TimeInForce
     ) -> None:
         """A crossing limit order: FOK check, sweep, then rest or cancel the remainder."""
-        if tif is _FOK and not self._fillable(opp, limit_key, order[SPEC], order[LEAVES]):
+        if tif is _FOK and not self._fillable(opp, limit_key, order.spec, order.leaves):
             self._cancel_taker(order, Code.FOK_NOT_FILLABLE)
             return
-        if self._sweep(order, opp, limit_key) or not order[LEAVES]:
+        if self._sweep(order, opp, limit_key) or not order.leaves:
             return
         if tif is _GTC or tif is _GTD:
             self._rest(order)
@@ -570,8 +589,8 @@ class MatchingEngine:
 
     def _run_limit(self, order: RestingOrder, tif: TimeInForce) -> None:
         """Match a limit order (a fired stop-limit), then rest or cancel the remainder."""
-        price = order[PRICE]
-        if order[SPEC].side is _BUY:
+        price = order.price
+        if order.spec.side is _BUY:
             opp, limit_key = self.asks, -price
         else:
             opp, limit_key = self.bids, price
@@ -585,7 +604,7 @@ class MatchingEngine:
 
     def _run_market(self, order: RestingOrder) -> None:
         """Match a market (or fired stop-market) order inside its protection price."""
-        spec = order[SPEC]
+        spec = order.spec
         if spec.side is _BUY:
             opp = self.asks
             best = opp.best_price()
@@ -609,10 +628,10 @@ class MatchingEngine:
         if opp.keys[-1] < limit_key:
             self._cancel_taker(order, Code.MARKET_REMAINDER)
             return
-        if spec.time_in_force is _FOK and not self._fillable(opp, limit_key, spec, order[LEAVES]):
+        if spec.time_in_force is _FOK and not self._fillable(opp, limit_key, spec, order.leaves):
             self._cancel_taker(order, Code.FOK_NOT_FILLABLE)
             return
-        if self._sweep(order, opp, limit_key) or not order[LEAVES]:
+        if self._sweep(order, opp, limit_key) or not order.leaves:
             return
         self._cancel_taker(order, Code.MARKET_REMAINDER)
 
@@ -629,7 +648,10 @@ class MatchingEngine:
             key = keys[i]
             if key < limit_key:
                 break
-            queue = deque((o[0], o[1], o[7].display_qty, o[5]) for o in levels[sign * key].orders)
+            queue = deque(
+                (o.leaves, o.visible, o.spec.display_qty, o.account_id)
+                for o in levels[sign * key].orders
+            )
             while queue:
                 leaves, visible, display, maker_account = queue.popleft()
                 if not leaves:
@@ -644,8 +666,8 @@ class MatchingEngine:
                     return True
                 leaves -= fill
                 if leaves:  # an iceberg refreshes at the back of the level
-                    refreshed = display if display < leaves else leaves
-                    queue.append((leaves, refreshed, display, maker_account))
+                    refreshed = display if display < leaves else leaves  # type: ignore[operator]
+                    queue.append((leaves, refreshed, display, maker_account))  # type: ignore[arg-type]
         return False
 
     def _sweep(self, taker: RestingOrder, opp: BookSide, limit_key: int) -> bool:
@@ -665,14 +687,14 @@ class MatchingEngine:
         levels = opp.levels
         sign = opp.sign
         dirty = opp.dirty
-        t_oid = taker[4]
-        t_acct = taker[5]
-        t_coid = taker[6]
-        spec = taker[7]
+        t_oid = taker.order_id
+        t_acct = taker.account_id
+        t_coid = taker.client_order_id
+        spec = taker.spec
         t_side = spec.side
         stp = spec.stp
         stp_on = stp is not _STP_NONE
-        leaves = taker[0]
+        leaves = taker.leaves
         seq = self._seq
         first = 0
         price = 0
@@ -687,22 +709,23 @@ class MatchingEngine:
             dirty[price] = None
             while leaves and level.count:
                 maker = queue[0]
-                m_leaves = maker[0]
+                m_leaves = maker.leaves
                 if not m_leaves:
                     queue.popleft()  # dead entry left by a cancel
                     continue
-                m_acct = maker[5]
+                m_acct = maker.account_id
                 if stp_on and m_acct == t_acct:
                     if stp is not _STP_NEWEST:  # oldest or both: the resting order goes
                         queue.popleft()
                         level.count -= 1
-                        level.qty -= maker[1]
-                        maker[0] = 0
-                        del orders[maker[4]]
+                        level.qty -= maker.visible
+                        maker.leaves = 0
+                        del orders[maker.order_id]
                         seq += 1
                         out.append(
                             _new(OrderCancelled, (
-                                iid, seq, cid, ts, maker[4], m_acct, maker[6], m_leaves,
+                                iid, seq, cid, ts, maker.order_id, m_acct, maker.client_order_id,
+                                m_leaves,
                                 Code.SELF_TRADE_PREVENTED,
                             ))
                         )  # fmt: skip
@@ -712,17 +735,17 @@ class MatchingEngine:
                     continue
                 if not first:
                     first = price
-                visible = maker[1]
+                visible = maker.visible
                 fill = leaves if leaves < visible else visible
                 leaves -= fill
                 m_leaves -= fill
                 visible -= fill
-                maker[0] = m_leaves
-                maker[1] = visible
+                maker.leaves = m_leaves
+                maker.visible = visible
                 level.qty -= fill
                 seq += 1
                 trade_seq = seq
-                m_oid = maker[4]
+                m_oid = maker.order_id
                 out.append(
                     _new(TradeExecuted, (
                         iid, seq, cid, ts, price, fill, t_side, m_oid, t_oid, m_acct, t_acct,
@@ -732,22 +755,22 @@ class MatchingEngine:
                 if m_leaves:
                     out.append(
                         _new(OrderPartiallyFilled, (
-                            iid, seq, cid, ts, m_oid, m_acct, maker[6], maker[7].side,
-                            trade_seq, price, fill, m_leaves, True,
+                            iid, seq, cid, ts, m_oid, m_acct, maker.client_order_id,
+                            maker.spec.side, trade_seq, price, fill, m_leaves, True,
                         ))
                     )  # fmt: skip
                     if not visible:  # iceberg refresh: back of the queue
                         queue.popleft()
-                        display = maker[7].display_qty
-                        visible = display if display < m_leaves else m_leaves
-                        maker[1] = visible
+                        display = maker.spec.display_qty
+                        visible = display if display < m_leaves else m_leaves  # type: ignore[assignment, operator]
+                        maker.visible = visible
                         level.qty += visible
                         queue.append(maker)
                 else:
                     out.append(
                         _new(OrderFilled, (
-                            iid, seq, cid, ts, m_oid, m_acct, maker[6], maker[7].side,
-                            trade_seq, price, fill, 0, True,
+                            iid, seq, cid, ts, m_oid, m_acct, maker.client_order_id,
+                            maker.spec.side, trade_seq, price, fill, 0, True,
                         ))
                     )  # fmt: skip
                     queue.popleft()
@@ -766,7 +789,7 @@ class MatchingEngine:
             if killed:
                 break
         self._seq = seq
-        taker[0] = leaves
+        taker.leaves = leaves
         if first:
             self._note_trades(first, price)
         if killed:
@@ -777,19 +800,19 @@ class MatchingEngine:
         self._seq += 1
         self._out.append(
             _new(OrderCancelled, (
-                self.instrument_id, self._seq, self._cid, self._clock, order[4], order[5],
-                order[6], order[0], code,
+                self.instrument_id, self._seq, self._cid, self._clock, order.order_id,
+                order.account_id, order.client_order_id, order.leaves, code,
             ))
         )  # fmt: skip
 
     def _rest(self, order: RestingOrder) -> None:
         """Put the unfilled part of a limit order at the back of its level."""
-        spec = order[7]
-        leaves = order[0]
+        spec = order.spec
+        leaves = order.leaves
         display = spec.display_qty
         visible = leaves if display is None or display >= leaves else display
-        order[1] = visible
-        price = order[2]
+        order.visible = visible
+        price = order.price
         if spec.side is _BUY:
             side = self.bids
             key = price
@@ -805,9 +828,9 @@ class MatchingEngine:
         level.count += 1
         level.qty += visible
         side.dirty[price] = None
-        self._orders[order[4]] = order
+        self._orders[order.order_id] = order
         if spec.time_in_force is _GTD:
-            self._push_expiry(spec.expire_ts, order[4])
+            self._push_expiry(spec.expire_ts, order.order_id)  # type: ignore[arg-type]
 
     def _push_expiry(self, expire_ts: int, order_id: int) -> None:
         heappush(self._expiries, (expire_ts, order_id))
@@ -816,9 +839,9 @@ class MatchingEngine:
 
     def _unlink(self, order: RestingOrder) -> int:
         """Remove a live resting order from the book; returns its leaves."""
-        leaves = order[LEAVES]
-        (self.bids if order[SPEC].side is _BUY else self.asks).unlink(order)
-        del self._orders[order[4]]
+        leaves = order.leaves
+        (self.bids if order.spec.side is _BUY else self.asks).unlink(order)
+        del self._orders[order.order_id]
         return leaves
 
     # ------------------------------------------------------------------ stops
@@ -831,7 +854,7 @@ class MatchingEngine:
         else:
             self._push_stop(stop)
         if spec.time_in_force is _GTD:
-            self._push_expiry(spec.expire_ts, oid)
+            self._push_expiry(spec.expire_ts, oid)  # type: ignore[arg-type]
 
     def _push_stop(self, stop: StopOrder) -> None:
         """Buy stops fire at ``price >= stop``: min-heap on stop. Sell stops fire at
@@ -865,19 +888,19 @@ class MatchingEngine:
         for stop in self._trailing.values():
             offset = stop.spec.trailing_offset
             if stop.spec.side is _SELL:
-                anchor = max(stop.anchor, first)
-                if low <= anchor - offset:
+                anchor = max(stop.anchor, first)  # type: ignore[type-var]
+                if low <= anchor - offset:  # type: ignore[operator]
                     fired.append((stop, low))
                     continue
-                stop.anchor = max(anchor, last)
-                stop.stop_price = stop.anchor - offset
+                stop.anchor = max(anchor, last)  # type: ignore[type-var]
+                stop.stop_price = stop.anchor - offset  # type: ignore[operator]
             else:
-                anchor = min(stop.anchor, first)
-                if high >= anchor + offset:
+                anchor = min(stop.anchor, first)  # type: ignore[type-var]
+                if high >= anchor + offset:  # type: ignore[operator]
                     fired.append((stop, high))
                     continue
-                stop.anchor = min(anchor, last)
-                stop.stop_price = stop.anchor + offset
+                stop.anchor = min(anchor, last)  # type: ignore[type-var]
+                stop.stop_price = stop.anchor + offset  # type: ignore[operator]
         for stop, price in fired:
             self._remove_stop(stop.order_id)
             self._fired.append((stop, price, _LAST))
@@ -935,7 +958,7 @@ class MatchingEngine:
                 )  # fmt: skip
                 qty = spec.qty
                 if spec.order_type is _STOP_LIMIT:
-                    self._run_limit(new_order(oid, spec, spec.price, qty, qty), spec.time_in_force)
+                    self._run_limit(new_order(oid, spec, spec.price, qty, qty), spec.time_in_force)  # type: ignore[arg-type]
                 else:
                     self._run_market(new_order(oid, spec, 0, qty, qty))
 
@@ -949,7 +972,7 @@ class MatchingEngine:
             oid = heappop(heap)[1]
             order = self._orders.get(oid)
             if order is not None:
-                spec = order[SPEC]
+                spec = order.spec
                 leaves = self._unlink(order)
             elif oid in self._stops:
                 spec = self._remove_stop(oid).spec
@@ -997,7 +1020,7 @@ class MatchingEngine:
         removed = []
         for oid in sorted([*self._orders, *self._stops]):
             order = self._orders.get(oid)
-            spec = order[SPEC] if order is not None else self._stops[oid].spec
+            spec = order.spec if order is not None else self._stops[oid].spec
             if account_id is not None and spec.account_id != account_id:
                 continue
             if side is not None and spec.side is not side:
@@ -1020,7 +1043,7 @@ class MatchingEngine:
         )
 
     # ------------------------------------------------------------------ cancel / amend
-    def _find_live(self, c: CancelOrder | AmendOrder) -> RestingOrder | StopOrder | Code:
+    def _find_live(self, c: Any) -> RestingOrder | StopOrder | Code:
         """The caller's live order (resting record or stop), or a reject code."""
         oid = c.order_id
         coid = c.client_order_id
@@ -1039,7 +1062,9 @@ class MatchingEngine:
             return Code.INVALID_IDENTIFIER
         order = self._orders.get(oid)
         if order is not None:
-            if order[5] != c.account_id or (coid is not None and order[6] != coid):
+            if order.account_id != c.account_id or (
+                coid is not None and order.client_order_id != coid
+            ):
                 return Code.UNKNOWN_ORDER
             return order
         stop = self._stops.get(oid)
@@ -1050,25 +1075,30 @@ class MatchingEngine:
             return Code.UNKNOWN_ORDER
         return stop
 
-    def _on_cancel(self, c: CancelOrder) -> None:
+    def _on_cancel(self, c: Any) -> None:
         coid = c.client_order_id
         if c.order_id is None and coid.__class__ is str and c.account_id.__class__ is str:
             # Common case inlined: a resting order found by (account, client order id).
             key = (c.account_id, coid)
             oid = self._client_ids.get(key) or self._client_ids_old.get(key)
-            found: Any = self._orders.get(oid) or self._find_live(c)
+            found: Any = self._orders.get(oid) or self._find_live(c)  # type: ignore[arg-type]
         else:
             found = self._find_live(c)
-        if found.__class__ is list:
+        if found.__class__ is RestingOrder:
             order: RestingOrder = found  # type: ignore[assignment]
-            oid, account, coid, leaves = order[4], order[5], order[6], order[0]
+            oid, account, coid, leaves = (
+                order.order_id,
+                order.account_id,
+                order.client_order_id,
+                order.leaves,
+            )
             # unlink (inlined: cancels are a quarter of the flow)
-            side = self.bids if order[7].side is _BUY else self.asks
-            price = order[2]
+            side = self.bids if order.spec.side is _BUY else self.asks
+            price = order.price
             level = side.levels[price]
             level.count -= 1
-            level.qty -= order[1]
-            order[0] = 0
+            level.qty -= order.visible
+            order.leaves = 0
             side.dirty[price] = None
             if not level.count:
                 side.drop_level(price)
@@ -1088,11 +1118,11 @@ class MatchingEngine:
         self._out.append(
             _new(OrderCancelled, (
                 self.instrument_id, self._seq, self._cid, self._clock, oid, account, coid,
-                leaves, Code.CANCELLED_BY_USER,
+                leaves, _CANCELLED_BY_USER,
             ))
         )  # fmt: skip
 
-    def _on_mass_cancel(self, c: MassCancel) -> None:
+    def _on_mass_cancel(self, c: Any) -> None:
         account, side = c.account_id, c.side
         if account is not None and account.__class__ is not str:
             self._reject_command(c, Code.INVALID_IDENTIFIER)
@@ -1109,7 +1139,7 @@ class MatchingEngine:
                 ))
             )  # fmt: skip
 
-    def _on_amend(self, c: AmendOrder) -> None:
+    def _on_amend(self, c: Any) -> None:
         status = self._status
         if status is not _TRADING:
             code = Code.INSTRUMENT_HALTED if status is _HALTED else Code.INSTRUMENT_EXPIRED
@@ -1119,11 +1149,11 @@ class MatchingEngine:
         if found.__class__ is Code:
             self._reject_command(c, found)  # type: ignore[arg-type]
             return
-        if found.__class__ is not list:
+        if found.__class__ is not RestingOrder:
             self._reject_command(c, Code.ORDER_NOT_AMENDABLE)
             return
         order: RestingOrder = found  # type: ignore[assignment]
-        old_price, old_qty, old_leaves = order[2], order[3], order[0]
+        old_price, old_qty, old_leaves = order.price, order.qty, order.leaves
         price = old_price if c.price is None else c.price
         qty = old_qty if c.qty is None else c.qty
         if price.__class__ is not int or price <= 0:
@@ -1139,17 +1169,17 @@ class MatchingEngine:
         if price == old_price and qty == old_qty:
             self._reject_command(c, Code.AMEND_NO_CHANGE)
             return
-        spec = order[7]
+        spec = order.spec
         leaves = qty - filled
         is_buy = spec.side is _BUY
         if price == old_price and qty < old_qty:
             # A quantity decrease keeps time priority: edit in place.
             side = self.bids if is_buy else self.asks
-            visible = order[1] if order[1] <= leaves else leaves
-            side.levels[price].qty -= order[1] - visible
-            order[1] = visible
-            order[0] = leaves
-            order[3] = qty
+            visible = order.visible if order.visible <= leaves else leaves
+            side.levels[price].qty -= order.visible - visible
+            order.visible = visible
+            order.leaves = leaves
+            order.qty = qty
             side.dirty[price] = None
             self._emit_amended(order, True)
             return
@@ -1161,11 +1191,11 @@ class MatchingEngine:
             return
         # A price change or an increase: a fresh queue entry at the back, the old one dies.
         self._unlink(order)
-        fresh = new_order(order[4], spec, price, qty, leaves)
+        fresh = new_order(order.order_id, spec, price, qty, leaves)
         self._emit_amended(fresh, False)
         if crosses:
             killed = self._sweep(fresh, opp, -price if is_buy else price)
-            if not killed and fresh[0]:
+            if not killed and fresh.leaves:
                 self._rest_amended(fresh)
             if self._stops or self._fired:
                 self._run_triggers()
@@ -1175,27 +1205,28 @@ class MatchingEngine:
     def _rest_amended(self, order: RestingOrder) -> None:
         """Rest an amended order; its GTD expiry entry ``(expire_ts, order_id)`` is still
         queued, so it is not pushed again."""
-        spec = order[7]
+        spec = order.spec
         if spec.time_in_force is not _GTD:
             self._rest(order)
             return
         display = spec.display_qty
-        leaves = order[0]
-        order[1] = leaves if display is None or display >= leaves else display
+        leaves = order.leaves
+        order.visible = leaves if display is None or display >= leaves else display
         (self.bids if spec.side is _BUY else self.asks).add(order)
-        self._orders[order[4]] = order
+        self._orders[order.order_id] = order
 
     def _emit_amended(self, order: RestingOrder, priority_kept: bool) -> None:
         self._seq += 1
         self._out.append(
             _new(OrderAmended, (
-                self.instrument_id, self._seq, self._cid, self._clock, order[4], order[5],
-                order[6], order[2], order[3], order[0], priority_kept,
+                self.instrument_id, self._seq, self._cid, self._clock, order.order_id,
+                order.account_id, order.client_order_id, order.price, order.qty, order.leaves,
+                priority_kept,
             ))
         )  # fmt: skip
 
     # ------------------------------------------------------------------ control
-    def _on_mark(self, c: UpdateMark) -> None:
+    def _on_mark(self, c: Any) -> None:
         mark = c.mark_price
         if mark.__class__ is not int or mark <= 0:
             self._reject_command(c, Code.INVALID_MARK_PRICE)
@@ -1204,16 +1235,16 @@ class MatchingEngine:
         if self._stops or self._fired:
             self._run_triggers()
 
-    def _on_advance_time(self, c: AdvanceTime) -> None:
+    def _on_advance_time(self, c: Any) -> None:
         """The clock already moved in :meth:`process`; nothing else to do."""
 
-    def _on_halt(self, c: HaltInstrument) -> None:
+    def _on_halt(self, c: Any) -> None:
         if self._status is not _TRADING:
             self._reject_command(c, Code.INVALID_STATUS_TRANSITION)
             return
         self._set_status(_HALTED)
 
-    def _on_resume(self, c: ResumeInstrument) -> None:
+    def _on_resume(self, c: Any) -> None:
         if self._status is not _HALTED:
             self._reject_command(c, Code.INVALID_STATUS_TRANSITION)
             return
@@ -1221,7 +1252,7 @@ class MatchingEngine:
         if self._stops or self._fired:
             self._run_triggers()
 
-    def _on_expire(self, c: ExpireInstrument) -> None:
+    def _on_expire(self, c: Any) -> None:
         if self._status is _EXPIRED:
             self._reject_command(c, Code.INVALID_STATUS_TRANSITION)
             return
@@ -1241,9 +1272,9 @@ class MatchingEngine:
                 [
                     price,
                     [
-                        [o[4], command_to_dict(o[7]), o[2], o[3], o[0], o[1]]
+                        [o.order_id, command_to_dict(o.spec), o.price, o.qty, o.leaves, o.visible]
                         for o in level.orders
-                        if o[0]
+                        if o.leaves
                     ],
                 ]
                 for price, level in side.iter_levels()
@@ -1295,25 +1326,25 @@ class MatchingEngine:
                     spec = command_from_dict(spec_data)
                     if o_price != price or not 0 < visible <= leaves <= qty:
                         raise MatchingError(f"corrupt resting order {oid} in snapshot")
-                    order = new_order(oid, spec, o_price, qty, leaves)
-                    order[VISIBLE] = visible
+                    order = new_order(oid, spec, o_price, qty, leaves)  # type: ignore[arg-type]
+                    order.visible = visible
                     side.add(order)
                     engine._orders[oid] = order
-                    if spec.time_in_force is _GTD:
-                        expiries.append((spec.expire_ts, oid))
+                    if spec.time_in_force is _GTD:  # type: ignore[union-attr]
+                        expiries.append((spec.expire_ts, oid))  # type: ignore[union-attr]
             side.dirty.clear()
         for oid, spec_data, stop_price, anchor in snapshot["stops"]:
             spec = command_from_dict(spec_data)
-            stop = StopOrder(oid, spec, stop_price, anchor)
+            stop = StopOrder(oid, spec, stop_price, anchor)  # type: ignore[arg-type]
             engine._stops[oid] = stop
-            if spec.order_type is _TRAILING:
+            if spec.order_type is _TRAILING:  # type: ignore[union-attr]
                 engine._trailing[oid] = stop
             else:
                 engine._push_stop(stop)
-            if spec.time_in_force is _GTD:
-                expiries.append((spec.expire_ts, oid))
+            if spec.time_in_force is _GTD:  # type: ignore[union-attr]
+                expiries.append((spec.expire_ts, oid))  # type: ignore[union-attr]
         heapify(expiries)
-        engine._expiries = expiries
+        engine._expiries = expiries  # type: ignore[assignment]
         engine._refresh_deadline()
         old_commands, commands = snapshot["commands"]
         engine._seen_old = dict.fromkeys(old_commands)

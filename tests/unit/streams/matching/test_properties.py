@@ -40,7 +40,6 @@ from streams.matching import (
     event_to_dict,
     next_status,
 )
-from streams.matching.book import LEAVES, PRICE, SPEC, VISIBLE
 from tests.unit.streams.matching.harness import IID
 from tests.unit.streams.matching.strategies import (
     accounts,
@@ -155,18 +154,18 @@ class Checker:
         for side in (engine.bids, engine.asks):
             assert side.keys == sorted(side.keys) and len(side.keys) == len(side.levels)
             for price, level in side.iter_levels():
-                orders = [o for o in level.orders if o[LEAVES]]
+                orders = [o for o in level.orders if o.leaves]
                 assert orders and level.count == len(orders)
-                assert level.qty == sum(o[VISIBLE] for o in orders)
+                assert level.qty == sum(o.visible for o in orders)
                 for o in orders:
-                    assert o[PRICE] == price and o[SPEC].side is side.side
-                    display = o[SPEC].display_qty
-                    assert 0 < o[VISIBLE] <= o[LEAVES]
+                    assert o.price == price and o.spec.side is side.side
+                    display = o.spec.display_qty
+                    assert 0 < o.visible <= o.leaves
                     if display is None:
-                        assert o[VISIBLE] == o[LEAVES]
+                        assert o.visible == o.leaves
                     else:
-                        assert o[VISIBLE] <= display, "iceberg shows at most its display"
-                    live[o[4]] = o[LEAVES]
+                        assert o.visible <= display, "iceberg shows at most its display"
+                    live[o.order_id] = o.leaves
         bid, ask = engine.bids.best_price(), engine.asks.best_price()
         if bid is not None and ask is not None:
             assert bid < ask, "book crossed at rest"

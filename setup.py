@@ -1,0 +1,36 @@
+"""Compiles the matching core's hot modules with mypyc when the project is installed.
+
+``pip install -e ".[dev]"`` (``make setup``) runs this through setuptools; mypyc (from the
+pinned ``mypy`` in ``[build-system] requires``) turns ``streams/matching/engine.py`` and
+``streams/matching/book.py`` into C extensions placed beside the sources. The ``.py`` files
+stay the source of truth: Python imports the extension when it is there and the source when
+it is not (delete the ``.so`` files, or install with ``STRIKEFLOW_NO_MYPYC=1``), with the
+same behaviour either way. ``benchmarks/matching_core.py`` prints which one it ran.
+"""
+
+from __future__ import annotations
+
+import os
+
+from setuptools import setup
+
+#: The modules where the matching time goes (py-spy: the engine's command handlers and the
+#: sweep, and the book's levels); the rest of the package stays interpreted.
+COMPILED = ["streams/matching/book.py", "streams/matching/engine.py"]
+
+ext_modules = []
+if os.environ.get("STRIKEFLOW_NO_MYPYC", "") in ("", "0"):
+    from mypyc.build import mypycify
+
+    ext_modules = mypycify(
+        [
+            # Only these files are type-checked strictly; imported project modules are read
+            # for their types without reporting their own findings.
+            "--follow-imports=silent",
+            "--ignore-missing-imports",
+            *COMPILED,
+        ],
+        opt_level="3",
+    )
+
+setup(ext_modules=ext_modules)
