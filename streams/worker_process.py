@@ -22,7 +22,11 @@ class ChildProcess:
         self.settings = settings
         self.args = args
         self.ready_mark = ready_mark
-        self.env = {"STRIKEFLOW_DATA_DIR": str(settings.data_dir)} | (env or {})
+        kafka = settings.kafka  # a private broker (benchmarks, drills) goes with the settings
+        self.env = {"STRIKEFLOW_DATA_DIR": str(settings.data_dir),
+                    "STRIKEFLOW_KAFKA__PORT": str(kafka.port),
+                    "STRIKEFLOW_KAFKA__CONTROLLER_PORT": str(kafka.controller_port),
+                    "STRIKEFLOW_KAFKA__BROKERS": str(kafka.brokers)} | (env or {})
         self.log = settings.data_dir / "logs" / f"{name}.log"
         self.proc: subprocess.Popen[bytes] | None = None
 

@@ -13,7 +13,6 @@ import asyncio
 import os
 import shutil
 import signal
-import socket
 import threading
 import time
 import uuid
@@ -30,6 +29,7 @@ from confluent_kafka.admin import AdminClient, ConfigResource
 from infra import stack as infra_stack
 from infra.kafka_acls import acls_of_each_broker
 from infra.kafka_security import Role
+from infra.ports import free_port_block
 from infra.services import catalogue, render_kafka_conf, services
 from infra.settings import KafkaSettings, Settings
 from infra.supervisor import Supervisor
@@ -92,19 +92,6 @@ def test_down_stops_connect_before_the_brokers_with_bounded_waits(tmp_path: Path
 
 # --- the drills, on a private three-broker cluster ------------------------------------------
 
-def _free_block(first: int = 29300, size: int = 6) -> int:
-    """The first ``size`` consecutive loopback ports, from ``first`` on, that are all free."""
-    for base in range(first, first + 1000, 10):
-        try:
-            for port in range(base, base + size):
-                with socket.socket() as sock:
-                    sock.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        return base
-    raise RuntimeError("no free block of loopback ports")
-
-
 def _cluster_processes(data_dir: Path) -> list[psutil.Process]:
     found = []
     for proc in psutil.process_iter(["cmdline"]):
@@ -117,7 +104,7 @@ def _cluster_processes(data_dir: Path) -> list[psutil.Process]:
 def cluster(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     """Three brokers with small heaps; stopped, with every process they left, whatever
     happens in the tests."""
-    base = _free_block()
+    base = free_port_block()
     data_dir = tmp_path_factory.mktemp("kafka-cluster")
     ours = settings.model_copy(update={
         "data_dir": data_dir,
