@@ -18,8 +18,7 @@ command id, so a replayed request gets the same answer (and the same output) aga
 
 from __future__ import annotations
 
-import json
-from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -30,6 +29,15 @@ from streams.instruments import Catalogue, Instrument, InstrumentKind, TradingSt
 from streams.ledger.fees import FeeSchedule
 from streams.risk import margin
 from streams.risk.codes import RiskCode, describe
+from streams.risk.records import (
+    CORE,
+    ORDER_BUCKETS,
+    Remembered,
+    applied_part,
+    decisions_part,
+    order_bucket,
+    orders_part,
+)
 from topics.contracts import (
     AmendOrder,
     CancelOrder,
@@ -56,7 +64,6 @@ __all__ = [
 ZERO = Decimal(0)
 _AVG_GRID = Decimal("1e-12")  # average prices: finer than any tick, within the 18-place wire
 ONE = Decimal(1)
-_REMEMBERED = 5000  # decisions and activity ids kept for replays (per account)
 #: event ids of the order events risk itself publishes (its rejections)
 RISK_EVENT_PREFIX = "risk:"
 _REJECTIONS = frozenset({"rejected", "command_rejected"})
@@ -229,12 +236,14 @@ class AccountState:
     open_orders: dict[str, Reservation] = field(default_factory=dict)  # by client order id
     tokens: float = -1.0  # < 0: a full bucket
     tokens_at_ms: int = 0
-    #: command id -> (code or 0, venue time in ms it was decided at)
-    decisions: OrderedDict[str, tuple[int, int]] = field(default_factory=OrderedDict)
-    applied: OrderedDict[str, None] = field(default_factory=OrderedDict)  # activity ids
+    #: command id -> [code or 0, venue time in ms it was decided at]
+    decisions: Remembered = field(default_factory=Remembered)
+    applied: Remembered = field(default_factory=Remembered)  # activity ids -> 0
     margin_level: str = "ok"  # ok | margin_call | liquidation
     crossings: int = 0
     seq: int = 0
+    #: client order ids whose reservation changed since the last :meth:`changes`
+    touched_orders: set[str] = field(default_factory=set, repr=False, compare=False)
 
     # -- requests ---------------------------------------------------------------------------
     def decide(self, request: Request, *, now_ms: int, now: datetime, catalogue: Catalogue,
@@ -251,9 +260,7 @@ class AccountState:
             code = self._amend(request, catalogue, prices, limits, fees)
         else:  # cancels reduce risk: always forwarded (matching knows the book)
             code = None
-        self.decisions[request.command_id] = (int(code) if code else 0, now_ms)
-        while len(self.decisions) > _REMEMBERED:
-            self.decisions.popitem(last=False)
+        self.decisions.add(request.command_id, [int(code) if code else 0, now_ms])
         return Decision(code, request, now)
 
     def _rate_ok(self, now_ms: int, limits: RiskLimits) -> bool:
@@ -312,6 +319,7 @@ class AccountState:
             return RiskCode.INSUFFICIENT_FUNDS
         self.open_orders[cmd.client_order_id] = Reservation(
             cmd.symbol, cmd.side, cmd.qty, needed / cmd.qty, cmd.reduce_only, cmd.command_id)
+        self.touched_orders.add(cmd.client_order_id)
         return None
 
     def _opening(self, symbol: str, side: str, qty: Decimal, exclude: str | None = None
@@ -392,7 +400,10 @@ class AccountState:
         of the same id on another instrument (risk's own closing order, or one finished
         long ago) is not about this one."""
         held = self.open_orders.get(client_order_id or "")
-        return held if held is not None and held.symbol == symbol else None
+        if held is None or held.symbol != symbol:
+            return None
+        self.touched_orders.add(client_order_id or "")  # callers may change or drop it
+        return held
 
     # -- what the account holds -------------------------------------------------------------
     def exposure(self, underlying: str, catalogue: Catalogue, index: Decimal) -> Decimal:
@@ -445,9 +456,7 @@ class AccountState:
         """Apply a fill, release, transfer or expiry once; False if applied before."""
         if activity.event_id in self.applied:
             return False
-        self.applied[activity.event_id] = None
-        while len(self.applied) > _REMEMBERED:
-            self.applied.popitem(last=False)
+        self.applied.add(activity.event_id, 0)
         self.seq += 1
         if isinstance(activity, Fill):
             self.cash += activity.cash - activity.fee
@@ -591,40 +600,62 @@ class AccountState:
                 out.orders.append(self._close_order(symbol, pos, "liq", now))
 
     # -- persistence ------------------------------------------------------------------------
-    def to_json(self) -> dict[str, Any]:
-        return {
+    # -- the stored form -------------------------------------------------------------------
+    def changes(self) -> dict[str, Any]:
+        """What to write to the state store since the last call, by part (see
+        :mod:`streams.risk.records`): always the core (cash, positions, rate bucket: small);
+        the open-order buckets holding a touched order; the decision and activity-id
+        segments that changed. ``None`` deletes a part. A batch writes what it changed, not
+        the account's whole history, so the changelog grows with the work done."""
+        out: dict[str, Any] = {CORE: {
             "account": self.account, "cash": str(self.cash), "seq": self.seq,
             "positions": {s: [str(p.qty), str(p.avg_price), str(p.realized), p.stop_armed]
                           for s, p in self.positions.items()},
-            "open_orders": {c: r.to_json() for c, r in self.open_orders.items()},
             "tokens": self.tokens, "tokens_at_ms": self.tokens_at_ms,
-            "decisions": [[c, code, ms] for c, (code, ms) in self.decisions.items()],
-            "applied": list(self.applied),
             "margin_level": self.margin_level, "crossings": self.crossings,
-        }
+            "decisions_head": self.decisions.head, "applied_head": self.applied.head}}
+        buckets = {order_bucket(c) for c in self.touched_orders}
+        self.touched_orders.clear()
+        if buckets:
+            held: dict[int, dict[str, Any]] = {b: {} for b in buckets}
+            for coid, reservation in self.open_orders.items():
+                if (b := order_bucket(coid)) in held:
+                    held[b][coid] = reservation.to_json()
+            out.update({orders_part(b): held[b] or None for b in buckets})
+        out.update({decisions_part(n): seg for n, seg in self.decisions.changes().items()})
+        out.update({applied_part(n): seg for n, seg in self.applied.changes().items()})
+        return out
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> AccountState:
-        return cls(
-            account=data["account"], cash=Decimal(data["cash"]), seq=data["seq"],
+    def load(cls, account: str, read: Callable[[str], Any]) -> AccountState | None:
+        """The account from its stored parts (``read(part)``, ``None`` if absent); ``None``
+        for an account never stored. Also reads the one-record form written before parts
+        (everything in the core record)."""
+        core = read(CORE)
+        if core is None:
+            return None
+        state = cls(
+            account=core["account"], cash=Decimal(core["cash"]), seq=core["seq"],
             positions={s: PositionState(Decimal(q), Decimal(a), Decimal(r), armed)
-                       for s, (q, a, r, armed) in data["positions"].items()},
-            open_orders={c: Reservation.from_json(r) for c, r in data["open_orders"].items()},
-            tokens=data["tokens"], tokens_at_ms=data["tokens_at_ms"],
-            decisions=OrderedDict(_decision(item) for item in data["decisions"]),
-            applied=OrderedDict((k, None) for k in data["applied"]),
-            margin_level=data["margin_level"], crossings=data["crossings"])
-
-    def dumps(self) -> str:
-        return json.dumps(self.to_json(), separators=(",", ":"))
-
-
-
-def _decision(item: list[Any]) -> tuple[str, tuple[int, int]]:
-    """A remembered decision: ``[command, code, ms]`` (``[command, code]`` before the time
-    was kept: 0, and the answer carries the time of its replay as it did then)."""
-    command, code, *rest = item
-    return command, (code, rest[0] if rest else 0)
+                       for s, (q, a, r, armed) in core["positions"].items()},
+            tokens=core["tokens"], tokens_at_ms=core["tokens_at_ms"],
+            margin_level=core["margin_level"], crossings=core["crossings"])
+        if "open_orders" in core:  # the one-record form
+            state.open_orders = {c: Reservation.from_json(r)
+                                 for c, r in core["open_orders"].items()}
+            for item in core["decisions"]:
+                command, code, *rest = item
+                state.decisions.add(command, [code, rest[0] if rest else 0])
+            for ident in core["applied"]:
+                state.applied.add(ident, 0)
+            state.touched_orders = set(state.open_orders)  # written out in parts next time
+            return state
+        for b in range(ORDER_BUCKETS):
+            for coid, data in (read(orders_part(b)) or {}).items():
+                state.open_orders[coid] = Reservation.from_json(data)
+        state.decisions.load(core["decisions_head"], lambda n: read(decisions_part(n)))
+        state.applied.load(core["applied_head"], lambda n: read(applied_part(n)))
+        return state
 
 
 def _from_ms(ms: int) -> datetime:

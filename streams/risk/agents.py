@@ -7,15 +7,17 @@ requests go on to ``orders.commands`` (keyed by instrument); rejected ones becom
 order events with a 5xxx code. A timer revalues every account against fresh marks:
 ``positions``, ``risk.alerts`` once per crossing, and stop-loss / liquidation orders.
 
-State: one JSON record per account in the RocksDB table ``risk-accounts``. The record is
-written before the batch's outputs are flushed, and the record remembers every decision by
-command id: a batch replayed after a crash re-emits the same decisions (matching ignores a
+State: each account in small JSON parts in the RocksDB table ``risk-accounts``
+(:mod:`streams.risk.records`: a batch writes only the parts it changed). They are written
+before the batch's outputs are flushed, and they remember recent decisions by command id:
+a batch replayed after a crash re-emits the same decisions (matching ignores a
 repeated command id; rejections and positions carry deterministic ids).
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -38,6 +40,7 @@ from streams.listing import venue_catalogue
 from streams.output import BatchOutput
 from streams.reference import ReferencePrices
 from streams.risk.account import AccountState, Decision, Revaluation
+from streams.risk.records import store_key
 from topics.catalogue import ContractError, by_name
 from topics.contracts import Position, RiskAlert
 
@@ -48,6 +51,7 @@ log = structlog.get_logger(__name__)
 REQUESTS = by_name("orders.requests")
 ACTIVITY = by_name("accounts.activity")
 COMMANDS = by_name("orders.commands")
+ACCOUNT_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")  # the contracts' AccountId
 BATCH_SIZE = 2000
 BATCH_WITHIN_S = 0.02
 
@@ -153,10 +157,22 @@ def _load(account: str, event: Any) -> _Live:
     live = accounts.get(account)
     if live is None:
         with as_current(event):
-            record = risk_table.get(account.encode())
-        state = AccountState.from_json(record) if record else AccountState(account)
-        live = accounts[account] = _Live(state, event, {})
+            state = AccountState.load(
+                account, lambda part: risk_table.get(store_key(account, part)))
+        live = accounts[account] = _Live(state or AccountState(account), event, {})
     return live
+
+
+def _save(live: _Live) -> None:
+    """Write what changed in the account (:mod:`streams.risk.records`), under the partition
+    of its last event."""
+    account = live.state.account
+    with as_current(live.last_event):
+        for part, value in live.state.changes().items():
+            if value is None:
+                risk_table.pop(store_key(account, part), None)
+            else:
+                risk_table[store_key(account, part)] = value
 
 
 async def _process(account: str, events: list[Any]) -> None:
@@ -171,8 +187,7 @@ async def _process(account: str, events: list[Any]) -> None:
         now = _utc(time.time())
         _emit_revaluation(live, state.revalue(CATALOGUE.current(), prices, LIMITS, now), now,
                           touched)
-    with as_current(live.last_event):
-        risk_table[account.encode()] = state.to_json()
+    _save(live)
 
 
 async def _process_one(account: str, state: AccountState, event: Any,
@@ -204,7 +219,12 @@ async def risk_check(stream: Any) -> None:
     async for batch in inbox.batches(stream, BATCH_SIZE, BATCH_WITHIN_S):
         by_account: dict[str, list[Any]] = defaultdict(list)
         for event in batch:
-            by_account[event.message.key.decode("utf-8", "replace")].append(event)
+            account = event.message.key.decode("utf-8", "replace")
+            if ACCOUNT_ID.fullmatch(account):
+                by_account[account].append(event)
+            else:  # not an account: it must not reach the store (parts are account/...)
+                await send_dead_letter(event, "wrong_key", f"key {account[:80]!r} is not an "
+                                       "account id")
         for account, events in by_account.items():
             await _process(account, events)
 
@@ -214,13 +234,12 @@ async def revalue_accounts() -> None:
     """Mark every account held here; publish what moved and act on crossed thresholds."""
     now = _utc(time.time())
     listed = CATALOGUE.current()
-    for account, live in list(accounts.items()):
+    for live in list(accounts.values()):
         if not live.state.positions:
             continue
         before = (live.state.margin_level, live.state.crossings)
         revaluation = live.state.revalue(listed, prices, LIMITS, now)
         _emit_revaluation(live, revaluation, now, set())
         if (live.state.margin_level, live.state.crossings) != before:
-            with as_current(live.last_event):
-                risk_table[account.encode()] = live.state.to_json()
+            _save(live)
     await output.flush()

@@ -41,6 +41,8 @@ from infra import stack
 from infra.settings import Settings
 from streams.kafka import end_offsets, make_consumer, make_producer, read_range, read_since
 from streams.matching.orderflow import generate_commands
+from streams.risk.account import AccountState
+from streams.risk.records import split_key
 from streams.worker_process import ElasticsearchSinkProcess, SinkProcess, WorkerProcess
 from strikeflow.drill.faults import FAULTS, SHORT, DrillContext, Fault, FaultUnavailable
 from strikeflow.drill.reconcile import Outcome, SegmentRecords, reconcile
@@ -307,13 +309,24 @@ class Drill:
             elasticsearch_trades=self._elasticsearch_trades(symbol))
 
     def _risk_state(self, accounts: set[str]) -> dict[str, dict[str, Any]]:
+        """What risk holds for ``accounts``, read back from its table's changelog (the
+        latest value of each stored part; a tombstone deletes one)."""
         topic = f"{self.app_id}-risk-accounts-changelog"
-        latest: dict[str, dict[str, Any]] = {}
+        parts: dict[str, dict[str, Any]] = {a: {} for a in accounts}
         for partition, end in end_offsets(self.settings, topic).items():
             for msg in read_range(self.settings, topic, partition, 0, end):
-                key = (msg.key() or b"").decode()
-                if key in accounts and msg.value():
-                    latest[key] = orjson.loads(msg.value())
+                account, part = split_key(msg.key() or b"")
+                if account in parts:
+                    if msg.value():
+                        parts[account][part] = orjson.loads(msg.value())
+                    else:
+                        parts[account].pop(part, None)
+        latest: dict[str, dict[str, Any]] = {}
+        for account, stored in parts.items():
+            state = AccountState.load(account, stored.get)
+            if state is not None:
+                latest[account] = {"cash": str(state.cash), "open_orders": {
+                    c: r.to_json() for c, r in state.open_orders.items()}}
         return latest
 
     def _clickhouse_trades(self, symbol: str) -> int:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
 from streams.risk import AccountState, PositionState, Revaluation, RiskLimits
+from streams.risk.records import decisions_part, order_bucket, orders_part
 from tests.unit.streams.risk.risk_support import (
     BTC_CALL,
     CATALOGUE,
@@ -247,7 +249,23 @@ def test_stop_loss_fires_once_and_rearms_after_the_loss_recedes() -> None:
 
 
 # -- storage ----------------------------------------------------------------------------------
-def test_json_round_trip_is_equal_and_behaves_the_same() -> None:
+class Store(dict[str, Any]):
+    """The state store as the agent uses it: parts by name, JSON on the way in and out."""
+
+    def save(self, state: AccountState) -> dict[str, Any]:
+        changes = state.changes()
+        for part, value in changes.items():
+            if value is None:
+                self.pop(part, None)
+            else:
+                self[part] = json.loads(json.dumps(value))
+        return changes
+
+    def load(self, account: str = "acc-1") -> AccountState | None:
+        return AccountState.load(account, self.get)
+
+
+def test_stored_parts_round_trip_is_equal_and_behaves_the_same() -> None:
     state = short_call_account()
     request = submit(qty="0.01", price="100000", coid="keep")
     assert decide(state, request).accepted
@@ -260,8 +278,9 @@ def test_json_round_trip_is_equal_and_behaves_the_same() -> None:
     assert decide(state, amend).accepted  # pending: held until matching answers
     fill(state, "BTC-USDT", "buy", "0.004", "100000", coid="keep", maker=True)
 
-    stored = json.loads(state.dumps())
-    restored = AccountState.from_json(stored)
+    store = Store()
+    store.save(state)
+    restored = store.load()
     assert restored == state
     assert restored.open_orders["keep"].amends == state.open_orders["keep"].amends != {}
     assert restored.margin_level == "margin_call" and restored.crossings == 1
@@ -271,19 +290,56 @@ def test_json_round_trip_is_equal_and_behaves_the_same() -> None:
     # the restored record remembers decisions and applied activity
     assert decide(restored, request).accepted
     assert restored.reserved() == state.reserved()
-    assert restored.to_json() == state.to_json()
+    assert Store().load("nobody") is None
 
 
-def test_records_written_before_reservations_knew_their_submit_still_load() -> None:
-    stored = json.loads(funded("1000").dumps())
-    stored["open_orders"] = {"old": ["BTC-USDT", "buy", "0.01", "100005", False]}
-    restored = AccountState.from_json(stored)
+def test_a_batch_writes_what_it_changed_not_the_history() -> None:
+    """Thousands of remembered decisions and open orders: a later batch of a few requests
+    writes a few KB (the core, one order bucket per touched order, one segment)."""
+    state = funded("100000000")
+    limits = RiskLimits(max_open_orders=100_000, orders_per_second=1e9, order_burst=10**9)
+    store = Store()
+    requests = [submit(qty="0.001", price="100000", coid=f"o{i}", command_id=f"k{i}")
+                for i in range(5990)]  # not on a segment's boundary: "late" adds to one
+    for i, request in enumerate(requests):
+        assert decide(state, request, limits=limits).accepted
+        if i % 500 == 499:
+            store.save(state)
+    store.save(state)
+    full = sum(len(json.dumps(v)) for v in store.values())
+    assert len(state.decisions) <= 5000 and "k0" not in state.decisions  # evicted
+    assert len(store.load().open_orders) == 5990
+    assert decide(state, submit(qty="0.001", price="100000", coid="late"),
+                  limits=limits).accepted
+    written = store.save(state)
+    size = sum(len(json.dumps(v)) for v in written.values() if v is not None)
+    assert set(written) == {"", orders_part(order_bucket("late")), decisions_part(
+        state.decisions.head)}
+    assert size < full / 20, (size, full)
+    restored = store.load()
+    assert restored == state
+    again = decide(restored, requests[-1], limits=limits)  # a replay: the same answer,
+    assert again.accepted and len(restored.open_orders) == 5991  # nothing held twice
+
+
+def test_the_one_record_form_written_before_parts_still_loads() -> None:
+    old = {"account": "acc-1", "cash": "1000", "seq": 3, "positions": {},
+           "open_orders": {"old": ["BTC-USDT", "buy", "0.01", "100005", False]},
+           "tokens": -1.0, "tokens_at_ms": 0, "decisions": [["c1", 0, 5], ["c2", 5009]],
+           "applied": ["fill-1"], "margin_level": "ok", "crossings": 0}
+    restored = Store({"": old}).load()
     held = restored.open_orders["old"]
     assert (held.command_id, held.filled, held.amends) == ("", 0, {})
     assert restored.reserved() == D("1000.05")
+    assert restored.decisions.get("c2") == [5009, 0] and "fill-1" in restored.applied
+    store = Store()
+    store.save(restored)  # written out in parts
+    assert "open_orders" not in store[""] and store.load() == restored
 
 
 @pytest.mark.parametrize("cash", ["0", "-12.34567891", "1e3"])
 def test_round_trip_of_an_empty_account(cash: str) -> None:
     state = AccountState("acc-9", cash=D(cash))
-    assert AccountState.from_json(json.loads(state.dumps())) == state
+    store = Store()
+    store.save(state)
+    assert store.load("acc-9") == state

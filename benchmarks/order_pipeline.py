@@ -1,0 +1,268 @@
+"""End to end: ``orders.requests`` → risk → matching → ``orders.events``/``trades`` → booking
+→ ``ledger``, against a raw confluent-kafka passthrough over the same three hops.
+
+Everything runs on a private Kafka broker (:mod:`benchmarks.private_kafka`), so the run
+neither disturbs nor is disturbed by a live stack. One worker process runs the three agents
+(risk, matching, ledger), as the main job does. ``--accounts`` funded accounts trade
+``--instruments`` new spot instruments: orders alternate two makers that rest (99/101) and
+two takers that cross them (102/98), so half of the orders trade and every trade is booked.
+
+* **throughput** — N requests produced at once; orders/s = N / time from the first produce
+  until every request has its answer on ``orders.events`` and every trade its ledger posting.
+  The baseline moves the same N requests through three chained consume→produce legs with bare
+  confluent-kafka clients (requests → scratch → scratch → scratch), all legs running at once.
+* **latency** — requests paced at ``--rate``/s: request produced → its first
+  ``orders.events`` record (risk's or matching's answer) and trade → its ledger posting,
+  p50/p99/p99.9 on this process's clock.
+
+Goals are reported, never enforced (exit 0): ≥ 10k orders/s, ≥ 0.25 of the passthrough, p99 ≤
+100 ms at 5k/s paced.
+
+    python -m benchmarks.order_pipeline [--orders 30000] [--rate 5000] [--latency-seconds 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import string
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import orjson
+from confluent_kafka import TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from benchmarks.kafka_legs import end_offsets, produce
+from benchmarks.private_kafka import private_kafka
+from infra.kafka_security import Role
+from infra.settings import Settings, get_settings
+from streams.kafka import make_consumer, make_producer
+from streams.worker_process import WorkerProcess
+from topics.catalogue import by_name
+from topics.contracts import FundsTransferred, SubmitOrder
+
+REQUESTS, ACTIVITY = by_name("orders.requests"), by_name("accounts.activity")
+MID, QTY = Decimal(100), Decimal("0.01")
+KINDS = (("buy", -1), ("sell", 1), ("buy", 2), ("sell", -2))  # two makers, two takers
+RISK_ENV = {"STRIKEFLOW_RISK__ORDERS_PER_SECOND": "1000000",
+            "STRIKEFLOW_RISK__ORDER_BURST": "1000000",
+            "STRIKEFLOW_RISK__MAX_OPEN_ORDERS": "1000000"}
+GOAL_RATE, GOAL_RATIO, GOAL_P99_MS = 10_000.0, 0.25, 100.0
+
+
+def _tag(n: int) -> str:
+    rng = random.Random(uuid.uuid4().int)
+    return "".join(rng.choice(string.ascii_uppercase) for _ in range(n))
+
+
+def requests(n: int, symbols: list[str], accounts: list[str]) -> list[tuple[bytes, bytes, str]]:
+    """``n`` submit requests, ``(key, value, command id)``; each account keeps to one kind."""
+    out = []
+    prefix = uuid.uuid4().hex[:8]
+    now = datetime.now(UTC)
+    for i in range(n):
+        side, offset = KINDS[i % len(KINDS)]
+        account = accounts[i % len(accounts)]
+        cmd = SubmitOrder(command_id=f"{prefix}-{i}", ts_sent=now, account=account,
+                          symbol=symbols[(i // len(KINDS)) % len(symbols)],
+                          client_order_id=f"c{prefix}{i}", side=side, order_type="limit",
+                          qty=QTY, price=MID + offset)
+        out.append((account.encode(), REQUESTS.encode(cmd), cmd.command_id))
+    return out
+
+
+def fund(settings: Settings, accounts: list[str]) -> None:
+    producer = make_producer(settings)
+    for account in accounts:
+        ref = uuid.uuid4().hex
+        producer.produce(ACTIVITY.name, key=account.encode(), value=ACTIVITY.encode(
+            FundsTransferred(event_id=f"transfer:{ref}", ts_event=datetime.now(UTC),
+                             account=account, transfer_id=ref, amount=Decimal(10**9),
+                             reference=f"bench-{ref[:8]}")))
+    producer.flush(10)
+
+
+@dataclass
+class Watch:
+    """Reads ``orders.events``, ``trades`` and ``ledger`` from their ends, in a thread."""
+
+    settings: Settings
+    answers: dict[str, float] = field(default_factory=dict)  # command id -> first answer
+    kinds: dict[str, int] = field(default_factory=dict)
+    trades: dict[str, float] = field(default_factory=dict)  # trade id -> seen
+    booked: dict[str, float] = field(default_factory=dict)  # trade id -> first posting
+
+    def __post_init__(self) -> None:
+        self._stop = threading.Event()
+        self._consumer = make_consumer(self.settings, f"bench-e2e-{uuid.uuid4().hex[:6]}",
+                                       **{"fetch.wait.max.ms": 5})
+        self._consumer.assign([tp for t in ("orders.events", "trades", "ledger")
+                               for tp in end_offsets(self.settings, t)])
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            for msg in self._consumer.consume(2000, 0.05):
+                if msg.error():
+                    continue
+                now = time.time()
+                rec = orjson.loads(msg.value())
+                topic = msg.topic()
+                if topic == "orders.events":
+                    cause = rec.get("causation_id") or ""
+                    if cause not in self.answers:
+                        self.answers[cause] = now
+                        kind = rec.get("kind", "?")
+                        self.kinds[kind] = self.kinds.get(kind, 0) + 1
+                elif topic == "trades":
+                    self.trades.setdefault(rec["trade_id"], now)
+                elif rec.get("kind") == "trade":  # reference "trade <trade id>"
+                    self.booked.setdefault(rec["reference"].removeprefix("trade "), now)
+
+    def done(self, ids: list[str]) -> bool:
+        return (all(i in self.answers for i in ids)
+                and all(t in self.booked for t in list(self.trades)))
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self._consumer.close()
+
+
+def _pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * (len(values) - 1)))] if values else float("nan")
+
+
+def run(settings: Settings, items: list[tuple[bytes, bytes, str]], rate: float | None,
+        timeout_s: float = 600) -> dict[str, float]:
+    watch = Watch(settings)
+    ids = [i for _, _, i in items]
+    try:
+        t0 = time.time()
+        sent_at = produce(settings, REQUESTS.name, items, rate)
+        deadline = time.monotonic() + timeout_s
+        while not watch.done(ids) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if not watch.done(ids):
+            missing = sum(i not in watch.answers for i in ids)
+            unbooked = sum(t not in watch.booked for t in watch.trades)
+            raise SystemExit(f"{missing} requests unanswered, {unbooked} trades not booked")
+    finally:
+        watch.close()
+    end = max([*watch.answers.values(), *watch.booked.values()])
+    lat = [watch.answers[i] - sent_at[i] for i in ids]
+    booking = [watch.booked[t] - watch.trades[t] for t in watch.trades]
+    print(f"    answers {dict(sorted(watch.kinds.items()))}, trades {len(watch.trades)}, "
+          f"booked {len(watch.booked)}")
+    return {"rate": len(ids) / (end - t0), "elapsed_s": end - t0,
+            "produce_s": max(sent_at.values()) - t0,
+            "p50": 1000 * _pct(lat, 0.5), "p99": 1000 * _pct(lat, 0.99),
+            "p999": 1000 * _pct(lat, 0.999),
+            "book_p50": 1000 * _pct(booking, 0.5), "book_p99": 1000 * _pct(booking, 0.99)}
+
+
+def chained_passthrough(settings: Settings, starts: list[TopicPartition], n: int,
+                        hops: int = 3) -> float:
+    """Messages/s of ``hops`` bare consume→produce legs chained through scratch topics, all
+    running at once (one thread each): what Kafka and its client give over the same hops."""
+    admin = AdminClient(settings.kafka.client_config(Role.ADMIN))
+    scratch = [f"bench.chain.{uuid.uuid4().hex[:6]}.{h}" for h in range(hops)]
+    for fut in admin.create_topics([NewTopic(t, REQUESTS.partitions, 1)
+                                    for t in scratch]).values():
+        fut.result(30)
+    first_at: list[float] = []
+    done_at: dict[int, float] = {}
+
+    def leg(h: int) -> None:
+        consumer = make_consumer(settings, f"bench-chain-{uuid.uuid4().hex[:6]}",
+                                 **{"fetch.wait.max.ms": 5})
+        if h == 0:
+            consumer.assign(starts)
+        else:
+            consumer.assign([TopicPartition(scratch[h - 1], p, 0)
+                             for p in range(REQUESTS.partitions)])
+        producer = make_producer(settings)
+        moved = 0
+        deadline = time.monotonic() + 300
+        while moved < n and time.monotonic() < deadline:
+            for msg in consumer.consume(1000, 0.05):
+                if msg.error():
+                    continue
+                if not first_at and h == 0:
+                    first_at.append(time.monotonic())
+                while True:
+                    try:
+                        producer.produce(scratch[h], key=msg.key(), value=msg.value())
+                        break
+                    except BufferError:
+                        producer.poll(0.05)
+                moved += 1
+            producer.poll(0)
+        producer.flush(60)
+        done_at[h] = time.monotonic()
+        consumer.close()
+
+    threads = [threading.Thread(target=leg, args=(h,)) for h in range(hops)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    admin.delete_topics(scratch)
+    return n / (max(done_at.values()) - first_at[0]) if first_at else 0.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--orders", type=int, default=30_000)
+    parser.add_argument("--instruments", type=int, default=8)
+    parser.add_argument("--accounts", type=int, default=400)
+    parser.add_argument("--rate", type=float, default=5000.0)
+    parser.add_argument("--latency-seconds", type=float, default=10.0)
+    args = parser.parse_args()
+    print(f"order pipeline benchmark: {args.orders} requests, {args.accounts} accounts, "
+          f"{args.instruments} instruments; one worker with risk + matching + ledger")
+    with private_kafka(get_settings()) as settings:
+        bases = [f"BE{_tag(6)}" for _ in range(args.instruments)]
+        symbols = [f"{b}-USDT" for b in bases]
+        accounts = [f"bench-{_tag(8)}" for _ in range(args.accounts)]
+        worker = WorkerProcess(settings, f"bench-e2e-{uuid.uuid4().hex[:6]}", 16194, env={
+            "STRIKEFLOW_WORKER__AGENTS": '["streams.risk", "streams.matching", "streams.ledger"]',
+            "STRIKEFLOW_MATCHING__EXTRA_SPOT_BASES": json.dumps(bases), **RISK_ENV})
+        worker.start()
+        try:
+            fund(settings, accounts)
+            # a few orders first: the worker's first batch pays for imports and connections
+            run(settings, requests(400, symbols, accounts), None)
+            starts = end_offsets(settings, REQUESTS.name)
+            print("  throughput (all produced at once, then drained):")
+            burst = run(settings, requests(args.orders, symbols, accounts), None)
+            base = chained_passthrough(settings, starts, args.orders)
+            paced_n = int(args.rate * args.latency_seconds)
+            print(f"  latency ({paced_n} requests paced at {args.rate:,.0f}/s):")
+            paced = run(settings, requests(paced_n, symbols, accounts), args.rate)
+        finally:
+            worker.stop()
+    ratio = burst["rate"] / base if base else 0.0
+    print(f"    pipeline  {burst['rate']:10,.0f} orders/s  (produced in "
+          f"{burst['produce_s']:.2f}s, all answered and booked after {burst['elapsed_s']:.2f}s)")
+    print(f"    baseline  {base:10,.0f} msg/s     (3 chained confluent-kafka "
+          f"consume→produce legs, same requests)")
+    print(f"    ratio pipeline/baseline: {ratio:.3f}")
+    print(f"  paced at {args.rate:,.0f}/s: request → answer p50 {paced['p50']:.1f} ms, p99 "
+          f"{paced['p99']:.1f} ms, p99.9 {paced['p999']:.1f} ms; trade → ledger p50 "
+          f"{paced['book_p50']:.1f} ms, p99 {paced['book_p99']:.1f} ms")
+    met = {"≥ 10k orders/s": burst["rate"] >= GOAL_RATE, "≥ 0.25 of passthrough":
+           ratio >= GOAL_RATIO, "p99 ≤ 100 ms at 5k/s": paced["p99"] <= GOAL_P99_MS}
+    print("  goals: " + ", ".join(f"{k} {'met' if v else 'NOT met'}" for k, v in met.items()))
+
+
+if __name__ == "__main__":
+    main()
