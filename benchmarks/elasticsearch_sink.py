@@ -14,7 +14,9 @@ after the sink, the better of the two counting.
 
     python -m benchmarks.elasticsearch_sink [--orders 1500]
 
-Needs the stack (``strikeflow infra up``).
+Kafka is a private one-broker cluster of the run's own (:mod:`benchmarks.private_kafka`,
+deleted at the end); Elasticsearch is the stack's (``strikeflow infra up``), written under
+index prefixes of the run's own, deleted at the end.
 """
 
 from __future__ import annotations
@@ -27,11 +29,10 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from confluent_kafka.admin import AdminClient, NewTopic
 from elasticsearch import helpers
 
 from benchmarks.kafka_legs import produce
-from infra.kafka_security import Role
+from benchmarks.private_kafka import private_kafka
 from infra.settings import Settings, get_settings
 from sinks.search_index.documents import actions_for
 from sinks.search_index.indices import KINDS, IndexNames, ensure_indices, open_client
@@ -85,6 +86,14 @@ def _drop(client: Any, names: IndexNames) -> None:
     client.delete_script(id=names.order_script, ignore=[404])
 
 
+def _drop_all(settings: Settings, tag: str) -> None:
+    """Whatever a leg left behind under this run's prefixes (a leg that failed midway)."""
+    client = open_client(settings)
+    for leg in ("warm", "raw1", "sink", "raw2"):
+        _drop(client, IndexNames.of(_with_prefix(settings, f"bench-{leg}-{tag}-")))
+    client.close()
+
+
 def _baseline(settings: Settings, events: list[tuple[str, Any]]) -> tuple[int, float]:
     names = IndexNames.of(settings)
     client = open_client(settings)
@@ -135,14 +144,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--orders", type=int, default=1500)
     args = parser.parse_args()
-    settings = get_settings()
+    with private_kafka(get_settings()) as settings:
+        _run(settings, args.orders)
+
+
+def _run(settings: Settings, orders: int) -> None:
     tag = uuid.uuid4().hex[:6]
-    events = _events(args.orders)
-    topics = {c: f"bench.es.{tag}.{c}" for c in ("orders.events", "trades")}
-    admin = AdminClient(settings.kafka.client_config(Role.ADMIN))
-    for f in admin.create_topics([NewTopic(t, 6, settings.kafka.replication_factor)
-                                               for t in topics.values()]).values():
-        f.result(30)
+    events = _events(orders)
+    topics = {c: c for c in ("orders.events", "trades")}  # the private broker's own topics
     try:
         for contract, topic in topics.items():
             spec = by_name(contract)
@@ -156,10 +165,10 @@ def main() -> None:
                                       len(events))
         raw.append(_baseline(_with_prefix(settings, f"bench-raw2-{tag}-"), events))
     finally:
-        admin.delete_topics(list(topics.values()))
+        _drop_all(settings, tag)
     raw_rates = [docs / secs for docs, secs in raw]
     sink_rate = sink_docs / sink_s
-    print(f"{len(events)} events ({args.orders} orders) → {raw[0][0]} documents each leg")
+    print(f"{len(events)} events ({orders} orders) → {raw[0][0]} documents each leg")
     print("baseline helpers.bulk: " + " / ".join(f"{r:,.0f}" for r in raw_rates)
           + " docs/s (before / after the sink)")
     print(f"sink Kafka→ES:         {sink_rate:,.0f} docs/s ({sink_s:.2f}s, "

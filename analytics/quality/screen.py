@@ -9,6 +9,13 @@ The sink inserts both before it commits its offsets, so nothing is dropped silen
 Rows with the same payload within a batch (an event re-emitted after a crash, with a new
 ``ts_init``) are the idempotent replays the tables already absorb: they are validated once, and
 only different payloads under one key count as duplicates.
+
+Every batch is checked against every expectation of its suite, first on the cheap path
+(:mod:`analytics.quality.columns`: the same expectation objects, checked column-wise in well
+under a millisecond); only a batch that path cannot call certainly clean — one with a bad row,
+or values it does not know how to compare — goes through GX, which then decides exactly as
+it always did (which rows, which expectations, what detail). Clean batches, nearly all of
+them, no longer pay GX's ~140 ms.
 """
 
 from __future__ import annotations
@@ -26,7 +33,8 @@ import pandas as pd
 import structlog
 
 from analytics.quality import engine
-from analytics.quality.engine import Failure, Outcome, validate
+from analytics.quality.columns import certainly_clean
+from analytics.quality.engine import Failure, Outcome, expectation_name, validate
 from analytics.quality.suites import SCREENED, SUITES
 
 __all__ = ["QUARANTINE_COLUMNS", "RESULT_COLUMNS", "Held", "screen", "screen_table", "warm_up"]
@@ -55,11 +63,13 @@ Insert = Callable[[str, tuple[str, ...], list[list[Any]]], None]
 
 @dataclass
 class Held:
-    """What a batch's screening held back, ready to insert; and how long GX took."""
+    """What a batch's screening held back, ready to insert; how long GX took (zero when the
+    cheap path found the batch clean) and how many tables GX had to judge."""
 
     quarantine: list[list[Any]] = field(default_factory=list)
     results: list[list[Any]] = field(default_factory=list)
     gx_seconds: float = 0.0
+    gx_tables: int = 0
 
     def __len__(self) -> int:
         return len(self.quarantine)
@@ -88,10 +98,24 @@ def _same(value: Any) -> Any:
     return (type(value).__name__, repr(value))
 
 
-def _fold(data: Rows, columns: Sequence[str]) -> tuple[list[list[Any]], list[int]]:
+def _fold(data: Rows, columns: Sequence[str],
+          key: Sequence[str] = ()) -> tuple[list[list[Any]], list[int]]:
     """Distinct rows by payload (the envelope left out), and for every row of ``data`` the
     position of its distinct row. A re-emitted event is validated once, not as a duplicate;
-    two different payloads under one key are what the uniqueness rule is for."""
+    two different payloads under one key are what the uniqueness rule is for.
+
+    When the batch's ``key`` values are all different (no replay in the batch: the common
+    case), no two rows can share a payload (the key is part of it), so the rows are their own
+    distinct rows and no row is fingerprinted."""
+    if key and not ENVELOPE.intersection(key) and set(key) <= set(columns):
+        at = [list(columns).index(c) for c in key]
+        width = len(columns)
+        try:
+            if all(len(row) == width for row, _ in data) and len(
+                    {tuple(row[i] for i in at) for row, _ in data}) == len(data):
+                return [row for row, _ in data], list(range(len(data)))
+        except TypeError:  # an unhashable key value: fingerprint below
+            pass
     payload = [i for i, c in enumerate(columns) if c not in ENVELOPE]
     seen: dict[tuple[Any, ...], int] = {}
     distinct: list[list[Any]] = []
@@ -141,18 +165,21 @@ def _quarantine_row(table: str, columns: Sequence[str], row: list[Any], src: Any
 def screen_table(table: str, columns: Sequence[str], data: Rows) -> tuple[Rows, Held, Outcome]:
     """Validate one table's rows of a batch; return the good rows and what is held back."""
     suite = SUITES[table]
-    distinct, where = _fold(data, columns)
+    expectations = suite.batch_expectations()
+    distinct, where = _fold(data, columns, suite.batch_key)
+    started = time.perf_counter()
+    if certainly_clean(expectations, columns, distinct):
+        return data, Held(), Outcome(table, len(distinct), _names(expectations), ())
     if any(len(r) != len(columns) for r in distinct):
         frame = pd.DataFrame({"row": [repr(r) for r in distinct]}, dtype=object)
     else:
         frame = pd.DataFrame(distinct, columns=list(columns), dtype=object)
-    started = time.perf_counter()
     try:
-        outcome = validate(table, suite.batch_expectations(), frame)
+        outcome = validate(table, expectations, frame)
     except Exception as exc:  # GX itself failed: hold the batch back rather than guess
         outcome = Outcome(table, len(frame), (), (Failure(
             "screen_error", None, f"{type(exc).__name__}: {exc}"[:500]),))
-    held = Held(gx_seconds=time.perf_counter() - started)
+    held = Held(gx_seconds=time.perf_counter() - started, gx_tables=1)
     if outcome.success:
         return data, held, outcome
     whole = any(f.rows is None for f in outcome.failures)
@@ -198,7 +225,20 @@ def screen(rows: dict[str, Rows], mappings: Iterable[Any]) -> tuple[dict[str, Ro
         held.quarantine += table_held.quarantine
         held.results += table_held.results
         held.gx_seconds += table_held.gx_seconds
+        held.gx_tables += table_held.gx_tables
     return good, held
+
+
+_NAMES: dict[int, tuple[list[Any], tuple[str, ...]]] = {}
+
+
+def _names(expectations: list[Any]) -> tuple[str, ...]:
+    """The expectations' names (a suite's list is built once, so they are computed once)."""
+    hit = _NAMES.get(id(expectations))
+    if hit is None or hit[0] is not expectations:
+        hit = _NAMES[id(expectations)] = (expectations,
+                                          tuple(expectation_name(e) for e in expectations))
+    return hit[1]
 
 
 def warm_up() -> None:

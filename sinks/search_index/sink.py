@@ -9,6 +9,13 @@ Built like :mod:`sinks.clickhouse`:
 * **Backpressure, not loss.** While Elasticsearch is unreachable (connection refused, timeouts,
   429/5xx) the sink pauses its partitions, keeps polling so it stays in the group, and retries
   with exponential backoff (tenacity); item-level transient failures are retried alone.
+* **The bulk body, built once.** Each action is serialized with orjson straight into the
+  NDJSON body (the client's stock path runs the stdlib encoder over every action and every
+  chunk twice over), the answer asks only for what is read (``filter_path``: status, result,
+  error of each item), and two chunks are in flight at once: while Elasticsearch indexes one,
+  the sink decodes and serializes the next. Safe because every write is idempotent and
+  order documents only move forward by ``seq`` whatever order their updates land in
+  (``retry_on_conflict`` absorbs the version races).
 * **Dead letters in Elasticsearch.** A payload breaking its contract, or a document the
   cluster refuses for good (a mapping conflict, a value it cannot parse), is written to the
   ``<prefix>dead-letters`` index with the reason, error, source topic/partition/offset and the
@@ -22,22 +29,26 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
+import orjson
 import structlog
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 from elasticsearch import Elasticsearch, helpers
 from elasticsearch.exceptions import ConnectionError as EsConnectionError
 from elasticsearch.exceptions import TransportError
+from elasticsearch.serializer import JSONSerializer
 from tenacity import RetryCallState, Retrying, retry_if_exception, wait_exponential
 
 from infra.kafka_security import Role
 from infra.metrics import SINK_RETRIES, SINK_ROWS
 from infra.settings import Settings
 from sinks.search_index.documents import Planned, actions_for, dead_letter_doc
-from sinks.search_index.indices import IndexNames, ensure_indices, open_client
+from sinks.search_index.indices import KINDS, IndexNames, ensure_indices, open_client
 from streams.kafka import make_consumer
 from topics.catalogue import ContractError, by_name
 
@@ -49,6 +60,36 @@ log = structlog.get_logger(__name__)
 SOURCES: dict[str, str] = {t: t for t in
                            ("orders.events", "trades", "settlement.results", "risk.alerts")}
 _TRANSIENT_STATUS = {408, 429, 500, 502, 503, 504}
+CHUNK_ACTIONS = 1000  # actions per bulk request
+CHUNK_BYTES = 20 * 2**20  # and at most this much body
+IN_FLIGHT = 2  # bulk requests at once: Elasticsearch indexes one while the next is built
+_FILTER = "errors,items.*.status,items.*.result,items.*.error"
+_STOCK = JSONSerializer()
+
+
+def _line(obj: Any) -> bytes:
+    """One NDJSON line; what orjson cannot encode natively (a Decimal, a UUID) is encoded
+    as the stock client would encode it."""
+    return orjson.dumps(obj, default=_STOCK.default) + b"\n"
+
+
+def _chunks(items: Iterable[_Item]) -> Iterator[tuple[list[_Item], bytes]]:
+    """Items in bulk-sized chunks with their bodies, built lazily (the next chunk is built
+    while the previous one is in flight)."""
+    batch: list[_Item] = []
+    body: list[bytes] = []
+    size = 0
+    for item in items:
+        meta, source = helpers.expand_action(item.action)
+        line = _line(meta) + (b"" if source is None else _line(source))
+        if batch and (len(batch) >= CHUNK_ACTIONS or size + len(line) > CHUNK_BYTES):
+            yield batch, b"".join(body)
+            batch, body, size = [], [], 0
+        batch.append(item)
+        body.append(line)
+        size += len(line)
+    if batch:
+        yield batch, b"".join(body)
 
 
 class SinkError(RuntimeError):
@@ -107,6 +148,7 @@ class ElasticsearchSink:
                        "batches": 0, "retries": 0}
         self._deadline: float | None = None
         self._held: list[Message] = []  # polled while paused (a partition newly assigned)
+        self._executor: ThreadPoolExecutor | None = None
 
     # -- setup ------------------------------------------------------------------------------
     def prepare(self) -> list[str]:
@@ -117,36 +159,72 @@ class ElasticsearchSink:
     # -- one batch --------------------------------------------------------------------------
     def plan(self, msgs: list[Message]) -> list[_Item]:
         """Decode and validate each message; what breaks its contract becomes a dead letter."""
-        items: list[_Item] = []
+        return list(self._plan(msgs))
+
+    def _plan(self, msgs: Iterable[Message]) -> Iterator[_Item]:
+        indices = {kind: self.names[kind] for kind in KINDS}
+        script = self.names.order_script
         for msg in msgs:
             contract = self.sources[msg.topic()]
             try:
                 event = by_name(contract).decode(msg.value() or b"")
-                planned: list[Planned] = actions_for(contract, event, self.names.order_script)
+                planned: list[Planned] = actions_for(contract, event, script)
             except ContractError as exc:
-                items.append(self._dead(msg, "invalid", str(exc)))
+                yield self._dead(msg, "invalid", str(exc))
                 continue
             for kind, action in planned:
-                items.append(_Item(kind, action | {"_index": self.names[kind]}, msg))
-        return items
+                action["_index"] = indices[kind]  # a fresh dict of actions_for's own
+                yield _Item(kind, action, msg)
 
     def _dead(self, msg: Message, reason: str, error: str, target: str | None = None) -> _Item:
         action = dead_letter_doc(msg.topic(), msg.partition(), msg.offset(), msg.key(),
                                  msg.value(), reason, error, target)
         return _Item("dead-letters", action | {"_index": self.names["dead-letters"]}, None)
 
-    def _bulk(self, items: list[_Item], outcome: _Outcome) -> tuple[list[_Item], list[_Item]]:
+    @property
+    def _pool(self) -> ThreadPoolExecutor:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(IN_FLIGHT, thread_name_prefix="es-bulk")
+        return self._executor
+
+    def close(self) -> None:
+        """Stop the bulk threads (a later write starts them again)."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+
+    def _send(self, body: bytes) -> Any:
+        return self.client.bulk(body=body, filter_path=_FILTER)
+
+    def _results(self, items: Iterable[_Item]) -> Iterator[tuple[_Item, dict[str, Any]]]:
+        """Each item with its answer, chunk by chunk, ``IN_FLIGHT`` requests at a time. A
+        request that fails (connection, 429 on the whole request …) raises here; requests
+        still in flight are waited for (their writes are idempotent)."""
+        chunks = _chunks(items)
+        pending: list[tuple[list[_Item], Future[Any]]] = []
+        try:
+            while True:
+                for chunk, body in islice(chunks, IN_FLIGHT - len(pending)):
+                    pending.append((chunk, self._pool.submit(self._send, body)))
+                if not pending:
+                    return
+                chunk, future = pending.pop(0)
+                answer = future.result()
+                for item, result in zip(chunk, answer["items"], strict=True):
+                    yield item, next(iter(result.values()))
+        finally:
+            for _, future in pending:
+                future.cancel() or future.exception()
+
+    def _bulk(self, items: Iterable[_Item], outcome: _Outcome
+              ) -> tuple[list[_Item], list[_Item]]:
         """One pass. Records what succeeded; returns (transient failures to retry, dead
         letters for what was refused for good)."""
         transient: list[_Item] = []
         dead: list[_Item] = []
-        results = helpers.streaming_bulk(
-            self.client, (i.action for i in items), chunk_size=1000,
-            max_chunk_bytes=20 * 2**20, raise_on_error=False, raise_on_exception=True,
-            max_retries=0, yield_ok=True)
-        for item, (ok, result) in zip(items, results, strict=True):
-            info = next(iter(result.values()))
-            status = info.get("status", 0)
+        for item, info in self._results(items):
+            status = info.get("status", 500)
+            ok = 200 <= status < 300
             letter = item.kind == "dead-letters"
             if ok or (status == 409 and item.action["_op_type"] == "create"):
                 # created, updated, noop, or already there (a replay)
@@ -168,11 +246,24 @@ class ElasticsearchSink:
     def write(self, msgs: list[Message], consumer: Consumer | None = None) -> None:
         """Write one batch, waiting while Elasticsearch is unavailable; then it may be
         committed. Raises :class:`Interrupted` if stopped before it is all written."""
-        pending = self.plan(msgs)
         outcome = _Outcome()
+        planned: list[_Item] = []
+
+        def planning() -> Iterator[_Item]:  # planned while the first chunks are in flight
+            for item in self._plan(msgs):
+                planned.append(item)
+                yield item
+
+        pending: Iterable[_Item] | None = None
 
         def attempt() -> None:
             nonlocal pending
+            if pending is None:  # the first attempt plans as it goes
+                pending = planning()
+            elif not isinstance(pending, list):  # it failed midway: plan the rest (it joins
+                for _ in pending:               # `planned`) and retry all (idempotent)
+                    pass
+                pending = list(planned)
             while pending:
                 transient, dead = self._bulk(pending, outcome)
                 pending = transient + dead
@@ -267,6 +358,7 @@ class ElasticsearchSink:
                         messages=len(pending))
         finally:
             consumer.close()
+            self.close()
 
     def _flush(self, msgs: list[Message], consumer: Consumer) -> None:
         self.write(msgs, consumer)
