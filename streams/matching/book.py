@@ -27,9 +27,15 @@ from __future__ import annotations
 from bisect import bisect_left, insort
 from collections import deque
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 from streams.matching.orders import Side, SubmitOrder
+
+# Bound once as Final names: compiled (mypyc), a Final module name is a C static while any
+# other global is a dict lookup per use.
+_insort: Final = insort
+_bisect_left: Final = bisect_left
+_deque: Final = deque
 
 __all__ = [
     "BookSide",
@@ -107,11 +113,11 @@ class Level:
     def __init__(self) -> None:
         self.qty = 0
         self.count = 0
-        self.orders: deque[RestingOrder] = deque()
+        self.orders: deque[RestingOrder] = _deque()
 
     def compact(self) -> None:
         """Drop dead entries, keeping priority order of the live ones."""
-        self.orders = deque(o for o in self.orders if o.leaves)
+        self.orders = _deque(o for o in self.orders if o.leaves)
 
 
 class BookSide:
@@ -139,7 +145,7 @@ class BookSide:
         level = self.levels.get(price)
         if level is None:
             level = self.levels[price] = Level()
-            insort(self.keys, self.sign * price)
+            _insort(self.keys, self.sign * price)
         level.orders.append(order)
         level.count += 1
         level.qty += order.visible
@@ -161,7 +167,7 @@ class BookSide:
     def drop_level(self, price: int) -> None:
         del self.levels[price]
         keys = self.keys
-        del keys[bisect_left(keys, self.sign * price)]
+        del keys[_bisect_left(keys, self.sign * price)]
 
     def iter_levels(self) -> list[tuple[int, Level]]:
         """Levels best first."""

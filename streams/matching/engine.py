@@ -131,7 +131,29 @@ _STP_OLDEST: Final = StpMode.CANCEL_OLDEST
 _TRADING: Final = TradingStatus.TRADING
 _HALTED: Final = TradingStatus.HALTED
 _EXPIRED: Final = TradingStatus.EXPIRED
-_CANCELLED_BY_USER: Final = Code.CANCELLED_BY_USER
+# Result codes, event and command classes and helpers bound once as Final names: compiled
+# (mypyc) a Final module name is a C static, while any other global is a dict lookup per use.
+_CANCELLED_BY_USER: Final[Code] = Code.CANCELLED_BY_USER
+_DUPLICATE_CLIENT_ORDER_ID: Final[Code] = Code.DUPLICATE_CLIENT_ORDER_ID
+_SELF_TRADE_PREVENTED: Final[Code] = Code.SELF_TRADE_PREVENTED
+_IOC_REMAINDER: Final[Code] = Code.IOC_REMAINDER
+_FOK_NOT_FILLABLE: Final[Code] = Code.FOK_NOT_FILLABLE
+_UNKNOWN_ORDER: Final[Code] = Code.UNKNOWN_ORDER
+_ACCEPTED: Final = OrderAccepted
+_REJECTED: Final = OrderRejected
+_TRIGGERED: Final = OrderTriggered
+_PARTIALLY_FILLED: Final = OrderPartiallyFilled
+_FILLED: Final = OrderFilled
+_TRADE: Final = TradeExecuted
+_CANCELLED: Final = OrderCancelled
+_EXPIRED_EVENT: Final = OrderExpired
+_AMENDED: Final = OrderAmended
+_COMMAND_REJECTED: Final = CommandRejected
+_STATUS_CHANGED: Final = InstrumentStatusChanged
+_SUBMIT: Final = SubmitOrder
+_CANCEL: Final = CancelOrder
+_AMEND: Final = AmendOrder
+_insort: Final = insort
 # Events are NamedTuples; tuple.__new__ skips their generated Python-level __new__ (a unit
 # test checks every emitted event's arity against its _fields).
 _new: Final[Any] = tuple.__new__
@@ -272,7 +294,10 @@ class MatchingEngine:
     def process(self, command: Command | Any) -> list[Event]:
         """Apply one command; returns the events it caused (empty for a repeated command).
         Anything else is answered with ``CommandRejected(UNKNOWN_COMMAND)``."""
-        return self.process_many((command,))
+        out: list[Event] = []
+        self._out = out
+        self._apply(command)
+        return out
 
     def process_many(self, commands: Iterable[Command | Any]) -> list[Event]:
         """Apply commands in order; returns their events in order (what :meth:`process`
@@ -280,51 +305,59 @@ class MatchingEngine:
         hands over what ``stream.take`` gave it."""
         out: list[Event] = []
         self._out = out
-        handlers = self._handlers
-        instrument_id = self.instrument_id
-        window = self._command_window
-        command: Any  # typed loosely on purpose: fields are checked before they are trusted
+        apply = self._apply
         for command in commands:
-            cls = command.__class__
-            handler = handlers.get(cls)
+            apply(command)
+        return out
+
+    def _apply(self, command: Any) -> None:
+        """One command, its events appended to ``self._out``. ``command`` is typed loosely
+        on purpose: its fields are checked before they are trusted."""
+        cls = type(command)
+        # The three order-entry commands skip the table and are called directly (a native
+        # call when compiled); the control commands go through it.
+        if cls is _SUBMIT or cls is _CANCEL or cls is _AMEND:
+            handler = None
+        else:
+            handler = self._handlers.get(cls)
             if handler is None:
                 self._reject_unknown(command)
-                continue
-            cid = command.command_id
-            if cid.__class__ is not str:
-                self._cid = repr(cid)
-                self._reject_command(command, Code.INVALID_IDENTIFIER)
-                continue
-            seen = self._seen
-            if cid in seen or cid in self._seen_old:
-                continue
-            seen[cid] = None
-            if len(seen) >= window:
-                self._seen_old = seen
-                self._seen = {}
-            self._cid = cid
-            ts = command.ts
-            if ts.__class__ is not int:
-                self._reject_command(command, Code.INVALID_TIMESTAMP)
-                continue
-            if command.instrument_id != instrument_id:
-                self._reject_command(command, Code.WRONG_INSTRUMENT)
-                continue
-            if ts > self._clock:
-                self._clock = ts
-                if ts >= self._next_deadline:
-                    self._run_deadlines()
-            # The three order-entry commands are called directly (a native call when
-            # compiled); the control commands through the table.
-            if cls is SubmitOrder:
-                self._on_submit(command)
-            elif cls is CancelOrder:
-                self._on_cancel(command)
-            elif cls is AmendOrder:
-                self._on_amend(command)
-            else:
-                handler(command)
-        return out
+                return
+        cid = command.command_id
+        if type(cid) is not str:
+            self._cid = repr(cid)
+            self._reject_command(command, Code.INVALID_IDENTIFIER)
+            return
+        # Deduplication: one insert into the current generation tells a new id (the size
+        # grows) from one seen in it; the previous generation is then only looked up.
+        seen = self._seen
+        size = len(seen)
+        seen[cid] = None
+        if len(seen) == size or cid in self._seen_old:
+            return
+        if size + 1 >= self._command_window:
+            self._seen_old = seen
+            self._seen = {}
+        self._cid = cid
+        ts = command.ts
+        if type(ts) is not int:
+            self._reject_command(command, Code.INVALID_TIMESTAMP)
+            return
+        if command.instrument_id != self.instrument_id:
+            self._reject_command(command, Code.WRONG_INSTRUMENT)
+            return
+        if ts > self._clock:
+            self._clock = ts
+            if ts >= self._next_deadline:
+                self._run_deadlines()
+        if handler is not None:
+            handler(command)
+        elif cls is _SUBMIT:
+            self._on_submit(command)
+        elif cls is _CANCEL:
+            self._on_cancel(command)
+        else:
+            self._on_amend(command)
 
     def top_of_book(self) -> TopOfBook:
         bid, ask = self.bids.best_price(), self.asks.best_price()
@@ -388,27 +421,27 @@ class MatchingEngine:
         self._cid = cid if isinstance(cid, str) else repr(cid)
         self._seq += 1
         self._out.append(
-            _new(CommandRejected, (
+            _new(_COMMAND_REJECTED, (
                 self.instrument_id, self._seq, self._cid, self._clock,
                 type(command).__name__, None, None, None, Code.UNKNOWN_COMMAND,
             ))
         )  # fmt: skip
 
-    def _reject_command(self, command: Any, code: int) -> None:
+    def _reject_command(self, command: Any, code: Code) -> None:
         self._seq += 1
-        cls = command.__class__  # not narrowing ``command``: its fields may be junk
+        cls = type(command)  # not narrowing ``command``: its fields may be junk
         if cls is SubmitOrder:
             self._out.append(
-                _new(OrderRejected, (
+                _new(_REJECTED, (
                     self.instrument_id, self._seq, self._cid, self._clock, command.account_id,
                     command.client_order_id, code,
                 ))
             )  # fmt: skip
             return
         self._out.append(
-            _new(CommandRejected, (
+            _new(_COMMAND_REJECTED, (
                 self.instrument_id, self._seq, self._cid, self._clock,
-                command.__class__.__name__,
+                type(command).__name__,
                 getattr(command, "account_id", None),
                 getattr(command, "order_id", None),
                 getattr(command, "client_order_id", None),
@@ -417,7 +450,7 @@ class MatchingEngine:
         )  # fmt: skip
 
     # ------------------------------------------------------------------ submit
-    def _check_state(self, c: Any) -> int:
+    def _check_state(self, c: Any) -> Any:
         """Checks of a structurally valid order that depend on the engine (the structural
         ones ran when the command was built); 0 when it may be accepted."""
         status = self._status
@@ -452,14 +485,14 @@ class MatchingEngine:
         key = (account, coid)
         ids = self._client_ids
         if key in ids or key in self._client_ids_old:
-            self._reject_command(c, Code.DUPLICATE_CLIENT_ORDER_ID)
+            self._reject_command(c, _DUPLICATE_CLIENT_ORDER_ID)
             return
         self._seq = oid = self._seq + 1
         price: int = c.price  # type: ignore[assignment]
         qty = c.qty
         side = c.side
         self._out.append(
-            _new(OrderAccepted, (
+            _new(_ACCEPTED, (
                 self.instrument_id, oid, self._cid, self._clock, oid, account, coid, side,
                 _LIMIT, _GTC, price, None, qty,
             ))
@@ -482,7 +515,7 @@ class MatchingEngine:
         level = levels.get(price)
         if level is None:
             level = levels[price] = Level()
-            insort(own.keys, own_key)
+            _insort(own.keys, own_key)
         level.orders.append(order)
         level.count += 1
         level.qty += qty
@@ -498,7 +531,7 @@ class MatchingEngine:
         key = (c.account_id, c.client_order_id)
         ids = self._client_ids
         if key in ids or key in self._client_ids_old:
-            self._reject_command(c, Code.DUPLICATE_CLIENT_ORDER_ID)
+            self._reject_command(c, _DUPLICATE_CLIENT_ORDER_ID)
             return
         ot = c.order_type
         side = c.side
@@ -542,7 +575,7 @@ class MatchingEngine:
         qty = c.qty
         tif = c.time_in_force
         self._out.append(
-            _new(OrderAccepted, (
+            _new(_ACCEPTED, (
                 self.instrument_id, oid, self._cid, self._clock, oid, c.account_id,
                 c.client_order_id, side, ot, tif, price, stop_price, qty,
             ))
@@ -578,14 +611,14 @@ class MatchingEngine:
     ) -> None:
         """A crossing limit order: FOK check, sweep, then rest or cancel the remainder."""
         if tif is _FOK and not self._fillable(opp, limit_key, order.spec, order.leaves):
-            self._cancel_taker(order, Code.FOK_NOT_FILLABLE)
+            self._cancel_taker(order, _FOK_NOT_FILLABLE)
             return
         if self._sweep(order, opp, limit_key) or not order.leaves:
             return
         if tif is _GTC or tif is _GTD:
             self._rest(order)
         else:
-            self._cancel_taker(order, Code.IOC_REMAINDER if tif is _IOC else Code.FOK_NOT_FILLABLE)
+            self._cancel_taker(order, _IOC_REMAINDER if tif is _IOC else _FOK_NOT_FILLABLE)
 
     def _run_limit(self, order: RestingOrder, tif: TimeInForce) -> None:
         """Match a limit order (a fired stop-limit), then rest or cancel the remainder."""
@@ -600,7 +633,7 @@ class MatchingEngine:
         elif tif is _GTC or tif is _GTD:
             self._rest(order)
         else:
-            self._cancel_taker(order, Code.IOC_REMAINDER if tif is _IOC else Code.FOK_NOT_FILLABLE)
+            self._cancel_taker(order, _IOC_REMAINDER if tif is _IOC else _FOK_NOT_FILLABLE)
 
     def _run_market(self, order: RestingOrder) -> None:
         """Match a market (or fired stop-market) order inside its protection price."""
@@ -629,7 +662,7 @@ class MatchingEngine:
             self._cancel_taker(order, Code.MARKET_REMAINDER)
             return
         if spec.time_in_force is _FOK and not self._fillable(opp, limit_key, spec, order.leaves):
-            self._cancel_taker(order, Code.FOK_NOT_FILLABLE)
+            self._cancel_taker(order, _FOK_NOT_FILLABLE)
             return
         if self._sweep(order, opp, limit_key) or not order.leaves:
             return
@@ -692,6 +725,7 @@ class MatchingEngine:
         t_coid = taker.client_order_id
         spec = taker.spec
         t_side = spec.side
+        m_side = _SELL if t_side is _BUY else _BUY
         stp = spec.stp
         stp_on = stp is not _STP_NONE
         leaves = taker.leaves
@@ -723,10 +757,10 @@ class MatchingEngine:
                         del orders[maker.order_id]
                         seq += 1
                         out.append(
-                            _new(OrderCancelled, (
+                            _new(_CANCELLED, (
                                 iid, seq, cid, ts, maker.order_id, m_acct, maker.client_order_id,
                                 m_leaves,
-                                Code.SELF_TRADE_PREVENTED,
+                                _SELF_TRADE_PREVENTED,
                             ))
                         )  # fmt: skip
                     if stp is not _STP_OLDEST:  # newest or both: the taker goes
@@ -747,16 +781,16 @@ class MatchingEngine:
                 trade_seq = seq
                 m_oid = maker.order_id
                 out.append(
-                    _new(TradeExecuted, (
+                    _new(_TRADE, (
                         iid, seq, cid, ts, price, fill, t_side, m_oid, t_oid, m_acct, t_acct,
                     ))
                 )  # fmt: skip
                 seq += 1
                 if m_leaves:
                     out.append(
-                        _new(OrderPartiallyFilled, (
+                        _new(_PARTIALLY_FILLED, (
                             iid, seq, cid, ts, m_oid, m_acct, maker.client_order_id,
-                            maker.spec.side, trade_seq, price, fill, m_leaves, True,
+                            m_side, trade_seq, price, fill, m_leaves, True,
                         ))
                     )  # fmt: skip
                     if not visible:  # iceberg refresh: back of the queue
@@ -768,9 +802,9 @@ class MatchingEngine:
                         queue.append(maker)
                 else:
                     out.append(
-                        _new(OrderFilled, (
+                        _new(_FILLED, (
                             iid, seq, cid, ts, m_oid, m_acct, maker.client_order_id,
-                            maker.spec.side, trade_seq, price, fill, 0, True,
+                            m_side, trade_seq, price, fill, 0, True,
                         ))
                     )  # fmt: skip
                     queue.popleft()
@@ -778,7 +812,7 @@ class MatchingEngine:
                     del orders[m_oid]
                 seq += 1
                 out.append(
-                    _new(OrderPartiallyFilled if leaves else OrderFilled, (
+                    _new(_PARTIALLY_FILLED if leaves else _FILLED, (
                         iid, seq, cid, ts, t_oid, t_acct, t_coid, t_side, trade_seq, price,
                         fill, leaves, False,
                     ))
@@ -793,13 +827,13 @@ class MatchingEngine:
         if first:
             self._note_trades(first, price)
         if killed:
-            self._cancel_taker(taker, Code.SELF_TRADE_PREVENTED)
+            self._cancel_taker(taker, _SELF_TRADE_PREVENTED)
         return killed
 
     def _cancel_taker(self, order: RestingOrder, code: Code) -> None:
         self._seq += 1
         self._out.append(
-            _new(OrderCancelled, (
+            _new(_CANCELLED, (
                 self.instrument_id, self._seq, self._cid, self._clock, order.order_id,
                 order.account_id, order.client_order_id, order.leaves, code,
             ))
@@ -823,7 +857,7 @@ class MatchingEngine:
         level = levels.get(price)
         if level is None:
             level = levels[price] = Level()
-            insort(side.keys, key)
+            _insort(side.keys, key)
         level.orders.append(order)
         level.count += 1
         level.qty += visible
@@ -951,7 +985,7 @@ class MatchingEngine:
                 oid = stop.order_id
                 self._seq += 1
                 self._out.append(
-                    _new(OrderTriggered, (
+                    _new(_TRIGGERED, (
                         self.instrument_id, self._seq, self._cid, self._clock, oid,
                         spec.account_id, spec.client_order_id, price, source,
                     ))
@@ -981,7 +1015,7 @@ class MatchingEngine:
                 continue
             self._seq += 1
             self._out.append(
-                _new(OrderExpired, (
+                _new(_EXPIRED_EVENT, (
                     self.instrument_id, self._seq, self._cid, clock, oid, spec.account_id,
                     spec.client_order_id, leaves, Code.GTD_EXPIRED,
                 ))
@@ -1002,7 +1036,7 @@ class MatchingEngine:
         for oid, spec, leaves in self._remove_all(None, None):
             self._seq += 1
             self._out.append(
-                _new(OrderExpired, (
+                _new(_EXPIRED_EVENT, (
                     self.instrument_id, self._seq, self._cid, self._clock, oid,
                     spec.account_id, spec.client_order_id, leaves, Code.INSTRUMENT_EXPIRED,
                 ))
@@ -1037,7 +1071,7 @@ class MatchingEngine:
         self._seq += 1
         self._out.append(
             _new(
-                InstrumentStatusChanged,
+                _STATUS_CHANGED,
                 (self.instrument_id, self._seq, self._cid, self._clock, status),
             )
         )
@@ -1050,41 +1084,41 @@ class MatchingEngine:
         if oid is None:
             if coid is None:
                 return Code.MISSING_ORDER_REFERENCE
-            if coid.__class__ is not str or c.account_id.__class__ is not str:
+            if type(coid) is not str or type(c.account_id) is not str:
                 return Code.INVALID_IDENTIFIER
             key = (c.account_id, coid)
             oid = self._client_ids.get(key)
             if oid is None:
                 oid = self._client_ids_old.get(key)
                 if oid is None:
-                    return Code.UNKNOWN_ORDER
-        elif oid.__class__ is not int:
+                    return _UNKNOWN_ORDER
+        elif type(oid) is not int:
             return Code.INVALID_IDENTIFIER
         order = self._orders.get(oid)
         if order is not None:
             if order.account_id != c.account_id or (
                 coid is not None and order.client_order_id != coid
             ):
-                return Code.UNKNOWN_ORDER
+                return _UNKNOWN_ORDER
             return order
         stop = self._stops.get(oid)
         if stop is None:
-            return Code.UNKNOWN_ORDER
+            return _UNKNOWN_ORDER
         spec = stop.spec
         if spec.account_id != c.account_id or (coid is not None and spec.client_order_id != coid):
-            return Code.UNKNOWN_ORDER
+            return _UNKNOWN_ORDER
         return stop
 
     def _on_cancel(self, c: Any) -> None:
         coid = c.client_order_id
-        if c.order_id is None and coid.__class__ is str and c.account_id.__class__ is str:
+        if c.order_id is None and type(coid) is str and type(c.account_id) is str:
             # Common case inlined: a resting order found by (account, client order id).
             key = (c.account_id, coid)
             oid = self._client_ids.get(key) or self._client_ids_old.get(key)
             found: Any = self._orders.get(oid) or self._find_live(c)  # type: ignore[arg-type]
         else:
             found = self._find_live(c)
-        if found.__class__ is RestingOrder:
+        if type(found) is RestingOrder:
             order: RestingOrder = found  # type: ignore[assignment]
             oid, account, coid, leaves = (
                 order.order_id,
@@ -1105,7 +1139,7 @@ class MatchingEngine:
             elif len(level.orders) > 2 * level.count + 8:
                 level.compact()
             del self._orders[oid]
-        elif found.__class__ is StopOrder:
+        elif type(found) is StopOrder:
             stop: StopOrder = found  # type: ignore[assignment]
             oid = stop.order_id
             self._remove_stop(oid)
@@ -1116,7 +1150,7 @@ class MatchingEngine:
             return
         self._seq += 1
         self._out.append(
-            _new(OrderCancelled, (
+            _new(_CANCELLED, (
                 self.instrument_id, self._seq, self._cid, self._clock, oid, account, coid,
                 leaves, _CANCELLED_BY_USER,
             ))
@@ -1124,16 +1158,16 @@ class MatchingEngine:
 
     def _on_mass_cancel(self, c: Any) -> None:
         account, side = c.account_id, c.side
-        if account is not None and account.__class__ is not str:
+        if account is not None and type(account) is not str:
             self._reject_command(c, Code.INVALID_IDENTIFIER)
             return
-        if side is not None and side.__class__ is not Side:
+        if side is not None and type(side) is not Side:
             self._reject_command(c, Code.INVALID_SIDE)
             return
         for oid, spec, leaves in self._remove_all(account, side):
             self._seq += 1
             self._out.append(
-                _new(OrderCancelled, (
+                _new(_CANCELLED, (
                     self.instrument_id, self._seq, self._cid, self._clock, oid,
                     spec.account_id, spec.client_order_id, leaves, Code.MASS_CANCELLED,
                 ))
@@ -1146,20 +1180,20 @@ class MatchingEngine:
             self._reject_command(c, code)
             return
         found = self._find_live(c)
-        if found.__class__ is Code:
+        if type(found) is Code:
             self._reject_command(c, found)  # type: ignore[arg-type]
             return
-        if found.__class__ is not RestingOrder:
+        if type(found) is not RestingOrder:
             self._reject_command(c, Code.ORDER_NOT_AMENDABLE)
             return
         order: RestingOrder = found  # type: ignore[assignment]
         old_price, old_qty, old_leaves = order.price, order.qty, order.leaves
         price = old_price if c.price is None else c.price
         qty = old_qty if c.qty is None else c.qty
-        if price.__class__ is not int or price <= 0:
+        if type(price) is not int or price <= 0:
             self._reject_command(c, Code.INVALID_PRICE)
             return
-        if qty.__class__ is not int or qty < self._min_qty:
+        if type(qty) is not int or qty < self._min_qty:
             self._reject_command(c, Code.INVALID_QUANTITY)
             return
         filled = old_qty - old_leaves
@@ -1218,7 +1252,7 @@ class MatchingEngine:
     def _emit_amended(self, order: RestingOrder, priority_kept: bool) -> None:
         self._seq += 1
         self._out.append(
-            _new(OrderAmended, (
+            _new(_AMENDED, (
                 self.instrument_id, self._seq, self._cid, self._clock, order.order_id,
                 order.account_id, order.client_order_id, order.price, order.qty, order.leaves,
                 priority_kept,
@@ -1228,7 +1262,7 @@ class MatchingEngine:
     # ------------------------------------------------------------------ control
     def _on_mark(self, c: Any) -> None:
         mark = c.mark_price
-        if mark.__class__ is not int or mark <= 0:
+        if type(mark) is not int or mark <= 0:
             self._reject_command(c, Code.INVALID_MARK_PRICE)
             return
         self._mark_price = mark

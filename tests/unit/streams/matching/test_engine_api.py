@@ -68,3 +68,24 @@ def test_open_orders_and_accessors() -> None:
     assert views[1].stop_price == 110 and views[1].order_type == "stop_market"
     assert h.engine.last_price == 100 and h.engine.mark_price is None
     assert h.engine.status is TradingStatus.TRADING and h.engine.seq == len(h.log)
+
+
+def test_reject_and_cancel_codes_are_code_members() -> None:
+    """Codes keep their enum type (a compiled engine must not hand out bare ints)."""
+    from streams.matching import CancelOrder as Cancel
+    from streams.matching import Code, MatchingEngine, Side, SubmitOrder
+    from streams.matching.engine import EngineConfig
+
+    engine = MatchingEngine(EngineConfig("X"))
+    bad = SubmitOrder(command_id="1", instrument_id="X", account_id="a", client_order_id="o",
+                      side=Side.BUY, qty=0, price=5)  # fmt: skip
+    ok = SubmitOrder(command_id="2", instrument_id="X", account_id="a", client_order_id="p",
+                     side=Side.BUY, qty=1, price=5)  # fmt: skip
+    events = engine.process_many([
+        bad, ok,
+        Cancel(command_id="3", instrument_id="X", account_id="a", client_order_id="zz"),
+        Cancel(command_id="4", instrument_id="X", account_id="a", client_order_id="p"),
+    ])  # fmt: skip
+    codes = [e.code for e in events if hasattr(e, "code")]
+    assert codes == [Code.INVALID_QUANTITY, Code.UNKNOWN_ORDER, Code.CANCELLED_BY_USER]
+    assert all(type(code) is Code for code in codes)
