@@ -20,6 +20,7 @@ from cdc.offsets import commit_end_offsets
 from infra.settings import Settings
 from streams.inbox import owner_partition
 from streams.kafka import make_producer, read_since
+from streams.risk.records import order_bucket, orders_part, store_key
 from streams.worker_process import WorkerProcess
 from topics.catalogue import by_name
 from topics.contracts import FundsTransferred
@@ -136,6 +137,10 @@ def test_a_poison_pill_in_a_burst_loses_nothing(stack: Settings) -> None:
         for req in requests[:40]:
             producer.produce(REQUESTS.name, key=account.encode(), value=REQUESTS.encode(req))
         producer.produce(REQUESTS.name, key=account.encode(), value=json.dumps(poison).encode())
+        # a key naming one of the account's stored parts, not an account: it must never
+        # reach the store (it would overwrite that part with an empty account's)
+        part_key = store_key(account, orders_part(order_bucket("o0")))
+        producer.produce(REQUESTS.name, key=part_key, value=REQUESTS.encode(requests[0]))
         for req in requests[40:]:
             producer.produce(REQUESTS.name, key=account.encode(), value=REQUESTS.encode(req))
         producer.flush(10)
@@ -144,9 +149,14 @@ def test_a_poison_pill_in_a_burst_loses_nothing(stack: Settings) -> None:
         letters = collect(stack, "orders.requests.dlq",
                           lambda m: "poison" in value(m)["payload"], lambda got: len(got) >= 1,
                           since=since["orders.requests.dlq"])
+        wrong_key = collect(stack, "orders.requests.dlq",
+                            lambda m: value(m)["reason"] == "wrong_key"
+                            and account in value(m)["error"], lambda got: len(got) >= 1,
+                            since=since["orders.requests.dlq"])
     finally:
         worker.stop()
     assert set(got) == ids  # every request has its outcome (no funds: 5009)
     assert set(got.values()) <= {5009, 5003}  # no funds, or past the burst
     assert value(letters[0])["source_topic"] == REQUESTS.name
     assert value(letters[0])["source_offset"] >= 0
+    assert "not an account id" in value(wrong_key[0])["error"]
