@@ -59,8 +59,8 @@ class RestingOrder:
     * ``price``: working price in ticks (differs from ``spec.price`` after a re-price or amend);
     * ``qty``: total quantity including fills (differs from ``spec.qty`` after an amend);
     * ``order_id``: engine order id (the seq of its ``OrderAccepted``);
-    * ``account_id`` / ``client_order_id``: copied from the spec for the self-trade check and
-      events.
+    * ``account_id`` / ``client_order_id`` / ``side``: copied from the spec for the
+      self-trade check, events and unlinking (so a cancel does not touch the spec).
 
     A typed class rather than a list: compiled (mypyc), its fields are C struct members
     read and written without boxing, which is what the matching loop does most.
@@ -73,6 +73,7 @@ class RestingOrder:
         "order_id",
         "price",
         "qty",
+        "side",
         "spec",
         "visible",
     )
@@ -96,6 +97,7 @@ class RestingOrder:
         self.account_id = account_id
         self.client_order_id = client_order_id
         self.spec = spec
+        self.side: Side = spec.side
 
 
 def new_order(order_id: int, spec: SubmitOrder, price: int, qty: int, leaves: int) -> RestingOrder:

@@ -235,12 +235,16 @@ class MatchingEngine:
         self._mark_sell: list[tuple[int, int]] = []
         self._fired: list[tuple[StopOrder, int, TriggerSource]] = []
         self._expiries: list[tuple[int, int]] = []
-        # Command ids and client order ids are remembered in two generations of
-        # insertion-ordered dicts: when the current one reaches its limit it becomes the old
-        # one and the previous old one is dropped (client ids of live orders are carried
-        # over). Deterministic, O(1) per id, and it snapshots in order.
-        self._seen: dict[str, None] = {}
-        self._seen_old: dict[str, None] = {}
+        # Command ids and client order ids are remembered in two generations: when the
+        # current one reaches its limit it becomes the old one and the previous old one is
+        # dropped (client ids of live orders are carried over). Deterministic, O(1) per id,
+        # and it snapshots in arrival order. Command ids: a set per generation for the
+        # membership test (one table, cheaper than a dict's two) and a list of the same ids
+        # in arrival order; client ids: insertion-ordered dicts to the order id.
+        self._seen: set[str] = set()
+        self._seen_order: list[str] = []
+        self._seen_old: set[str] = set()
+        self._seen_old_order: list[str] = []
         self._client_ids: dict[tuple[str, str], int] = {}
         self._client_ids_old: dict[tuple[str, str], int] = {}
         self._client_ids_limit = config.client_id_window
@@ -332,12 +336,17 @@ class MatchingEngine:
         # grows) from one seen in it; the previous generation is then only looked up.
         seen = self._seen
         size = len(seen)
-        seen[cid] = None
-        if len(seen) == size or cid in self._seen_old:
+        seen.add(cid)
+        if len(seen) == size:
+            return
+        self._seen_order.append(cid)
+        if cid in self._seen_old:
             return
         if size + 1 >= self._command_window:
             self._seen_old = seen
-            self._seen = {}
+            self._seen_old_order = self._seen_order
+            self._seen = set()
+            self._seen_order = []
         self._cid = cid
         ts = command.ts
         if type(ts) is not int:
@@ -472,24 +481,32 @@ class MatchingEngine:
         return 0
 
     def _on_submit(self, c: SubmitOrder) -> None:
-        if c.plain and self._status is _TRADING and c.qty >= self._min_qty:
-            self._submit_plain(c)
-            return
+        if c.plain and self._status is _TRADING:
+            qty = c.qty
+            if qty >= self._min_qty:
+                self._submit_plain(c, qty)
+                return
         self._submit_checked(c)
 
-    def _submit_plain(self, c: SubmitOrder) -> None:
+    def _submit_plain(self, c: SubmitOrder, qty: int) -> None:
         """Fast path, written out flat: a valid GTC limit order on a trading book (``plain``
         means the structure checks passed, so ``price`` is a positive int)."""
         account = c.account_id
         coid = c.client_order_id
         key = (account, coid)
         ids = self._client_ids
-        if key in ids or key in self._client_ids_old:
+        oid = self._seq + 1
+        # One probe both checks the current generation and claims the id there; the
+        # previous generation is only looked up (and the claim undone if it knew the id).
+        if ids.setdefault(key, oid) != oid:
             self._reject_command(c, _DUPLICATE_CLIENT_ORDER_ID)
             return
-        self._seq = oid = self._seq + 1
+        if key in self._client_ids_old:
+            del ids[key]
+            self._reject_command(c, _DUPLICATE_CLIENT_ORDER_ID)
+            return
+        self._seq = oid
         price: int = c.price  # type: ignore[assignment]
-        qty = c.qty
         side = c.side
         self._out.append(
             _new(_ACCEPTED, (
@@ -497,7 +514,6 @@ class MatchingEngine:
                 _LIMIT, _GTC, price, None, qty,
             ))
         )  # fmt: skip
-        ids[key] = oid
         if len(ids) >= self._client_ids_limit:
             self._rotate_client_ids()
         order = RestingOrder(qty, qty, price, qty, oid, account, coid, c)
@@ -623,7 +639,7 @@ class MatchingEngine:
     def _run_limit(self, order: RestingOrder, tif: TimeInForce) -> None:
         """Match a limit order (a fired stop-limit), then rest or cancel the remainder."""
         price = order.price
-        if order.spec.side is _BUY:
+        if order.side is _BUY:
             opp, limit_key = self.asks, -price
         else:
             opp, limit_key = self.bids, price
@@ -874,7 +890,7 @@ class MatchingEngine:
     def _unlink(self, order: RestingOrder) -> int:
         """Remove a live resting order from the book; returns its leaves."""
         leaves = order.leaves
-        (self.bids if order.spec.side is _BUY else self.asks).unlink(order)
+        (self.bids if order.side is _BUY else self.asks).unlink(order)
         del self._orders[order.order_id]
         return leaves
 
@@ -1127,7 +1143,7 @@ class MatchingEngine:
                 order.leaves,
             )
             # unlink (inlined: cancels are a quarter of the flow)
-            side = self.bids if order.spec.side is _BUY else self.asks
+            side = self.bids if order.side is _BUY else self.asks
             price = order.price
             level = side.levels[price]
             level.count -= 1
@@ -1328,7 +1344,7 @@ class MatchingEngine:
                 [oid, command_to_dict(s.spec), s.stop_price, s.anchor]
                 for oid, s in sorted(self._stops.items())
             ],
-            "commands": [list(self._seen_old), list(self._seen)],
+            "commands": [list(self._seen_old_order), list(self._seen_order)],
             "client_ids": [
                 [[a, c, oid] for (a, c), oid in self._client_ids_old.items()],
                 [[a, c, oid] for (a, c), oid in self._client_ids.items()],
@@ -1381,8 +1397,8 @@ class MatchingEngine:
         engine._expiries = expiries  # type: ignore[assignment]
         engine._refresh_deadline()
         old_commands, commands = snapshot["commands"]
-        engine._seen_old = dict.fromkeys(old_commands)
-        engine._seen = dict.fromkeys(commands)
+        engine._seen_old, engine._seen_old_order = set(old_commands), list(old_commands)
+        engine._seen, engine._seen_order = set(commands), list(commands)
         old_ids, ids = snapshot["client_ids"]
         engine._client_ids_old = {(a, c): oid for a, c, oid in old_ids}
         engine._client_ids = {(a, c): oid for a, c, oid in ids}
