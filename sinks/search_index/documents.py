@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -64,7 +65,11 @@ _STATUS = {
 _FILLS = ("partially_filled", "filled")
 
 
+@lru_cache(maxsize=8192)
 def _ts(value: datetime) -> str:
+    """An event's instant as the documents spell it. Cached: one event's ``ts_event`` is
+    written into its order update, audit line and notification (equal instants spell the
+    same, whatever their time zone object)."""
     return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
