@@ -14,6 +14,9 @@ two takers that cross them (102/98), so half of the orders trade and every trade
 * **latency** — requests paced at ``--rate``/s: request produced → its first
   ``orders.events`` record (risk's or matching's answer) and trade → its ledger posting,
   p50/p99/p99.9 on this process's clock.
+* **state** — bytes the worker's tables wrote to their changelogs, per request; then the
+  worker is stopped, its local state directory deleted, and it is started again: seconds
+  until it answers a new request (everything read back from the changelogs).
 
 Goals are reported, never enforced (exit 0): ≥ 10k orders/s, ≥ 0.25 of the passthrough, p99 ≤
 100 ms at 5k/s paced.
@@ -26,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import shutil
 import string
 import threading
 import time
@@ -42,7 +46,8 @@ from benchmarks.kafka_legs import end_offsets, produce
 from benchmarks.private_kafka import private_kafka
 from infra.kafka_security import Role
 from infra.settings import Settings, get_settings
-from streams.kafka import make_consumer, make_producer
+from streams.kafka import end_offsets as streams_end_offsets
+from streams.kafka import make_consumer, make_producer, read_range
 from streams.worker_process import WorkerProcess
 from topics.catalogue import by_name
 from topics.contracts import FundsTransferred, SubmitOrder
@@ -219,6 +224,34 @@ def chained_passthrough(settings: Settings, starts: list[TopicPartition], n: int
     return n / (max(done_at.values()) - first_at[0]) if first_at else 0.0
 
 
+def changelog_bytes(settings: Settings, app_id: str) -> dict[str, int]:
+    """Bytes (keys + values) in each changelog topic of ``app_id``'s tables."""
+    admin = AdminClient(settings.kafka.client_config(Role.ADMIN))
+    topics = [t for t in admin.list_topics(timeout=10).topics
+              if t.startswith(f"{app_id}-") and t.endswith("-changelog")]
+    out = {}
+    for topic in topics:
+        total = 0
+        for partition, end in streams_end_offsets(settings, topic).items():
+            for msg in read_range(settings, topic, partition, 0, end):
+                total += len(msg.key() or b"") + len(msg.value() or b"")
+        out[topic.removeprefix(f"{app_id}-").removesuffix("-changelog")] = total
+    return out
+
+
+def recovery_s(settings: Settings, worker: WorkerProcess, symbols: list[str],
+               accounts: list[str]) -> tuple[float, float]:
+    """Stop the worker, delete its local state, start it again: (seconds until it says it
+    is ready, seconds until it answers a new request)."""
+    worker.stop()
+    shutil.rmtree(settings.data_dir / "faust" / worker.app_id, ignore_errors=True)
+    t0 = time.monotonic()
+    worker.start(timeout_s=300)
+    ready = time.monotonic() - t0
+    run(settings, requests(4, symbols, accounts), None, timeout_s=300)
+    return ready, time.monotonic() - t0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--orders", type=int, default=30_000)
@@ -248,6 +281,9 @@ def main() -> None:
             paced_n = int(args.rate * args.latency_seconds)
             print(f"  latency ({paced_n} requests paced at {args.rate:,.0f}/s):")
             paced = run(settings, requests(paced_n, symbols, accounts), args.rate)
+            total = 400 + args.orders + paced_n
+            written = changelog_bytes(settings, worker.app_id)
+            ready, answering = recovery_s(settings, worker, symbols, accounts)
         finally:
             worker.stop()
     ratio = burst["rate"] / base if base else 0.0
@@ -259,6 +295,11 @@ def main() -> None:
     print(f"  paced at {args.rate:,.0f}/s: request → answer p50 {paced['p50']:.1f} ms, p99 "
           f"{paced['p99']:.1f} ms, p99.9 {paced['p999']:.1f} ms; trade → ledger p50 "
           f"{paced['book_p50']:.1f} ms, p99 {paced['book_p99']:.1f} ms")
+    print(f"  state: the tables' changelogs hold {sum(written.values()) / total:,.0f} bytes "
+          f"per request (" + ", ".join(f"{t} {b / total:,.0f}" for t, b in
+                                      sorted(written.items())) + ")")
+    print(f"  local state deleted after {total:,} requests: worker ready in {ready:.1f}s, "
+          f"answering in {answering:.1f}s")
     met = {"≥ 10k orders/s": burst["rate"] >= GOAL_RATE, "≥ 0.25 of passthrough":
            ratio >= GOAL_RATIO, "p99 ≤ 100 ms at 5k/s": paced["p99"] <= GOAL_P99_MS}
     print("  goals: " + ", ".join(f"{k} {'met' if v else 'NOT met'}" for k, v in met.items()))

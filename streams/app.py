@@ -10,13 +10,9 @@ import faust
 
 from infra.kafka_security import Role
 from infra.settings import Settings, get_settings
+from streams.deployment import AGENT_PACKAGES
 
 __all__ = ["AGENT_PACKAGES", "app", "broker_credentials"]
-
-AGENT_PACKAGES = [
-    "streams.marketdata", "cdc.bridge", "streams.risk", "streams.matching",
-    "streams.ledger", "streams.settlement",
-]
 
 
 

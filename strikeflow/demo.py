@@ -1,7 +1,7 @@
-"""The main job a newcomer runs: the stack, the topics, a worker, the simulator, live output.
+"""The main job a newcomer runs: the stack, the topics, two workers, the simulator, live output.
 
 It starts what is missing, feeds simulated BTC and ETH trades from four venues through the
-candle agent, shows the candles and dead letters as they arrive, and stops the worker at the
+candle agent, shows the candles and dead letters as they arrive, and stops the workers at the
 end (the stack stays up for exploring; ``strikeflow infra down`` stops it).
 """
 
@@ -31,6 +31,7 @@ from gateway.server import GatewayProcess
 from infra import stack
 from infra.settings import Settings
 from sinks.search import demo_search
+from streams.deployment import MARKET_DATA_AGENTS, TRADING_AGENTS, agents_env
 from streams.kafka import end_offsets, make_consumer, make_producer, read_range
 from streams.marketdata.live import summary as market_summary
 from streams.marketdata.simulator import SimulatorConfig, default_start, publish
@@ -231,20 +232,26 @@ def run_demo(settings: Settings, console: Console, seconds: int = 45, rate: floa
     console.print(f"    {dict(changes)}")
     # A stack that already carries history (tests, drills) must not make the first run's
     # worker work through all of it: a group that never ran starts at the current end.
-    start_new_group_at_end(settings, settings.worker.app_id,
-                           [s.name for s in CATALOGUE if s.input])
-    worker = WorkerProcess(settings)
+    # Two workers (streams.deployment): the order path does not share a core with the
+    # market-data agents.
+    worker = WorkerProcess(settings, env=agents_env(TRADING_AGENTS))
+    md_worker = WorkerProcess(settings, f"{settings.worker.app_id}-marketdata",
+                              settings.worker.web_port + 1, env=agents_env(MARKET_DATA_AGENTS))
+    workers = (worker, md_worker)
+    for w in workers:
+        start_new_group_at_end(settings, w.app_id, [s.name for s in CATALOGUE if s.input])
     sink = SinkProcess(settings)
     es_sink = ElasticsearchSinkProcess(settings)
     exporter = ExporterProcess(settings)
     gateway = GatewayProcess(settings)
-    console.print(f"3/4 the worker, the ClickHouse and Elasticsearch sinks and the ops exporter, "
+    console.print(f"3/4 two workers (trading: risk, matching, ledger, settlement, CDC bridge; "
+                  f"market data), the ClickHouse and Elasticsearch sinks and the ops exporter, "
                   f"scraped by Prometheus at {settings.prometheus.url} (logs: {worker.log.parent})")
     try:
-        for process in (worker, sink, es_sink, exporter):
+        for process in (*workers, sink, es_sink, exporter):
             process.start()
     except Exception:
-        for process in (worker, sink, es_sink, exporter):
+        for process in (*workers, sink, es_sink, exporter):
             process.stop()
         raise
     since = {"orders.events": end_offsets(settings, "orders.events")}
@@ -254,7 +261,7 @@ def run_demo(settings: Settings, console: Console, seconds: int = 45, rate: floa
     try:
         gateway.start()
     except Exception:
-        for process in (worker, sink, es_sink, exporter):
+        for process in (*workers, sink, es_sink, exporter):
             process.stop()
         raise
     consumer = _watch(settings)
@@ -294,7 +301,8 @@ def run_demo(settings: Settings, console: Console, seconds: int = 45, rate: floa
             with Live(console=console, refresh_per_second=4) as live:
                 while feeder.is_alive() or time.monotonic() - t0 < seconds + 3:
                     _drain(consumer, progress, t0)
-                    worker.check_alive()
+                    for w in workers:
+                        w.check_alive()
                     live.update(Group(_summary(progress, time.monotonic() - t0),
                                       _candle_table(progress), _matching_table(progress)))
                     if not feeder.is_alive() and time.monotonic() - t0 > seconds + 15:
@@ -304,7 +312,8 @@ def run_demo(settings: Settings, console: Console, seconds: int = 45, rate: floa
             next_line = 0.0
             while feeder.is_alive() or time.monotonic() - t0 < seconds + 3:
                 _drain(consumer, progress, t0)
-                worker.check_alive()
+                for w in workers:
+                    w.check_alive()
                 if time.monotonic() - t0 >= next_line:
                     console.print(_summary(progress, time.monotonic() - t0))
                     next_line += 5
@@ -313,7 +322,8 @@ def run_demo(settings: Settings, console: Console, seconds: int = 45, rate: floa
         deadline = time.monotonic() + 90
         while not _complete(progress) and time.monotonic() < deadline:
             _drain(consumer, progress, t0)
-            worker.check_alive()
+            for w in workers:
+                w.check_alive()
             time.sleep(0.25)
         feeder.join(timeout=60)
         time.sleep(2)
@@ -331,10 +341,12 @@ def run_demo(settings: Settings, console: Console, seconds: int = 45, rate: floa
         time.sleep(6)  # one more scrape (every 5 s) after the last batch
         console.print(prometheus_view(settings))
         console.print(health_view(settings, groups=[
-            settings.worker.app_id, "strikeflow-sink-clickhouse", settings.elasticsearch.group_id]))
+            *(w.app_id for w in workers), "strikeflow-sink-clickhouse",
+            settings.elasticsearch.group_id]))
         console.print(_gateway_table(progress.entry))
         gateway.stop()
-        worker.stop()
+        for w in workers:
+            w.stop()
         exporter.stop()
         es_sink.stop()
         time.sleep(settings.clickhouse.flush_interval_s + 1)  # the sink's last batch
