@@ -115,11 +115,14 @@ class _TimedSink(ElasticsearchSink):
 
     first: float | None = None
     last: float = 0.0
+    busy: float = 0.0  # time inside write (the rest is consuming and waiting)
 
     def write(self, msgs: Any, consumer: Any = None) -> None:
-        self.first = self.first or time.monotonic()
+        started = time.monotonic()
+        self.first = self.first or started
         super().write(msgs, consumer)
         self.last = time.monotonic()
+        self.busy += self.last - started
 
 
 def _sink_leg(settings: Settings, topics: dict[str, str], messages: int) -> tuple[int, float]:
@@ -137,7 +140,10 @@ def _sink_leg(settings: Settings, topics: dict[str, str], messages: int) -> tupl
         raise RuntimeError(f"sink wrote {sink.counts} of {messages} messages")
     _drop(sink.client, sink.names)
     sink.client.close()
-    return sink.counts["written"], sink.last - sink.first
+    span = sink.last - sink.first
+    print(f"sink leg: {sink.counts['batches']} batches, {sink.busy:.2f}s of {span:.2f}s "
+          f"inside write (the rest: consuming)")
+    return sink.counts["written"], span
 
 
 def main() -> None:

@@ -337,7 +337,11 @@ class ElasticsearchSink:
                         time.monotonic() - last_data > idle_stop_s:
                     break
                 fresh, self._held = self._held, []
-                fresh += consumer.consume(min(batch, 1000), 0.2)
+                asked = min(batch, 1000)
+                polled = consumer.consume(asked, 0.2)
+                # fewer than asked: the poll waited out its timeout, the backlog is drained
+                caught_up = len(polled) < asked
+                fresh += polled
                 for msg in fresh:
                     if msg.error():
                         if msg.error().code() != KafkaError._PARTITION_EOF:
@@ -347,7 +351,11 @@ class ElasticsearchSink:
                         first_at = time.monotonic()
                     pending.append(msg)
                     last_data = time.monotonic()
-                if pending and (len(pending) >= batch or time.monotonic() - first_at >= interval):
+                # Flush on size, on time, or once the backlog is drained: waiting out the
+                # interval with nothing arriving only delays the documents (Elasticsearch
+                # takes small bulks well; ClickHouse, which wants big inserts, waits).
+                if pending and (len(pending) >= batch or caught_up
+                                or time.monotonic() - first_at >= interval):
                     self._flush(pending, consumer)
                     pending = []
                     last_data = time.monotonic()  # a slow write is not idle time
