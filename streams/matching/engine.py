@@ -16,10 +16,15 @@ Why it looks like this:
   its state, and type-checks every other field it relies on. Anything wrong becomes
   ``OrderRejected`` / ``CommandRejected`` with a :class:`~streams.matching.codes.Code`; an
   exception out of :meth:`~MatchingEngine.process` means a broken invariant.
-* **Fast.** Integer ticks and lots, list records for orders, a dict of deques per side and
-  sorted key lists (see :mod:`streams.matching.book`), events built with ``tuple.__new__``,
-  and the common paths (passive limit add, cancel, the sweep) written flat with their state
-  in locals. That costs some repetition; ``benchmarks/matching_core.py`` is the reason.
+* **Fast.** Integer ticks and lots, typed resting-order records, a dict of deques per side
+  and sorted key lists (see :mod:`streams.matching.book`), events built with
+  ``tuple.__new__``, and the common paths (passive limit add, cancel, the sweep) written
+  flat with their state in locals. That costs some repetition; ``benchmarks/matching_core.py``
+  is the reason. This module and the book are compiled with mypyc when the project is
+  installed (``setup.py``) and run unchanged as Python without the extension; hence the
+  ``type(x) is T`` tests (``Py_TYPE`` compiled), the ``Final`` names for classes, codes and
+  helpers (C statics compiled, where other globals are dict lookups), and command fields
+  read as ``Any`` until checked (a typed read of a junk field would raise when compiled).
   :meth:`~MatchingEngine.process_many` is the batch entry point an agent should use.
 
 Semantics in one place:
@@ -723,9 +728,8 @@ class MatchingEngine:
         """Trade ``taker`` against ``opp`` while level keys are ``>= limit_key``.
 
         Updates the taker's leaves; returns True when self-trade prevention cancelled the
-        taker (its ``OrderCancelled`` already emitted). The hot loop of the engine: order
-        records are indexed with literals here (0 leaves, 1 visible, 4 order id, 5 account,
-        6 client order id, 7 spec; see :mod:`streams.matching.book`).
+        taker (its ``OrderCancelled`` already emitted). The hot loop of the engine, with its
+        state in locals.
         """
         out = self._out
         iid = self.instrument_id
