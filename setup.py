@@ -5,7 +5,14 @@ pinned ``mypy`` in ``[build-system] requires``) turns ``streams/matching/engine.
 ``streams/matching/book.py`` into C extensions placed beside the sources. The ``.py`` files
 stay the source of truth: Python imports the extension when it is there and the source when
 it is not (delete the ``.so`` files, or install with ``STRIKEFLOW_NO_MYPYC=1``), with the
-same behaviour either way. ``benchmarks/matching_core.py`` prints which one it ran.
+same behaviour either way (``tests/unit/streams/matching/test_compiled.py`` checks it).
+``benchmarks/matching_core.py`` prints which one it ran.
+
+The compiled code itself lives in one shared library at the project root
+(``<hash>__mypyc.cpython-311-*.so``; ``engine``/``book`` extensions are thin shims onto it).
+After editing ``engine.py`` or ``book.py``, rebuild (``.venv/bin/pip install -e . --no-deps``,
+or ``.venv/bin/python setup.py build_ext --inplace``): until then the previous build runs.
+Typing rules the compiled modules follow are in :mod:`streams.matching.engine`'s docstring.
 """
 
 from __future__ import annotations

@@ -39,6 +39,7 @@ import bisect
 import gc
 import heapq
 import importlib.util
+import json
 import logging
 import random
 import statistics
@@ -801,9 +802,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name}: not installed, skipped")
     results = measure(runners, len(measured), args.repeats)
     book = ours.engine  # the book the latency pass left behind
+    resting = len(book.open_orders())
     print(f"book at the end: {len(book.bids)} bid / {len(book.asks)} ask levels, "
-          f"{len(book.open_orders())} orders; building our commands (outside the engine): "
+          f"{resting} orders; building our commands (outside the engine): "
           f"{ours.build_ns_per_op:,.0f} ns/op")  # fmt: skip
+    snapshot = book.to_snapshot()
+    book_bytes = len(json.dumps(snapshot["book"], separators=(",", ":")))
+    print(f"state: {book_bytes / max(1, resting):,.0f} snapshot bytes per resting order "
+          f"(JSON, the order's command included); whole snapshot with the dedup windows "
+          f"{len(json.dumps(snapshot, separators=(',', ':'))) / 1e6:.1f} MB")  # fmt: skip
 
     print(f"\n{'orders/s':<22}{'best (cpu)':>13}{'median (wall)':>15}{'fills':>9}{'volume':>11}")
     for r in results:
