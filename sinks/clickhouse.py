@@ -20,8 +20,7 @@ import gc
 import operator
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -218,9 +217,17 @@ class ClickHouseSink:
 
     def write(self, msgs: list[Message], consumer: Consumer | None = None) -> None:
         """Write one batch, retrying while ClickHouse is unavailable; then it may be committed."""
-        with _gc_paused():
+        # No cyclic collection while the batch is decoded and screened: it allocates tens of
+        # thousands of objects (models, rows) that would start several collections for
+        # nothing (reference counting frees them once the batch is written).
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
             rows, invalid = self._decode_all(msgs)
             rows, held = quality.screen(rows, self.mappings.values())  # bad rows → quarantine
+        finally:
+            if collecting:
+                gc.enable()
         delay = 0.2
         while True:
             try:
@@ -284,14 +291,16 @@ class ClickHouseSink:
                     break
                 if idle_stop_s is not None and not pending and now - last_data > idle_stop_s:
                     break
-                for msg in consumer.consume(min(batch_rows, 1000), 0.2):
-                    if msg.error():
-                        if msg.error().code() != KafkaError._PARTITION_EOF:
+                polled = consumer.consume(min(batch_rows, 1000), 0.2)
+                fresh = [msg for msg in polled if msg.error() is None]
+                if len(fresh) < len(polled):
+                    for msg in polled:
+                        if msg.error() and msg.error().code() != KafkaError._PARTITION_EOF:
                             log.warning("consume error", error=str(msg.error()))
-                        continue
+                if fresh:
                     if not pending:
                         first_at = time.monotonic()
-                    pending.append(msg)
+                    pending += fresh
                     last_data = time.monotonic()
                 if pending and (len(pending) >= batch_rows
                                 or time.monotonic() - first_at >= interval):
@@ -304,20 +313,6 @@ class ClickHouseSink:
                 consumer.commit(offsets=_next_offsets(pending), asynchronous=False)
         finally:
             consumer.close()
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """No cyclic collection while a batch is decoded: a batch allocates tens of thousands of
-    objects (models, rows), which would start several collections for nothing (they are freed
-    by reference counting when the batch is written); the collector runs again after."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 def _next_offsets(msgs: list[Message]) -> list[TopicPartition]:

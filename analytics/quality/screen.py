@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import operator
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -108,12 +109,11 @@ def _fold(data: Rows, columns: Sequence[str],
     case), no two rows can share a payload (the key is part of it), so the rows are their own
     distinct rows and no row is fingerprinted."""
     if key and not ENVELOPE.intersection(key) and set(key) <= set(columns):
-        at = [list(columns).index(c) for c in key]
-        width = len(columns)
+        rows = [row for row, _ in data]
+        keys = operator.itemgetter(*(list(columns).index(c) for c in key))
         try:
-            if all(len(row) == width for row, _ in data) and len(
-                    {tuple(row[i] for i in at) for row, _ in data}) == len(data):
-                return [row for row, _ in data], list(range(len(data)))
+            if set(map(len, rows)) == {len(columns)} and len(set(map(keys, rows))) == len(rows):
+                return rows, list(range(len(rows)))
         except TypeError:  # an unhashable key value: fingerprint below
             pass
     payload = [i for i, c in enumerate(columns) if c not in ENVELOPE]
