@@ -9,11 +9,10 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-import faust
 import mode
 import structlog
 
-from streams.app import app
+from streams.app import app, state_table
 from streams.batching import as_current
 from streams.deadletters import send_dead_letter
 from streams.inbox import Inbox, venue_time_ns
@@ -35,11 +34,7 @@ output = BatchOutput()  # candles are in Kafka before the batch's offsets are co
 
 # One record per symbol holding the open windows and the duplicate filter, so both are
 # written in one changelog message, on the md.ticks partition that owns the symbol.
-candle_state = app.Table(
-    "candle-state", default=None, partitions=TICKS.partitions,
-    schema=faust.Schema(key_serializer="raw", value_serializer="json"),
-    key_type=bytes,  # without it the changelog is read back as JSON keys and recovery stalls
-)
+candle_state = state_table("candle-state", TICKS.partitions)
 
 
 # A crash inside the agent stops the worker (CrashingSupervisor) instead of restarting the

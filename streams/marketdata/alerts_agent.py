@@ -14,10 +14,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import faust
 import mode
 
-from streams.app import app
+from streams.app import app, state_table
 from streams.batching import as_current
 from streams.deadletters import send_dead_letter
 from streams.inbox import Inbox
@@ -36,11 +35,7 @@ LIMIT = get_marketdata_settings().alerts_per_account
 inputs = app.topic(INDEX.name, COMMANDS.name, key_serializer="raw", value_serializer="raw")
 alerts_topic = app.topic(ALERTS.name, key_serializer="raw", value_serializer="raw")
 
-alert_state = app.Table(
-    "md-alert-state", default=None, partitions=COMMANDS.partitions,
-    schema=faust.Schema(key_serializer="raw", value_serializer="json"),
-    key_type=bytes,  # without it the changelog is read back as JSON keys and recovery stalls
-)
+alert_state = state_table("md-alert-state", COMMANDS.partitions)
 
 
 inbox = Inbox([INDEX.name, COMMANDS.name], name="alerts")

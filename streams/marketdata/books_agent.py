@@ -21,12 +21,11 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-import faust
 import mode
 import structlog
 
 from infra.metrics import INDEX_PRICE_TIME
-from streams.app import app
+from streams.app import app, state_table
 from streams.batching import as_current
 from streams.deadletters import send_dead_letter
 from streams.inbox import Inbox
@@ -55,11 +54,7 @@ index_topic = app.topic(INDEX.name, key_serializer="raw", value_serializer="raw"
 feed_topic = app.topic(FEED.name, key_serializer="raw", value_serializer="raw")
 
 # One record per symbol: every venue's book, sequence and health, and the output counters.
-market_state = app.Table(
-    "md-market-state", default=None, partitions=L2.partitions,
-    schema=faust.Schema(key_serializer="raw", value_serializer="json"),
-    key_type=bytes,  # without it the changelog is read back as JSON keys and recovery stalls
-)
+market_state = state_table("md-market-state", L2.partitions)
 
 
 async def _publish(market: SymbolMarket) -> None:

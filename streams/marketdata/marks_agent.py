@@ -25,13 +25,12 @@ import asyncio
 import time
 from typing import Any
 
-import faust
 import mode
 import structlog
 from confluent_kafka import Producer
 
 from infra.settings import get_settings
-from streams.app import app
+from streams.app import app, state_table
 from streams.batching import as_current
 from streams.inbox import Inbox
 from streams.kafka import make_producer
@@ -80,11 +79,7 @@ async def _flush_marks(_app: Any, **_kwargs: Any) -> None:
     if _producer is not None:
         _producer.flush(5)
 
-marks_state = app.Table(
-    "md-marks-state", default=None, partitions=INDEX.partitions,
-    schema=faust.Schema(key_serializer="raw", value_serializer="json"),
-    key_type=bytes,  # without it the changelog is read back as JSON keys and recovery stalls
-)
+marks_state = state_table("md-marks-state", INDEX.partitions)
 
 
 inbox = Inbox([INDEX.name], name="marks")

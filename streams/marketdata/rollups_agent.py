@@ -11,11 +11,10 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-import faust
 import mode
 import structlog
 
-from streams.app import app
+from streams.app import app, state_table
 from streams.batching import as_current
 from streams.inbox import Inbox
 from streams.marketdata.rollups import CandleRollup, RollupVerdict
@@ -30,11 +29,7 @@ CANDLES = by_name("md.candles")
 candles_in = app.topic(CANDLES.name, key_serializer="raw", value_serializer="raw")
 candles_out = app.topic(CANDLES.name, key_serializer="raw", value_serializer="raw")
 
-rollup_state = app.Table(
-    "md-rollup-state", default=None, partitions=CANDLES.partitions,
-    schema=faust.Schema(key_serializer="raw", value_serializer="json"),
-    key_type=bytes,  # without it the changelog is read back as JSON keys and recovery stalls
-)
+rollup_state = state_table("md-rollup-state", CANDLES.partitions)
 
 
 inbox = Inbox([CANDLES.name], name="rollups")

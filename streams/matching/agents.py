@@ -25,12 +25,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-import faust
 import mode
 import structlog
 
 from infra.settings import get_settings
-from streams.app import app
+from streams.app import app, state_table
 from streams.batching import as_current
 from streams.deadletters import send_dead_letter
 from streams.inbox import Inbox, venue_time_ns
@@ -62,12 +61,9 @@ BATCH_WITHIN_S = 0.05
 _settings = get_settings().matching
 commands_topic = app.topic(COMMANDS.name, key_serializer="raw", value_serializer="raw")
 
-snapshots = app.Table(
-    "matching-snapshots", default=None, partitions=COMMANDS.partitions,
-    schema=faust.Schema(key_serializer="raw", value_serializer="json"),
-    key_type=bytes,  # without it the changelog is read back as JSON keys and recovery stalls
-    extra_topic_configs={"max.message.bytes": str(64 * 2**20)},
-)
+# book snapshots of busy instruments are large; a segment must hold the largest message
+snapshots = state_table("matching-snapshots", COMMANDS.partitions, **{
+    "max.message.bytes": str(64 * 2**20), "segment.bytes": str(128 * 2**20)})
 
 
 CATALOGUE = venue_catalogue()

@@ -25,12 +25,11 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-import faust
 import mode
 import structlog
 
 from infra.settings import get_settings
-from streams.app import app
+from streams.app import app, state_table
 from streams.batching import as_current
 from streams.deadletters import send_dead_letter
 from streams.inbox import Inbox, venue_time_ns
@@ -61,11 +60,7 @@ CATALOGUE = venue_catalogue()
 
 risk_topic = app.topic(REQUESTS.name, ACTIVITY.name, key_serializer="raw",
                        value_serializer="raw")
-risk_table = app.Table(
-    "risk-accounts", default=None, partitions=REQUESTS.partitions,
-    schema=faust.Schema(key_serializer="raw", value_serializer="json"),
-    key_type=bytes,  # without it the changelog is read back as JSON keys and recovery stalls
-)
+risk_table = state_table("risk-accounts", REQUESTS.partitions)
 output = BatchOutput()
 inbox = Inbox([REQUESTS.name, ACTIVITY.name], name="risk")
 inbox.connect(app)

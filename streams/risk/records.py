@@ -80,8 +80,8 @@ class Remembered:
     simply the lowest number still held.
     """
 
-    size: int = 100
-    segments: int = 50
+    size: int = 25
+    segments: int = 200
     head: int = 0
     values: dict[str, Any] = field(default_factory=dict)
     _ids: dict[int, list[str]] = field(default_factory=dict, compare=False)

@@ -15,12 +15,11 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-import faust
 import mode
 import structlog
 
 from infra.settings import get_settings
-from streams.app import app
+from streams.app import app, state_table
 from streams.batching import as_current, as_partition
 from streams.deadletters import send_dead_letter
 from streams.inbox import Inbox
@@ -44,11 +43,7 @@ BATCH_WITHIN_S = 0.01
 _settings = get_settings()
 _conf = _settings.settlement
 orders_topic = app.topic(ORDERS.name, key_serializer="raw", value_serializer="raw")
-settlement_table = app.Table(
-    "settlement-orders", default=None, partitions=ORDERS.partitions,
-    schema=faust.Schema(key_serializer="raw", value_serializer="json"),
-    key_type=bytes,  # without it the changelog is read back as JSON keys and recovery stalls
-)
+settlement_table = state_table("settlement-orders", ORDERS.partitions)
 output = BatchOutput()
 prices = ReferencePrices(_settings, f"{_settings.worker.app_id}-settlement")
 #: orders not booked yet, held here between timer runs (rebuilt from the table at start)
