@@ -72,7 +72,9 @@ OP_KINDS = (ADD, TAKE, CANCEL, AMEND)
 
 @dataclass(frozen=True, slots=True)
 class Op:
-    """One engine-neutral operation: ``ref`` is the generator's order number."""
+    """One engine-neutral operation: ``ref`` is the generator's order number. For a
+    quantity amend, ``qty`` is how far the new total is below the original quantity
+    (negative: above it)."""
 
     kind: str
     ref: int
@@ -96,8 +98,10 @@ def generate_stream(
 
     Cancels and amends target orders that are really live, as clients' do: the generator
     keeps a shadow book (our engine; the stream is then fixed and fed to every engine, whose
-    fills are cross-checked) to learn which orders filled. With ``decreases=False`` the
-    quantity amends are increases (same random draws) instead of decreases.
+    fills are cross-checked) to learn which orders filled. With ``decreases=False`` every
+    quantity amend raises the order's total above its previous one (same random draws)
+    instead of setting it below the original quantity (where a second amend may also
+    raise it).
     """
     rnd = random.Random(seed)
     shadow = MatchingEngine(EngineConfig(INSTRUMENT))
@@ -106,6 +110,8 @@ def generate_stream(
     position: dict[int, int] = {}  # ref -> index in live
     ops: list[Op] = []
     next_ref = 0
+    originals: dict[int, int] = {}  # ref -> quantity at submission
+    totals: dict[int, int] = {}  # ref -> total after its last quantity amend
 
     def add_live(ref: int) -> None:
         position[ref] = len(live)
@@ -142,10 +148,17 @@ def generate_stream(
             ref = live[rnd.randrange(len(live))]
             if rnd.random() < 0.5:  # quantity decrease: keeps priority (increase: loses it)
                 cut = rnd.randint(1, 40)
-                op = Op(AMEND, ref, qty=cut if decreases else -cut)
+                if decreases:
+                    op = Op(AMEND, ref, qty=cut)
+                else:  # each amend of an order raises its total above the previous one
+                    new_total = totals.get(ref, originals[ref]) + cut
+                    totals[ref] = new_total
+                    op = Op(AMEND, ref, qty=originals[ref] - new_total)
             else:  # price change: loses priority, may cross
                 op = Op(AMEND, ref, price=mid + rnd.randint(-12, 12))
         ops.append(op)
+        if op.kind is ADD or op.kind is TAKE:
+            originals[op.ref] = op.qty
         for ev in shadow.process(command_for(op, i, owner)):
             kind = type(ev)
             if kind is OrderAccepted:
@@ -770,7 +783,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-decreases",
         action="store_true",
-        help="quantity amends increase instead of decrease (every engine can do that alike)",
+        help="every quantity amend raises the order's total (every engine can do that alike)",
     )
     parser.add_argument(
         "--structures",
