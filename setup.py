@@ -8,8 +8,9 @@ it is not (delete the ``.so`` files, or install with ``STRIKEFLOW_NO_MYPYC=1``),
 same behaviour either way (``tests/unit/streams/matching/test_compiled.py`` checks it).
 ``benchmarks/matching_core.py`` prints which one it ran.
 
-The compiled code itself lives in one shared library at the project root
-(``<hash>__mypyc.cpython-311-*.so``; ``engine``/``book`` extensions are thin shims onto it).
+The compiled code itself lives in one shared library inside the package
+(``streams/matching/native__mypyc.cpython-311-*.so``; the ``engine``/``book`` extensions are
+thin shims onto it).
 After editing ``engine.py`` or ``book.py``, rebuild (``.venv/bin/pip install -e . --no-deps``,
 or ``.venv/bin/python setup.py build_ext --inplace``): until then the previous build runs.
 Typing rules the compiled modules follow are in :mod:`streams.matching.engine`'s docstring.
@@ -38,6 +39,10 @@ if os.environ.get("STRIKEFLOW_NO_MYPYC", "") in ("", "0"):
             *COMPILED,
         ],
         opt_level="3",
+        # the shared library goes inside the package (streams/matching/native__mypyc…so):
+        # at the project root it would be importable only with the root on sys.path, and
+        # the installed `strikeflow` command, run from anywhere, could not import the engine
+        group_name="streams.matching.native",
     )
 
 setup(ext_modules=ext_modules)
