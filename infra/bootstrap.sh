@@ -46,9 +46,18 @@ if ! "$python" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
 fi
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 stamp=.venv/.strikeflow-installed
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ setup.py -nt "$stamp" ]; then
   .venv/bin/pip install -q --upgrade pip
   .venv/bin/pip install -q -e ".[dev]"
   touch "$stamp"
 fi
+# the matching core is compiled (setup.py): an edit of its sources rebuilds the extension,
+# or the previous build would keep running
+for src in streams/matching/engine.py streams/matching/book.py; do
+  if [ "$src" -nt "$stamp" ]; then
+    .venv/bin/pip install -q -e . --no-deps
+    touch "$stamp"
+    break
+  fi
+done
 echo "ready: .venv/bin/strikeflow --help"
