@@ -21,6 +21,8 @@ bench: setup
 	.venv/bin/python -m benchmarks.settlements
 	.venv/bin/strikeflow infra up && .venv/bin/strikeflow topics apply
 	.venv/bin/python -m benchmarks.candles_pipeline
+	.venv/bin/python -m benchmarks.order_pipeline
+	.venv/bin/python -m benchmarks.matching_recovery
 	.venv/bin/python -m benchmarks.gateway
 
 down:

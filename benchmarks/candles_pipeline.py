@@ -13,7 +13,7 @@ it (``causation_id``); it includes the agent's batching window (0.25 s).
 
     python -m benchmarks.candles_pipeline [--ticks 50000] [--symbols 8]
 
-Needs the stack (``strikeflow infra up``) and the topics (``strikeflow topics apply``).
+Runs on a Kafka broker of its own (:mod:`benchmarks.private_kafka`), started and deleted by the run.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from benchmarks.kafka_legs import end_offsets, passthrough, produce, watch_from_end
+from benchmarks.private_kafka import private_kafka
 from infra.settings import Settings, get_settings
 from streams.worker_process import WorkerProcess
 from topics.catalogue import by_name
@@ -119,7 +120,11 @@ def main() -> None:
                         help="ticks/s of the paced run that measures latency")
     parser.add_argument("--latency-seconds", type=float, default=15.0)
     args = parser.parse_args()
-    settings = get_settings()
+    with private_kafka(get_settings()) as settings:  # its own broker: runs beside a stack
+        _bench(settings, args)
+
+
+def _bench(settings: Settings, args: argparse.Namespace) -> None:
     print(f"candle pipeline benchmark: {args.ticks} ticks over {args.symbols} symbols")
     result = pipeline(settings, args.ticks, args.symbols)
     base = passthrough(settings, TICKS.name, result.pop("starts"), int(result["ticks"]),

@@ -21,6 +21,7 @@ import time
 import uuid
 
 from benchmarks.kafka_legs import drain, end_offsets, passthrough, produce, watch_from_end
+from benchmarks.private_kafka import private_kafka
 from infra.settings import Settings, get_settings
 from streams.matching.orderflow import generate_commands
 from streams.worker_process import WorkerProcess
@@ -73,7 +74,11 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=5000.0, help="paced rate for latency")
     parser.add_argument("--latency-seconds", type=float, default=10.0)
     args = parser.parse_args()
-    settings = get_settings()
+    with private_kafka(get_settings()) as settings:  # its own broker: runs beside a stack
+        _bench(settings, args)
+
+
+def _bench(settings: Settings, args: argparse.Namespace) -> None:
     print(f"matching pipeline benchmark: {args.orders} orders over {args.instruments} instruments")
     burst = _run(settings, args.orders, None, args.instruments)
     base = passthrough(settings, COMMANDS.name, burst.pop("starts"), args.orders,  # type: ignore[arg-type]

@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from benchmarks.kafka_legs import drain, produce, watch_from_end
+from benchmarks.private_kafka import private_kafka
 from infra.settings import Settings, get_settings
 from streams.worker_process import WorkerProcess
 from topics.catalogue import by_name
@@ -65,7 +66,11 @@ def main() -> None:
     parser.add_argument("--resting", type=int, default=100_000)
     parser.add_argument("--instruments", type=int, default=10)
     args = parser.parse_args()
-    settings = get_settings()
+    with private_kafka(get_settings()) as settings:  # its own broker: runs beside a stack
+        _bench(settings, args)
+
+
+def _bench(settings: Settings, args: argparse.Namespace) -> None:
     rng = random.Random()
     bases = ["RC" + "".join(rng.choice(string.ascii_uppercase) for _ in range(6))
              for _ in range(args.instruments)]
