@@ -79,6 +79,8 @@ TS_MIN = datetime(1970, 1, 1, tzinfo=UTC)
 TS_MAX = datetime(2200, 1, 1, tzinfo=UTC)
 _NAIVE_MIN = TS_MIN.replace(tzinfo=None)
 _NAIVE_MAX = TS_MAX.replace(tzinfo=None)
+_OUT_OF_RANGE = ("timestamp must be from 1970-01-01T00:00:00Z up to (not including) "
+                 "2200-01-01T00:00:00Z")
 
 
 def _require_utc(value: datetime) -> datetime:
@@ -88,19 +90,27 @@ def _require_utc(value: datetime) -> datetime:
     ``astimezone`` of ``9999-12-31T23:59:59-23:59`` or ``0001-01-01T00:00:00+01:00`` raises
     OverflowError, which is not a contract error and would crash the consuming worker.
     """
+    if value.tzinfo is UTC:  # the common case, our own records: nothing to convert
+        if TS_MIN <= value < TS_MAX:
+            return value
+        raise ValueError(_OUT_OF_RANGE)
     offset = value.utcoffset() if value.tzinfo is not None else None
     if offset is None:
         raise ValueError("timestamp must carry a timezone (UTC)")
     naive = value.replace(tzinfo=None)
     # naive - offset is the UTC wall clock; compare without computing it, it may overflow
-    if not _NAIVE_MIN + offset <= naive < _NAIVE_MAX + offset:
-        raise ValueError("timestamp must be from 1970-01-01T00:00:00Z up to (not including) "
-                         "2200-01-01T00:00:00Z")
-    return (naive - offset).replace(tzinfo=UTC)
+    if not offset:
+        if _NAIVE_MIN <= naive < _NAIVE_MAX:
+            return naive.replace(tzinfo=UTC)
+    elif _NAIVE_MIN + offset <= naive < _NAIVE_MAX + offset:
+        return (naive - offset).replace(tzinfo=UTC)
+    raise ValueError(_OUT_OF_RANGE)
 
 
 def _iso_micro(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.isoformat(timespec="microseconds")[:-6] + "Z"  # "+00:00" -> "Z"
 
 
 _TS_DESCRIPTION = ("UTC, microseconds, ISO 8601: 2026-11-23T12:00:00.123456Z; with a time "
