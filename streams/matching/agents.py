@@ -125,13 +125,17 @@ async def _restore(symbol: str, instrument: Instrument, event: Any) -> _Live:
     partition, first = event.message.partition, event.message.offset
     with as_current(event):
         record = snapshots.get(symbol.encode())
-    base = None
-    for candidate in (record or {}).get("current"), (record or {}).get("previous"):
-        if candidate and candidate["offset"] < first:
-            base = candidate
-            break
-    if base is not None:
-        engine = MatchingEngine.from_snapshot(base["snapshot"])
+        base = None
+        for candidate in (record or {}).get("current"), (record or {}).get("previous"):
+            if candidate and candidate["offset"] < first:
+                base = candidate
+                break
+        # a snapshot is kept in one of two slots; records from before the slots held it
+        # inline
+        snapshot = (base.get("snapshot") or snapshots.get(_slot_key(symbol, base["slot"])))\
+            if base is not None else None
+    if base is not None and snapshot is not None:
+        engine = MatchingEngine.from_snapshot(snapshot)
         start = base["offset"] + 1
     elif record is None:
         # Never seen by this group: the book starts empty here. Recording that at once means
@@ -156,12 +160,23 @@ def _snapshot_due(live: _Live) -> bool:
                 time.monotonic() - live.snapshot_at >= _settings.snapshot_every_s))
 
 
+def _slot_key(symbol: str, slot: int) -> bytes:
+    return f"{symbol}#{slot}".encode()  # '#' is in no instrument id
+
+
 def _write_snapshot(symbol: str, live: _Live, event: Any) -> None:
+    """Keep the new snapshot and the one before it (a restart from before the newest one
+    needs the previous): two slots that take turns, and a small record of which slot holds
+    which offset, so each write carries one snapshot, not two."""
     with as_current(event):
         previous = (snapshots.get(symbol.encode()) or {}).get("current")
-        snapshots[symbol.encode()] = {"current": {"offset": live.applied_offset,
-                                         "snapshot": live.engine.to_snapshot()},
-                             "previous": previous}
+        slot = 1 - previous.get("slot", 1) if previous else 0
+        if previous and "snapshot" in previous:  # written before slots: move it to one
+            snapshots[_slot_key(symbol, 1 - slot)] = previous.pop("snapshot")
+            previous["slot"] = 1 - slot
+        snapshots[_slot_key(symbol, slot)] = live.engine.to_snapshot()
+        snapshots[symbol.encode()] = {"current": {"offset": live.applied_offset, "slot": slot},
+                                      "previous": previous}
     live.since_snapshot = 0
     live.snapshot_at = time.monotonic()
 
@@ -200,6 +215,7 @@ async def match_orders(stream: Any) -> None:
         for event in batch:
             by_symbol[event.message.key.decode("utf-8", "replace")].append(event)
         ts_init = utc_now().isoformat(timespec="microseconds").replace("+00:00", "Z")
+        await _restore_missing(by_symbol)
         for symbol, symbol_events in by_symbol.items():
             await _match_symbol(symbol, symbol_events, ts_init)
 
@@ -208,9 +224,25 @@ async def _send(topic: str, key: bytes, message: Any) -> None:
     output.send(topic, key, OUTPUTS[topic].encode(message))
 
 
+def _listed(symbol: str, first: Any) -> Instrument | None:
+    """What was listed when the venue logged the batch's first command of ``symbol``:
+    replays decide the same."""
+    return CATALOGUE.at(ns_to_datetime(venue_time_ns(first.message))).get(symbol)
+
+
+async def _restore_missing(by_symbol: dict[str, list[Any]]) -> None:
+    """Restore every book of the batch this process does not hold yet, all at once: each
+    reads its commands since its snapshot from Kafka, and one after the other a worker that
+    took over ten books spent most of its recovery waiting on those reads in turn."""
+    missing = [(symbol, instrument, events[0]) for symbol, events in by_symbol.items()
+               if symbol not in engines and (instrument := _listed(symbol, events[0]))]
+    restored = await asyncio.gather(*(_restore(*item) for item in missing))
+    for (symbol, _, _), live in zip(missing, restored, strict=True):
+        engines[symbol] = live
+
+
 async def _match_symbol(symbol: str, batch: list[Any], ts_init: str) -> None:
-    # what was listed when the venue logged the first command: replays decide the same
-    instrument = CATALOGUE.at(ns_to_datetime(venue_time_ns(batch[0].message))).get(symbol)
+    instrument = _listed(symbol, batch[0])
     if instrument is None:
         for event in batch:
             await send_dead_letter(event, "unknown_instrument",
