@@ -14,7 +14,13 @@ holds it until its commit is on disk); "many accounts" gives each thread its own
 figure, a bare ``UPDATE`` of the balance row per commit, is the floor that row lock and the
 WAL flush set whatever the service does.
 
-    python -m benchmarks.cdc_counter [--orders 1500] [--threads 8]
+A last leg, "batches", is ``CounterService.place_orders``: each call places ``--batch`` orders
+spread over its thread's own ``--accounts`` accounts in one transaction (as "many accounts"
+above: threads do not queue on each other's balance rows), against a bare multi-row INSERT
+of the same rows in one transaction (and against the one-row bare INSERT above).
+
+    python -m benchmarks.cdc_counter [--orders 1500] [--threads 8] [--batch 100]
+                                     [--batches 20]
 
 Needs the stack and ``strikeflow cdc migrate``. Every row is a real order and streams through
 Debezium like any other (benchmark accounts are named ``bench-…``).
@@ -31,7 +37,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from cdc.config import get_cdc_config
-from cdc.counter import CounterService, pricing_terms
+from cdc.counter import CounterService, OrderRequest, pricing_terms
 from cdc.migrate import migrate
 from cdc.products import standard_chain
 from cdc.quotes import StaticPriceSource, quote
@@ -79,6 +85,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--orders", type=int, default=1500, help="placements per leg")
     parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--batch", type=int, default=100, help="orders per place_orders call")
+    parser.add_argument("--batches", type=int, default=20, help="calls per thread")
+    parser.add_argument("--accounts", type=int, default=8, help="accounts per thread, batches")
     args = parser.parse_args()
     settings, cfg = get_settings(), get_cdc_config()
     migrate(settings)
@@ -128,6 +137,32 @@ def main() -> None:
             print(f"{label:14s} counter {placed:7.0f}/s   bare INSERT {baseline:7.0f}/s "
                   f"(ratio {placed / baseline:.2f})   bare debit UPDATE {floor:7.0f}/s "
                   f"(ratio {placed / floor:.2f})")
+        accounts = [f"bench-{run}-batch-{i}" for i in range(args.threads * args.accounts)]
+        for a in accounts + [f"{a}-base" for a in accounts]:
+            svc.open_account(a)
+            svc.deposit(a, Decimal(10**9), "bench")
+        n = args.accounts
+
+        def bare_batch(t: int, i: int) -> None:
+            rows = [row | {"account": f"{accounts[t * n + j % n]}-base",
+                           "coid": f"B{t}-{i}-{j}"} for j in range(args.batch)]
+            with svc.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+                cur.executemany(_INSERT, rows)
+
+        def counter_batch(t: int, i: int) -> None:
+            outcomes = svc.place_orders([OrderRequest(accounts[t * n + j % n], product.id, 1,
+                                                      f"C{t}-{i}-{j}")
+                                         for j in range(args.batch)])
+            refused = [o for o in outcomes if isinstance(o, Exception)]
+            if refused:
+                raise refused[0]
+
+        base_batch = _run(args.threads, args.batches, bare_batch) * args.batch
+        placed = _run(args.threads, args.batches, counter_batch) * args.batch
+        one_row = results["many accounts"][1]
+        print(f"batches of {args.batch:<4d} counter {placed:7.0f}/s   bare INSERT {one_row:7.0f}/s "
+              f"(ratio {placed / one_row:.2f})   bare batch INSERT {base_batch:7.0f}/s "
+              f"(ratio {placed / base_batch:.2f})")
     print("target of the seed system: 10k placements/s; see cdc/counter.py for what bounds it")
 
 

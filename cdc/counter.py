@@ -24,8 +24,9 @@ a ``psycopg_pool`` pool logged in as the least-privileged service role.
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -56,6 +57,7 @@ from cdc.quotes import (
     PricingTerms,
     Quote,
     StaticPriceSource,
+    UnderlyingPrice,
     quote,
 )
 from infra.metrics import COUNTER_PLACEMENTS
@@ -64,6 +66,7 @@ from streams.marketdata.volsurface import VolSource
 
 __all__ = [
     "CounterService",
+    "OrderRequest",
     "PlacedOrder",
     "Transfer",
     "pricing_terms",
@@ -131,6 +134,55 @@ SELECT (SELECT balance FROM debit) AS balance_after,
 FROM (SELECT 1) one LEFT JOIN ins ON true
 """
 
+# The batch (``place_orders``): one transaction, four statements whatever the batch size.
+# 1. Lock the batch's balance rows, in account order (two batches never deadlock), and read
+#    each account's status and balance: from here to the commit nobody else can move them.
+_LOCK_BALANCES = """
+SELECT a.id, a.status, b.balance FROM accounts a
+JOIN balances b ON b.account_id = a.id AND b.asset = 'USDT'
+WHERE a.id = ANY(%(accounts)s) ORDER BY a.id FOR UPDATE OF b
+"""
+# 2. The client order ids already used (their first answer is the answer).
+_FIND_ORDERS = f"""
+SELECT {_ORDER_COLUMNS} FROM orders
+WHERE (account_id, client_order_id) IN (
+    SELECT * FROM unnest(%(accounts)s::text[], %(coids)s::text[]))
+"""
+# 3. The batch's products as they are now (the quote used the cached definition).
+_LISTED = """
+SELECT id, expiry FROM products WHERE id = ANY(%(products)s) AND status = 'listed'
+"""
+# 4. Insert the orders Python found payable against the locked balances and debit each
+#    account by the sum of the orders actually inserted. A client order id a concurrent
+#    transaction committed first inserts nothing and so debits nothing (ON CONFLICT);
+#    CHECK (balance >= 0) still guards the debit.
+_INSERT_BATCH = f"""
+WITH ins AS (
+    INSERT INTO orders (account_id, client_order_id, product_id, underlying, strike, expiry,
+                        option_type, contract_size, contracts, underlying_price, iv, price,
+                        premium, fee, total)
+    SELECT * FROM unnest(%(account)s::text[], %(coid)s::text[], %(product)s::text[],
+                         %(underlying)s::text[], %(strike)s::numeric[],
+                         %(expiry)s::timestamptz[], %(option_type)s::text[],
+                         %(contract_size)s::numeric[], %(contracts)s::numeric[],
+                         %(underlying_price)s::numeric[], %(iv)s::numeric[],
+                         %(price)s::numeric[], %(premium)s::numeric[], %(fee)s::numeric[],
+                         %(total)s::numeric[])
+    ON CONFLICT (account_id, client_order_id) DO NOTHING
+    RETURNING {_ORDER_COLUMNS}
+), debit AS (
+    UPDATE balances b SET balance = b.balance - d.total, updated_at = now()
+    FROM (SELECT account_id, sum(total) AS total FROM ins GROUP BY account_id) d
+    WHERE b.account_id = d.account_id AND b.asset = 'USDT'
+    RETURNING b.account_id, b.balance
+)
+SELECT ins.*, debit.balance AS final_balance
+FROM ins LEFT JOIN debit ON debit.account_id = ins.account_id
+"""
+_BATCH_COLUMNS = ("account", "coid", "product", "underlying", "strike", "expiry", "option_type",
+                  "contract_size", "contracts", "underlying_price", "iv", "price", "premium",
+                  "fee", "total")
+
 _FIND_TRANSFER = """
 SELECT id, kind, amount, created_at FROM transfers
 WHERE account_id = %(account)s AND reference = %(reference)s
@@ -184,6 +236,16 @@ class PlacedOrder:
                    fee=_norm(row["fee"]), total=_norm(row["total"]), status=row["status"],
                    created_at=row["created_at"], replayed=replayed,
                    balance_after=None if balance_after is None else _norm(balance_after))
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRequest:
+    """One placement of a batch (:meth:`CounterService.place_orders`)."""
+
+    account: str
+    product: str
+    contracts: Decimal | int
+    client_order_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -354,6 +416,178 @@ class CounterService:
             assert first is not None, "an order that blocked the insert must exist"
             return first
         raise CounterError(CounterCode.PRODUCT_NOT_TRADING, f"{product} changed while pricing")
+
+    def place_orders(self, requests: Sequence[OrderRequest]) -> list[PlacedOrder | CounterError]:
+        """Place many orders in one transaction: one outcome per request, in request order.
+
+        For a caller that has many orders at once (a gateway's batch, a market maker): one
+        commit, and four statements, for the whole batch, where :meth:`place_order` pays one
+        commit per order. Each outcome is what :meth:`place_order` would have answered or
+        raised — a :class:`PlacedOrder` (``replayed`` for a client order id used before, in
+        an earlier call or earlier in this batch) or the :class:`CounterError` — and one
+        refused order never undoes the others.
+
+        The same guarantees: the batch's balance rows are locked (``FOR UPDATE``, in account
+        order, so two batches never deadlock) before the orders are checked against them in
+        request order, and the orders and their debits commit together; ``CHECK (balance >=
+        0)`` still guards every debit. An order whose client order id a concurrent
+        transaction committed first is that transaction's order (replayed), and is not
+        debited; the balance it had reserved in this batch is not lent to later orders of the
+        batch (they may be refused as unpayable: conservative, never an overdraft).
+        """
+        requests = list(requests)
+        outcomes = self._place_batch(requests)
+        for outcome in outcomes:
+            COUNTER_PLACEMENTS.labels(
+                outcome.code.name.lower() if isinstance(outcome, CounterError)
+                else "replayed" if outcome.replayed else "placed").inc()
+        return outcomes
+
+    def _place_batch(self, requests: list[OrderRequest]) -> list[PlacedOrder | CounterError]:
+        out: list[PlacedOrder | CounterError | None] = [None] * len(requests)
+        first_of: dict[tuple[str, str], int] = {}
+        refused: dict[int, CounterError] = {}  # the answer unless the order already exists
+        priced: dict[int, tuple[Product, Quote]] = {}
+        now = self.clock()
+        prices: dict[str, UnderlyingPrice | None] = {}
+        memo: dict[tuple[str, Decimal], tuple[Product, Quote] | CounterError] = {}
+        for i, req in enumerate(requests):
+            try:
+                check_account_id(req.account)
+                check_client_order_id(req.client_order_id)
+            except CounterError as exc:
+                out[i] = exc
+                continue
+            key = (req.account, req.client_order_id)
+            if key in first_of:
+                continue  # a repeat within the batch: answered from its first below
+            first_of[key] = i
+            # One instant prices the whole batch: equal (product, contracts) quote equally.
+            memo_key = ((req.product, Decimal(req.contracts))
+                        if isinstance(req.contracts, Decimal | int)
+                        and not isinstance(req.contracts, bool)
+                        and Decimal(req.contracts).is_finite() else None)
+            found = memo.get(memo_key) if memo_key is not None else None
+            if found is None:
+                try:
+                    item = self._product(req.product)
+                    if item.underlying not in prices:
+                        prices[item.underlying] = self.prices.price(item.underlying)
+                    surface = self.surfaces(item.underlying) if self.surfaces else None
+                    found = (item, quote(item, req.contracts, prices[item.underlying], now,
+                                         self.terms, surface))
+                except CounterError as exc:
+                    found = exc
+                if memo_key is not None:
+                    memo[memo_key] = found
+            if isinstance(found, CounterError):
+                refused[i] = found
+            else:
+                priced[i] = found
+        again: list[int] = []
+        if first_of:
+            for attempt in range(2):
+                try:
+                    again = self._write_batch(requests, list(first_of.values()), refused,
+                                              priced, out)
+                    break
+                except psycopg.errors.DeadlockDetected:
+                    # Only a single placement racing this batch for the same client order id
+                    # can deadlock with it (it inserts, then locks the balance); PostgreSQL
+                    # undid one of the two. Everything is re-read on the next attempt.
+                    if attempt:
+                        raise
+        for i in again:  # the product changed since it was cached: the single path re-reads
+            req = requests[i]
+            try:
+                out[i] = self._place_order(req.account, req.product, req.contracts,
+                                           req.client_order_id)
+            except CounterError as exc:
+                out[i] = exc
+        for i, req in enumerate(requests):
+            if out[i] is None:
+                first = out[first_of[(req.account, req.client_order_id)]]
+                out[i] = (dataclasses.replace(first, replayed=True, balance_after=None)
+                          if isinstance(first, PlacedOrder) else first)
+        return [o for o in out if o is not None]
+
+    def _write_batch(self, requests: list[OrderRequest], firsts: list[int],
+                     refused: dict[int, CounterError], priced: dict[int, tuple[Product, Quote]],
+                     out: list[PlacedOrder | CounterError | None]) -> list[int]:
+        """The batch's one transaction; fills ``out``; returns the orders to place again."""
+        accounts = sorted({requests[i].account for i in firsts})
+        raced: list[int] = []
+        again: list[int] = []
+        with self.pool.connection() as conn, conn.transaction():
+            locked = {r["id"]: (r["status"], r["balance"])
+                      for r in conn.execute(_LOCK_BALANCES, {"accounts": accounts})}
+            existing = {(r["account_id"], r["client_order_id"]): r for r in conn.execute(
+                _FIND_ORDERS, {"accounts": [requests[i].account for i in firsts],
+                               "coids": [requests[i].client_order_id for i in firsts]})}
+            listed = {r["id"]: r["expiry"] for r in conn.execute(
+                _LISTED, {"products": sorted({item.id for item, _ in priced.values()})})}
+            left = {account: balance for account, (_, balance) in locked.items()}
+            take: list[int] = []
+            for i in firsts:
+                req = requests[i]
+                row = existing.get((req.account, req.client_order_id))
+                if row is not None:
+                    out[i] = PlacedOrder.from_row(row, replayed=True)
+                    continue
+                if i in refused:
+                    out[i] = refused[i]
+                    continue
+                if req.account not in locked:
+                    out[i] = CounterError(CounterCode.UNKNOWN_ACCOUNT, req.account)
+                    continue
+                status = locked[req.account][0]
+                if status != "active":
+                    out[i] = CounterError(CounterCode.ACCOUNT_NOT_ACTIVE,
+                                          f"{req.account} is {status}")
+                    continue
+                item, q = priced[i]
+                if listed.get(item.id) != item.expiry:
+                    again.append(i)
+                    continue
+                if left[req.account] < q.total:
+                    out[i] = CounterError(CounterCode.INSUFFICIENT_BALANCE,
+                                          f"{req.account} has {_norm(left[req.account])} "
+                                          f"USDT, needs {q.total}")
+                    continue
+                left[req.account] -= q.total
+                take.append(i)
+            if take:
+                columns: dict[str, list[Any]] = {name: [] for name in _BATCH_COLUMNS}
+                for i in take:
+                    item, q = priced[i]
+                    args = _insert_args(item, q) | {"account": requests[i].account,
+                                                    "coid": requests[i].client_order_id,
+                                                    "product": item.id}
+                    for name in _BATCH_COLUMNS:
+                        columns[name].append(args[name])
+                rows = conn.execute(_INSERT_BATCH, columns).fetchall()
+                inserted = {(r["account_id"], r["client_order_id"]): r for r in rows}
+                running = {account: balance for account, (_, balance) in locked.items()}
+                for i in take:
+                    req = requests[i]
+                    row = inserted.get((req.account, req.client_order_id))
+                    if row is None:
+                        raced.append(i)  # a concurrent first attempt committed it first
+                        continue
+                    running[req.account] -= row["total"]
+                    out[i] = PlacedOrder.from_row(row, replayed=False,
+                                                  balance_after=running[req.account])
+                for row in rows:
+                    if running[row["account_id"]] != row["final_balance"]:
+                        raise CdcError(f"batch debit of {row['account_id']} left "
+                                       f"{row['final_balance']}, expected "
+                                       f"{running[row['account_id']]}")
+        for i in raced:
+            first = self._existing({"account": requests[i].account,
+                                    "coid": requests[i].client_order_id})
+            assert first is not None, "an order that blocked the insert must exist"
+            out[i] = first
+        return again
 
     def _existing(self, args: dict[str, Any]) -> PlacedOrder | None:
         with self.pool.connection() as conn:
