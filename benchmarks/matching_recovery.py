@@ -102,7 +102,7 @@ def _bench(settings: Settings, args: argparse.Namespace) -> None:
     ready, total = _time_to_processing(settings, worker, symbols, f"{tag}-p")
     worker.stop()
     print(f"  restart → ready {ready:.1f}s, → processing on every book {total:.1f}s "
-          f"(goal < 10 s)")
+          f"(goal < 5 s)")
     print(f"  baseline, a worker with no state: ready {base_ready:.1f}s, processing "
           f"{base_total:.1f}s")
     print(f"  recovery cost of {args.resting:,} resting orders: {total - base_total:+.1f}s "
