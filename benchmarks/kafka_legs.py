@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -14,7 +15,8 @@ from infra.kafka_security import Role
 from infra.settings import Settings
 from streams.kafka import make_consumer, make_producer
 
-__all__ = ["end_offsets", "passthrough", "produce", "watch_from_end"]
+__all__ = ["chained_passthrough", "end_offsets", "passthrough", "produce", "pump",
+           "watch_from_end"]
 
 
 def produce(settings: Settings, topic: str, items: Iterable[tuple[bytes, bytes, str]],
@@ -67,6 +69,61 @@ def drain(consumer: Consumer, on_message: Callable[[Any], None], done: Callable[
     return done()
 
 
+def pump(consumer: Consumer, producer: Any, topic: str, n: int,
+         started: list[float] | None = None, timeout_s: float = 300) -> int:
+    """Move up to ``n`` messages from ``consumer`` to ``topic`` as they come, bare; the
+    monotonic time of the first one goes into ``started``. Returns how many moved."""
+    moved = 0
+    deadline = time.monotonic() + timeout_s
+    while moved < n and time.monotonic() < deadline:
+        for msg in consumer.consume(1000, 0.05):
+            if msg.error():
+                continue
+            if started is not None and not started:
+                started.append(time.monotonic())
+            while True:
+                try:
+                    producer.produce(topic, key=msg.key(), value=msg.value())
+                    break
+                except BufferError:
+                    producer.poll(0.05)
+            moved += 1
+        producer.poll(0)
+    return moved
+
+
+def chained_passthrough(settings: Settings, starts: list[TopicPartition], n: int,
+                        partitions: int, hops: int = 3) -> float:
+    """Messages/s of ``hops`` bare consume→produce legs chained through scratch topics, all
+    running at once (one thread each): what Kafka and its client give over the same hops."""
+    admin = AdminClient(settings.kafka.client_config(Role.ADMIN))
+    scratch = [f"bench.chain.{uuid.uuid4().hex[:6]}.{h}" for h in range(hops)]
+    for fut in admin.create_topics([NewTopic(t, partitions, settings.kafka.replication_factor)
+                                    for t in scratch]).values():
+        fut.result(30)
+    started: list[float] = []
+    done_at: list[float] = []
+
+    def leg(h: int) -> None:
+        consumer = make_consumer(settings, f"bench-chain-{uuid.uuid4().hex[:6]}",
+                                 **{"fetch.wait.max.ms": 5})
+        consumer.assign(starts if h == 0 else [TopicPartition(scratch[h - 1], p, 0)
+                                               for p in range(partitions)])
+        producer = make_producer(settings)
+        pump(consumer, producer, scratch[h], n, started if h == 0 else None)
+        producer.flush(60)
+        done_at.append(time.monotonic())
+        consumer.close()
+
+    threads = [threading.Thread(target=leg, args=(h,)) for h in range(hops)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    admin.delete_topics(scratch)
+    return n / (max(done_at) - started[0]) if started else 0.0
+
+
 def passthrough(settings: Settings, topic: str, starts: list[TopicPartition], n: int,
                 partitions: int) -> float:
     """Messages/s of a raw confluent-kafka consume→produce of ``n`` messages from ``starts``."""
@@ -77,23 +134,10 @@ def passthrough(settings: Settings, topic: str, starts: list[TopicPartition], n:
     consumer = make_consumer(settings, f"bench-{uuid.uuid4().hex[:6]}")
     consumer.assign(starts)
     producer = make_producer(settings)
-    moved, t0 = 0, 0.0
-    deadline = time.monotonic() + 300
-    while moved < n and time.monotonic() < deadline:
-        for msg in consumer.consume(1000, 0.5):
-            if msg.error():
-                continue
-            t0 = t0 or time.monotonic()
-            while True:
-                try:
-                    producer.produce(scratch, key=msg.key(), value=msg.value())
-                    break
-                except BufferError:
-                    producer.poll(0.05)
-            moved += 1
-        producer.poll(0)
+    started: list[float] = []
+    moved = pump(consumer, producer, scratch, n, started)
     producer.flush(60)
-    elapsed = time.monotonic() - t0 if t0 else 0.0
+    elapsed = time.monotonic() - started[0] if started else 0.0
     consumer.close()
     admin.delete_topics([scratch])
     return moved / elapsed if elapsed else 0.0

@@ -40,10 +40,9 @@ from decimal import Decimal
 
 import orjson
 import psutil
-from confluent_kafka import TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient
 
-from benchmarks.kafka_legs import end_offsets, produce
+from benchmarks.kafka_legs import chained_passthrough, end_offsets, produce
 from benchmarks.private_kafka import private_kafka
 from infra.kafka_security import Role
 from infra.settings import Settings, get_settings
@@ -175,56 +174,6 @@ def run(settings: Settings, items: list[tuple[bytes, bytes, str]], rate: float |
             "book_p50": 1000 * _pct(booking, 0.5), "book_p99": 1000 * _pct(booking, 0.99)}
 
 
-def chained_passthrough(settings: Settings, starts: list[TopicPartition], n: int,
-                        hops: int = 3) -> float:
-    """Messages/s of ``hops`` bare consume→produce legs chained through scratch topics, all
-    running at once (one thread each): what Kafka and its client give over the same hops."""
-    admin = AdminClient(settings.kafka.client_config(Role.ADMIN))
-    scratch = [f"bench.chain.{uuid.uuid4().hex[:6]}.{h}" for h in range(hops)]
-    for fut in admin.create_topics([NewTopic(t, REQUESTS.partitions, 1)
-                                    for t in scratch]).values():
-        fut.result(30)
-    first_at: list[float] = []
-    done_at: dict[int, float] = {}
-
-    def leg(h: int) -> None:
-        consumer = make_consumer(settings, f"bench-chain-{uuid.uuid4().hex[:6]}",
-                                 **{"fetch.wait.max.ms": 5})
-        if h == 0:
-            consumer.assign(starts)
-        else:
-            consumer.assign([TopicPartition(scratch[h - 1], p, 0)
-                             for p in range(REQUESTS.partitions)])
-        producer = make_producer(settings)
-        moved = 0
-        deadline = time.monotonic() + 300
-        while moved < n and time.monotonic() < deadline:
-            for msg in consumer.consume(1000, 0.05):
-                if msg.error():
-                    continue
-                if not first_at and h == 0:
-                    first_at.append(time.monotonic())
-                while True:
-                    try:
-                        producer.produce(scratch[h], key=msg.key(), value=msg.value())
-                        break
-                    except BufferError:
-                        producer.poll(0.05)
-                moved += 1
-            producer.poll(0)
-        producer.flush(60)
-        done_at[h] = time.monotonic()
-        consumer.close()
-
-    threads = [threading.Thread(target=leg, args=(h,)) for h in range(hops)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    admin.delete_topics(scratch)
-    return n / (max(done_at.values()) - first_at[0]) if first_at else 0.0
-
-
 def changelog_bytes(settings: Settings, app_id: str) -> dict[str, int]:
     """Bytes (keys + values) in each changelog topic of ``app_id``'s tables."""
     admin = AdminClient(settings.kafka.client_config(Role.ADMIN))
@@ -289,7 +238,7 @@ def main() -> None:
             cpu0 = _cpu_s(worker)
             burst = run(settings, requests(args.orders, symbols, accounts), None)
             cpu_ms = 1000 * (_cpu_s(worker) - cpu0) / args.orders
-            base = chained_passthrough(settings, starts, args.orders)
+            base = chained_passthrough(settings, starts, args.orders, REQUESTS.partitions)
             paced_n = int(args.rate * args.latency_seconds)
             print(f"  latency ({paced_n} requests paced at {args.rate:,.0f}/s):")
             paced = run(settings, requests(paced_n, symbols, accounts), args.rate)
