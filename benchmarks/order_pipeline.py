@@ -3,9 +3,11 @@
 
 Everything runs on a private Kafka broker (:mod:`benchmarks.private_kafka`), so the run
 neither disturbs nor is disturbed by a live stack. One worker process runs the three agents
-(risk, matching, ledger), as the main job does. ``--accounts`` funded accounts trade
-``--instruments`` new spot instruments: orders alternate two makers that rest (99/101) and
-two takers that cross them (102/98), so half of the orders trade and every trade is booked.
+(risk, matching, ledger), as the main job's trading worker does; ``--workers 2`` runs two
+such processes in one group, Faust sharing the partitions between them. ``--accounts``
+funded accounts trade ``--instruments`` new spot instruments: orders alternate two makers
+that rest (99/101) and two takers that cross them (102/98), so half of the orders trade and
+every trade is booked.
 
 * **throughput** — N requests produced at once; orders/s = N / time from the first produce
   until every request has its answer on ``orders.events`` and every trade its ledger posting.
@@ -189,24 +191,40 @@ def changelog_bytes(settings: Settings, app_id: str) -> dict[str, int]:
     return out
 
 
-def recovery_s(settings: Settings, worker: WorkerProcess, symbols: list[str],
+def recovery_s(settings: Settings, workers: list[WorkerProcess], symbols: list[str],
                accounts: list[str]) -> tuple[float, float]:
-    """Stop the worker, delete its local state, start it again: (seconds until it says it
-    is ready, seconds until it answers a new request)."""
-    worker.stop()
-    shutil.rmtree(settings.data_dir / "faust" / worker.app_id, ignore_errors=True)
+    """Stop the workers, delete their local state, start them again: (seconds until they
+    say they are ready, seconds until they answer a new request)."""
+    for worker in workers:
+        worker.stop()
+        shutil.rmtree(worker.settings.data_dir / "faust" / worker.app_id, ignore_errors=True)
     t0 = time.monotonic()
-    worker.start(timeout_s=300)
+    for worker in workers:
+        worker.start(timeout_s=300)
     ready = time.monotonic() - t0
     run(settings, requests(4, symbols, accounts), None, timeout_s=300)
     return ready, time.monotonic() - t0
 
 
-def _cpu_s(worker: WorkerProcess) -> float:
-    """CPU seconds (user + system) the worker process has used so far."""
-    assert worker.proc is not None
-    times = psutil.Process(worker.proc.pid).cpu_times()
-    return times.user + times.system
+def _cpu_s(workers: list[WorkerProcess]) -> float:
+    """CPU seconds (user + system) the worker processes have used so far."""
+    total = 0.0
+    for worker in workers:
+        assert worker.proc is not None
+        times = psutil.Process(worker.proc.pid).cpu_times()
+        total += times.user + times.system
+    return total
+
+
+def make_workers(settings: Settings, n: int, bases: list[str]) -> list[WorkerProcess]:
+    """``n`` workers in one group (one app id): Faust shares the partitions and their
+    tables among them. Each has its own data dir, as on its own machine."""
+    app_id = f"bench-e2e-{uuid.uuid4().hex[:6]}"
+    env = {"STRIKEFLOW_WORKER__AGENTS": '["streams.risk", "streams.matching", "streams.ledger"]',
+           "STRIKEFLOW_MATCHING__EXTRA_SPOT_BASES": json.dumps(bases), **RISK_ENV}
+    return [WorkerProcess(settings if k == 0 else settings.model_copy(
+                update={"data_dir": settings.data_dir / f"worker-{k}"}),
+            app_id, 16194 + k, env=env) for k in range(n)]
 
 
 def main() -> None:
@@ -216,18 +234,19 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=400)
     parser.add_argument("--rate", type=float, default=5000.0)
     parser.add_argument("--latency-seconds", type=float, default=10.0)
+    parser.add_argument("--workers", type=int, default=1, help="worker processes, one group")
     args = parser.parse_args()
     print(f"order pipeline benchmark: {args.orders} requests, {args.accounts} accounts, "
-          f"{args.instruments} instruments; one worker with risk + matching + ledger")
+          f"{args.instruments} instruments; {args.workers} worker process(es), each with "
+          "risk + matching + ledger")
     with private_kafka(get_settings()) as settings:
         bases = [f"BE{_tag(6)}" for _ in range(args.instruments)]
         symbols = [f"{b}-USDT" for b in bases]
         accounts = [f"bench-{_tag(8)}" for _ in range(args.accounts)]
-        worker = WorkerProcess(settings, f"bench-e2e-{uuid.uuid4().hex[:6]}", 16194, env={
-            "STRIKEFLOW_WORKER__AGENTS": '["streams.risk", "streams.matching", "streams.ledger"]',
-            "STRIKEFLOW_MATCHING__EXTRA_SPOT_BASES": json.dumps(bases), **RISK_ENV})
+        workers = make_workers(settings, args.workers, bases)
         t0 = time.monotonic()
-        worker.start()
+        for worker in workers:
+            worker.start()
         first_start = time.monotonic() - t0
         try:
             fund(settings, accounts)
@@ -235,34 +254,34 @@ def main() -> None:
             run(settings, requests(400, symbols, accounts), None)
             starts = end_offsets(settings, REQUESTS.name)
             print("  throughput (all produced at once, then drained):")
-            cpu0 = _cpu_s(worker)
+            cpu0 = _cpu_s(workers)
             burst = run(settings, requests(args.orders, symbols, accounts), None)
-            cpu_ms = 1000 * (_cpu_s(worker) - cpu0) / args.orders
+            cpu_ms = 1000 * (_cpu_s(workers) - cpu0) / args.orders
             base = chained_passthrough(settings, starts, args.orders, REQUESTS.partitions)
             paced_n = int(args.rate * args.latency_seconds)
             print(f"  latency ({paced_n} requests paced at {args.rate:,.0f}/s):")
             paced = run(settings, requests(paced_n, symbols, accounts), args.rate)
             total = 400 + args.orders + paced_n
-            written = changelog_bytes(settings, worker.app_id)
-            ready, answering = recovery_s(settings, worker, symbols, accounts)
+            written = changelog_bytes(settings, workers[0].app_id)
+            ready, answering = recovery_s(settings, workers, symbols, accounts)
         finally:
-            worker.stop()
+            for worker in workers:
+                worker.stop()
     ratio = burst["rate"] / base if base else 0.0
     print(f"    pipeline  {burst['rate']:10,.0f} orders/s  (produced in "
           f"{burst['produce_s']:.2f}s, all answered and booked after {burst['elapsed_s']:.2f}s)")
     print(f"    baseline  {base:10,.0f} msg/s     (3 chained confluent-kafka "
           f"consume→produce legs, same requests)")
-    print(f"    ratio pipeline/baseline: {ratio:.3f}; the worker's CPU per request "
-          f"{cpu_ms:.2f} ms (at most {1000 / cpu_ms:,.0f} requests/s on one core)")
+    print(f"    ratio pipeline/baseline: {ratio:.3f}; the workers' CPU per request "
+          f"{cpu_ms:.2f} ms (at most {1000 / cpu_ms:,.0f} requests/s per core)")
     print(f"  paced at {args.rate:,.0f}/s: request → answer p50 {paced['p50']:.1f} ms, p99 "
           f"{paced['p99']:.1f} ms, p99.9 {paced['p999']:.1f} ms; trade → ledger p50 "
           f"{paced['book_p50']:.1f} ms, p99 {paced['book_p99']:.1f} ms")
     print(f"  state: the tables' changelogs hold {sum(written.values()) / total:,.0f} bytes "
           f"per request (" + ", ".join(f"{t} {b / total:,.0f}" for t, b in
                                       sorted(written.items())) + ")")
-    print(f"  local state deleted after {total:,} requests: worker ready in {ready:.1f}s, "
-          f"answering in {answering:.1f}s (its first start, with no history: "
-          f"{first_start:.1f}s)")
+    print(f"  local state deleted after {total:,} requests: ready in {ready:.1f}s, answering "
+          f"in {answering:.1f}s (the first start, with no history: {first_start:.1f}s)")
     met = {"≥ 10k orders/s": burst["rate"] >= GOAL_RATE, "≥ 0.25 of passthrough":
            ratio >= GOAL_RATIO, "p99 ≤ 100 ms at 5k/s": paced["p99"] <= GOAL_P99_MS}
     print("  goals: " + ", ".join(f"{k} {'met' if v else 'NOT met'}" for k, v in met.items()))
