@@ -20,10 +20,12 @@ Three legs, each with its baseline in the same run:
   update that moves a mark is an L2 update (trades make candles).
 
     python -m benchmarks.marketdata_pipeline [--updates 40000] [--latency-seconds 30]
+        [--profile out.txt]   # py-spy (raw, collapsed stacks) of the worker's throughput leg
 
-Needs the stack (``strikeflow infra up``) and the topics (``strikeflow topics apply``). Other
-workers on the same broker (test suites) run these agents too and share the CPU: figures on a
-busy machine are lower bounds.
+Runs on a Kafka broker of its own (:mod:`benchmarks.private_kafka`): a live stack's workers
+would otherwise run these agents on the benchmark's messages too, and the benchmark would
+leave its backlog to them. Other engineers' processes still share the CPU: figures on a busy
+machine are lower bounds.
 """
 
 from __future__ import annotations
@@ -33,16 +35,20 @@ import json
 import math
 import random
 import statistics
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import psutil
 from confluent_kafka import TopicPartition
 
 from benchmarks.kafka_legs import passthrough
 from benchmarks.option_marks import best_seconds
+from benchmarks.private_kafka import private_kafka
 from infra.settings import Settings, get_settings
 from streams.instruments import listing_session
 from streams.kafka import make_consumer, make_producer
@@ -238,7 +244,24 @@ def _worker(settings: Settings, env: dict[str, str] | None = None) -> WorkerProc
     return worker
 
 
-def throughput(settings: Settings, updates: int, symbols: int) -> dict[str, float]:
+def _cpu_s(worker: WorkerProcess) -> float:
+    """CPU seconds the worker used so far (user + system, all its threads)."""
+    assert worker.proc is not None
+    times = psutil.Process(worker.proc.pid).cpu_times()
+    return float(times.user + times.system)
+
+
+def _py_spy(worker: WorkerProcess, out: str) -> subprocess.Popen[bytes]:
+    """py-spy sampling the worker (collapsed stacks, one line per stack with its count)."""
+    assert worker.proc is not None
+    spy = f"{sys.prefix}/bin/py-spy"
+    return subprocess.Popen([spy, "record", "--pid", str(worker.proc.pid), "--format", "raw",
+                             "--rate", "200", "--output", out, "--nonblocking"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def throughput(settings: Settings, updates: int, symbols: int,
+               profile: str | None = None) -> dict[str, float]:
     underlyings = [f"B{uuid.uuid4().hex[:5].upper()}{i}" for i in range(symbols)]
     per_symbol = updates // symbols
     start = datetime.now(UTC)
@@ -249,6 +272,8 @@ def throughput(settings: Settings, updates: int, symbols: int) -> dict[str, floa
     watch.assign(_end_offsets(settings, ("md.index",)))
     starts = _end_offsets(settings, ("md.l2",))
     closers = {eid for _, _, eid, _ in payloads if eid.endswith(":close")}
+    spy = _py_spy(worker, profile) if profile else None
+    cpu0 = _cpu_s(worker)
     try:
         t0 = time.time()
         _produce(settings, payloads)
@@ -264,12 +289,17 @@ def throughput(settings: Settings, updates: int, symbols: int) -> dict[str, floa
                 if index["underlying"] in wanted and index["causation_id"] in closers:
                     done.add(index["underlying"])
                     t_last = max(t_last, time.time())
+        cpu = _cpu_s(worker) - cpu0
     finally:
         watch.close()
+        if spy is not None:
+            spy.send_signal(2)  # SIGINT: py-spy writes what it sampled
+            spy.wait(30)
         worker.stop()
     if done != wanted:
         raise SystemExit(f"only {len(done)}/{len(wanted)} symbols closed: see {worker.log}")
     return {"updates": len(payloads), "produce_s": produced_s, "elapsed_s": t_last - t0,
+            "cpu_us": 1e6 * cpu / len(payloads),
             "rate": len(payloads) / (t_last - t0), "starts": starts}  # type: ignore[dict-item]
 
 
@@ -329,7 +359,10 @@ def latency(settings: Settings, rate: float, seconds: float) -> dict[str, float]
             "index_p50": statistics.median(index_ms), "index_p99": _pct(index_ms, 0.99),
             "first_p50": statistics.median(first_ms), "first_p99": _pct(first_ms, 0.99),
             "last_p50": statistics.median(last_ms), "last_p99": _pct(last_ms, 0.99),
-            "remarks_per_s": len(complete) / seconds}
+            "remarks_per_s": len(complete) / seconds,
+            # (seconds into the run, ms) of each chain's last mark: where the slow ones are
+            "series": sorted((sent[indexes[i][1]] - min(sent.values()), ms)
+                             for i, ms in zip(complete, last_ms, strict=True))}
 
 
 def main() -> None:
@@ -340,8 +373,14 @@ def main() -> None:
                         help="L2 updates/s of the paced run that measures latency")
     parser.add_argument("--latency-seconds", type=float, default=30.0)
     parser.add_argument("--budget", type=float, default=0.5, help="seconds per pure figure")
+    parser.add_argument("--profile", help="py-spy the worker of the throughput leg into this "
+                        "file (raw collapsed stacks)")
     args = parser.parse_args()
-    settings = get_settings()
+    with private_kafka(get_settings()) as settings:
+        run(settings, args)
+
+
+def run(settings: Settings, args: argparse.Namespace) -> None:
 
     pure = chain_marks(args.budget)
     print(f"chain marks: a {pure['size']:.0f}-option chain, no Kafka")
@@ -353,13 +392,15 @@ def main() -> None:
           f"({1 / pure['messages_s']:6.0f} chains/s, "
           f"{pure['size'] / pure['messages_s']:,.0f} marks/s)")
 
-    result = throughput(settings, args.updates, args.symbols)
+    result = throughput(settings, args.updates, args.symbols, args.profile)
     base = passthrough(settings, L2.name, result.pop("starts"),  # type: ignore[arg-type]
                        int(result["updates"]), L2.partitions)
     print(f"throughput: {result['updates']:.0f} L2 updates over {args.symbols} symbols x "
           f"{len(VENUES)} venues, produced at once ({result['produce_s']:.2f}s), then drained")
     print(f"  pipeline  {result['rate']:10,.0f} updates/s (last index "
           f"{result['elapsed_s']:.2f}s after the first update)")
+    print(f"  worker CPU {result['cpu_us']:7.0f} us an update (at most "
+          f"{1e6 / result['cpu_us']:,.0f} updates/s on a core of its own)")
     print(f"  baseline  {base:10,.0f} msg/s     (confluent-kafka consume→produce, same messages)")
     print(f"  ratio pipeline/baseline: {result['rate'] / base:.3f}")
 

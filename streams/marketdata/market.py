@@ -95,12 +95,14 @@ class SymbolMarket:
     def apply(self, update: L2Update) -> L2Verdict:
         if update.symbol != self.symbol:
             raise ValueError(f"L2 for {update.symbol} given to the {self.symbol} market")
-        self.watermark_us = max(self.watermark_us, to_us(update.ts_event))
+        ts_us = to_us(update.ts_event)
+        if ts_us > self.watermark_us:
+            self.watermark_us = ts_us
         venue = update.venue
         book = self.venues.get(venue)
         if book is None:
             book = self.venues[venue] = VenueBook()
-        verdict = book.apply(update)
+        verdict = book.apply(update, ts_us)
         if verdict in (L2Verdict.SNAPSHOT, L2Verdict.APPLIED, L2Verdict.GAP, L2Verdict.CROSSED):
             self.dirty.add(venue)
             self.book_dirty = self.index_dirty = True

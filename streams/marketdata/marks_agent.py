@@ -35,6 +35,7 @@ from streams.batching import as_current
 from streams.inbox import Inbox
 from streams.kafka import make_producer
 from streams.marketdata.marks import ChainParams, UnderlyingMarks
+from streams.marketdata.producers import warm_producer
 from streams.marketdata.settings import get_marketdata_settings
 from topics.catalogue import by_name
 from topics.contracts import IndexPrice
@@ -61,7 +62,7 @@ def _delivered(err: Any, _msg: Any) -> None:
 def _marks_producer() -> Producer:
     global _producer
     if _producer is None:
-        _producer = make_producer(get_settings(), **{"linger.ms": 10})
+        _producer = make_producer(get_settings(), **{"linger.ms": 2})
     return _producer
 
 
@@ -88,7 +89,10 @@ inbox.connect(app)
 
 @app.agent(index_topic, supervisor_strategy=mode.CrashingSupervisor)
 async def mark_options(stream: Any) -> None:
-    async for events in inbox.batches(stream, 1000, 0.05):
+    await asyncio.to_thread(warm_producer, _marks_producer(), MARKS.name)
+    # a short window: Faust's take_events waits it out even for one index, and every ms of it
+    # is tick -> mark latency; a backlog still fills batches
+    async for events in inbox.batches(stream, 1000, 0.01):
         newest: dict[str, tuple[IndexPrice, Any]] = {}
         for event in events:
             async with inbox.guard(event):
