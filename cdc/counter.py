@@ -6,10 +6,13 @@ Debezium. What makes that safe:
 * **One transaction, one round trip.** The order row and the USDT debit are one SQL
   statement (``_PLACE``), run in autocommit: PostgreSQL makes a statement its own
   transaction, so both are committed or neither is. Debezium streams only committed rows.
-* **Never overdrawn.** The debit ``UPDATE`` takes the balance row's lock and applies to the
-  latest committed balance; concurrent placements on one account queue on that row, and one
-  that would take the balance below zero fails ``CHECK (balance >= 0)`` — the whole statement,
-  its order included, is undone and the caller gets ``INSUFFICIENT_BALANCE``.
+* **Never overdrawn.** The statement first locks the balance row (``FOR UPDATE``) and checks
+  the order against the latest committed balance; concurrent placements on one account queue
+  on that row, and a debit that would still take the balance below zero fails ``CHECK
+  (balance >= 0)`` — the whole statement, its order included, is undone and the caller gets
+  ``INSUFFICIENT_BALANCE``.
+* **Many at once.** :meth:`CounterService.place_orders` places a batch in one transaction (one
+  commit for all): the same checks and guarantees, one outcome per order.
 * **Idempotent.** ``(account, client_order_id)`` is unique. A repeat returns the first
   result (``replayed=True``) even if the product has since expired; of two concurrent first
   attempts, the loser's insert does nothing on the unique index, so it debits nothing and
@@ -93,16 +96,20 @@ FROM products WHERE id = %s
 
 # The whole placement is this one statement, run in autocommit: PostgreSQL makes a statement
 # its own transaction, so the order and its debit are committed together or not at all, in
-# one round trip. The order is inserted only if the product still is what was priced and the
-# account is active and (in the statement's snapshot) can pay; the debit is applied only if
-# the order was inserted. Under concurrency the UPDATE waits for the balance row's lock and
-# applies to the latest balance; if that would go below zero, CHECK (balance >= 0) fails the
-# whole statement, the insert included. A client order id already used (even by a concurrent
-# transaction that commits first) inserts nothing and debits nothing.
+# one round trip. The balance row is locked first (``lock``: FOR UPDATE reads the latest
+# committed balance and holds the row until the commit), as ``place_orders`` does: both paths
+# take the balance lock before the client order id's unique-index entry, so a placement and
+# a batch racing for the same id queue instead of deadlocking. The order is inserted only if
+# the product still is what was priced and the account is active and can pay; the debit is
+# applied only if the order was inserted, and CHECK (balance >= 0) still guards it. A client
+# order id already used (even by a concurrent transaction that commits first) inserts
+# nothing and debits nothing.
 _PLACE = f"""
-WITH acct AS (
-    SELECT a.status, b.balance FROM accounts a
-    LEFT JOIN balances b ON b.account_id = a.id AND b.asset = 'USDT'
+WITH lock AS (
+    SELECT balance FROM balances
+    WHERE account_id = %(account)s AND asset = 'USDT' FOR UPDATE
+), acct AS (
+    SELECT a.status, (SELECT balance FROM lock) AS balance FROM accounts a
     WHERE a.id = %(account)s
 ), prod AS (
     SELECT 1 FROM products
