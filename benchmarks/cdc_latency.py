@@ -12,12 +12,16 @@ Three clocks on one machine, all ``time.time()``:
   the simulated venue (against a consolidated book this benchmark publishes first) and
   booked to the ledger: order → settled, end to end.
 
-Orders are paced (``--rate``) so the figures are latency, not queueing.
+Orders are paced (``--rate``, on a fixed schedule: a slow placement does not lower the rate)
+so the figures are latency, not queueing; above ~300/s one placer cannot keep the pace (each
+placement is a durable commit), so ``--placers`` threads share it, each on its own account.
 
-    python -m benchmarks.cdc_latency [--orders 600] [--rate 100]
+    python -m benchmarks.cdc_latency [--orders 600] [--rate 100] [--placers 1]
+    python -m benchmarks.cdc_latency --orders 6000 --rate 1000 --placers 4
 
 Needs the stack, ``strikeflow cdc migrate``, ``strikeflow topics apply`` and ``strikeflow cdc
-register``; it starts its own bridge worker positioned at the end of the change stream.
+register``; it starts its own bridge worker positioned at the end of the change stream, and a
+settlement worker of its own (``--shared-worker``: both agents in one process).
 """
 
 from __future__ import annotations
@@ -141,6 +145,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--orders", type=int, default=600)
     parser.add_argument("--rate", type=float, default=100.0, help="orders per second")
+    parser.add_argument("--placers", type=int, default=1, help="threads placing the orders")
+    parser.add_argument("--shared-worker", action="store_true",
+                        help="bridge and settlement in one worker process (as before)")
     args = parser.parse_args()
     settings, cfg = get_settings(), get_cdc_config()
     migrate(settings)
@@ -150,18 +157,33 @@ def main() -> None:
     commit_end_offsets(settings, app_id, CDC_TOPICS)
     worker = WorkerProcess(settings, app_id, settings.worker.web_port + 9, offset_reset="latest")
     worker.env["STRIKEFLOW_CDC__RECONCILE_ENABLED"] = "false"  # measure the stream alone
-    worker.env["STRIKEFLOW_WORKER__AGENTS"] = '["cdc.bridge", "streams.settlement"]'
+    workers = [worker]
+    if args.shared_worker:
+        worker.env["STRIKEFLOW_WORKER__AGENTS"] = '["cdc.bridge", "streams.settlement"]'
+    else:
+        # Settlement (hedging through the venue, booking) costs far more per order than the
+        # bridge; on one event loop it delays the bridge's batches once orders arrive faster
+        # than it settles them. Its own worker process, as a deployment would scale it.
+        worker.env["STRIKEFLOW_WORKER__AGENTS"] = '["cdc.bridge"]'
+        settler = WorkerProcess(settings, f"{app_id}-settle", settings.worker.web_port + 10,
+                                offset_reset="latest")
+        settler.env["STRIKEFLOW_WORKER__AGENTS"] = '["streams.settlement"]'
+        workers.append(settler)
     _publish_books(settings)
-    worker.start()
+    for w in workers:
+        w.start()
     mark = app_id.encode()
     try:
-        with CounterService.connect(settings, cfg, min_size=2, max_size=4) as svc:
+        with CounterService.connect(settings, cfg, min_size=2,
+                                    max_size=max(4, args.placers + 1)) as svc:
             svc.list_products(standard_chain(datetime.now(UTC),
                                              {"BTC": cfg.spot_btc, "ETH": cfg.spot_eth}))
             products = [p.id for p in svc.products()]
             account = f"bench-lat-{uuid.uuid4().hex[:6]}"
-            svc.open_account(account)
-            svc.deposit(account, Decimal(10**9), "bench")
+            placers = [f"{account}-{t}" for t in range(args.placers)]
+            for a in [account, *placers]:
+                svc.open_account(a)
+                svc.deposit(a, Decimal(10**9), "bench")
             # Warm up: a fresh worker's first seconds (rebalance, table recovery, JIT of
             # nothing but the OS caches) are not the steady state being measured.
             warm = _at_end(settings, ("settlement.orders",))
@@ -181,55 +203,85 @@ def main() -> None:
             at_cdc: dict[str, float] = {}
             at_settlement: dict[str, float] = {}
             at_booked: dict[str, float] = {}
+            stamped: dict[str, float] = {}  # the bridge's produce time (the record's timestamp)
             sample: list[bytes] = []
 
-            def place() -> None:
-                for i in range(args.orders):
-                    order = svc.place_order(account, products[i % len(products)], 1, f"l{i}")
-                    committed[str(order.order_id)] = time.time()
-                    time.sleep(1 / args.rate)
+            start = time.monotonic() + 0.1
 
-            th = threading.Thread(target=place)
-            th.start()
+            def place(t: int) -> None:
+                # Placer t places orders t, t + placers, ... each at its slot of the schedule.
+                for i in range(t, args.orders, args.placers):
+                    delay = start + i / args.rate - time.monotonic()
+                    if delay > 0:
+                        time.sleep(delay)
+                    order = svc.place_order(placers[t], products[i % len(products)], 1,
+                                            f"l{i}")
+                    committed[str(order.order_id)] = time.time()
+
+            threads = [threading.Thread(target=place, args=(t,)) for t in range(args.placers)]
+            for th in threads:
+                th.start()
             deadline = time.monotonic() + args.orders / args.rate + 60
 
             def done() -> bool:
-                return not th.is_alive() and set(committed) <= (set(at_cdc) & set(at_settlement)
-                                                                & set(at_booked))
+                return not any(th.is_alive() for th in threads) and \
+                    set(committed) <= (set(at_cdc) & set(at_settlement) & set(at_booked))
 
-            while not done() and time.monotonic() < deadline:
-                msg = consumer.poll(0.1)
-                if msg is None or msg.error():
-                    continue
+            # Consume in batches and test for the end at most every 0.1 s: polling one message
+            # at a time, and comparing every order's sets after each, cannot keep up with the
+            # several messages per order of 1,000 orders/s, and would measure its own lag.
+            check_at = 0.0
+            while time.monotonic() < deadline:
+                if time.monotonic() >= check_at:
+                    if done():
+                        break
+                    check_at = time.monotonic() + 0.1
+                first = consumer.poll(0.05)  # the first as soon as it arrives, then the
+                msgs = [] if first is None else [first, *consumer.consume(1000, 0)]  # queue
                 now = time.time()  # arrival first: the placer may not have noted the commit yet
-                if msg.topic() == "settlement.results":
-                    result = json.loads(msg.value())
-                    if result["state"] == "booked":
-                        at_booked.setdefault(result["order_id"], now)
-                elif msg.topic() == "cdc.public.orders":
-                    at_cdc.setdefault(json.loads(msg.key())["id"], now)
-                    if not sample:
-                        sample.append(msg.value())
-                elif dict(msg.headers() or []).get(PRODUCER_HEADER) == mark:
-                    at_settlement.setdefault(json.loads(msg.value())["order_id"], now)
-            th.join()
+                for msg in msgs:
+                    if msg.error():
+                        continue
+                    if msg.topic() == "settlement.results":
+                        if b"booked" not in msg.value():
+                            continue
+                        result = json.loads(msg.value())
+                        if result["state"] == "booked":
+                            at_booked.setdefault(result["order_id"], now)
+                    elif msg.topic() == "cdc.public.orders":
+                        at_cdc.setdefault(json.loads(msg.key())["id"], now)
+                        if not sample:
+                            sample.append(msg.value())
+                    elif dict(msg.headers() or []).get(PRODUCER_HEADER) == mark:
+                        order_id = json.loads(msg.value())["order_id"]
+                        at_settlement.setdefault(order_id, now)
+                        stamped[order_id] = msg.timestamp()[1] / 1000
+            for th in threads:
+                th.join()
+            stamps = sorted(committed.values())
+            achieved = (len(stamps) - 1) / max(stamps[-1] - stamps[0], 1e-9)
             consumer.close()
             to_cdc = [(at_cdc[o] - c) * 1000 for o, c in committed.items() if o in at_cdc]
             to_settlement = [(at_settlement[o] - c) * 1000 for o, c in committed.items()
                              if o in at_settlement]
+            to_produced = [(stamped[o] - c) * 1000 for o, c in committed.items() if o in stamped]
             to_booked = [(at_booked[o] - c) * 1000 for o, c in committed.items()
                          if o in at_booked]
         assert sample, "no change event arrived"
         base = _baseline(settings, sample[0], args.orders, args.rate)
     finally:
-        worker.stop()
-    print(f"{args.orders} orders at {args.rate:.0f}/s, one account; key bytes e.g. "
+        for w in workers:
+            w.stop()
+    print(f"{args.orders} orders at {args.rate:.0f}/s (achieved {achieved:.0f}/s), "
+          f"{'one worker' if args.shared_worker else 'bridge and settlement workers'}, "
+          f"{args.placers} placer(s) on their own accounts; key bytes e.g. "
           f"{debezium_key(uuid.UUID(int=0)).decode()}")
     b50, b99 = _pct(base, 0.5), _pct(base, 0.99)
     print(f"baseline Kafka produce→consume   p50 {b50:7.1f} ms  p99 {b99:7.1f} ms "
           f"(n={len(base)})")
     for label, values in (("commit → cdc.public.orders", to_cdc),
                           ("commit → settlement.orders", to_settlement),
+                          ("  (bridge's produce timestamp)", to_produced),
                           ("commit → settled (hedged, booked)", to_booked)):
         p50, p99 = _pct(values, 0.5), _pct(values, 0.99)
         print(f"{label:32s} p50 {p50:7.1f} ms  p99 {p99:7.1f} ms (n={len(values)}, "
