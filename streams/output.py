@@ -54,9 +54,12 @@ class BatchOutput:
         return self._own if self._own is not None else _Shared.get()
 
     def send(self, topic: str, key: bytes | None, value: bytes,
-             partition: int | None = None) -> None:
+             partition: int | None = None,
+             headers: list[tuple[str, bytes]] | None = None) -> None:
         """Queue a message; ``partition`` pins it (re-routing), otherwise the key decides."""
-        extra = {} if partition is None else {"partition": partition}
+        extra: dict[str, object] = {} if partition is None else {"partition": partition}
+        if headers:
+            extra["headers"] = headers
         while True:
             try:
                 self.producer.produce(topic, key=key, value=value,

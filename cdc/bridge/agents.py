@@ -10,8 +10,8 @@ Thin glue around the pure :mod:`~cdc.bridge.envelope` (decoding) and
 * **outputs are acknowledged by Kafka before the state that records them is written**. A crash
   between the two re-emits the same event (same ``event_id``) on replay — never loses one.
   Writing the state first could lose an event that was still in the producer buffer.
-* the batch's ``settlement.orders`` events go out through a librdkafka producer of the
-  bridge's own (:class:`_SettlementOutput`), flushed once per batch: Faust's per-message
+* the batch's ``settlement.orders`` events go out through the worker's one librdkafka
+  producer (:class:`~streams.output.BatchOutput`), flushed once per batch: Faust's per-message
   ``send`` cost ~0.5-1 ms of the event loop per order, which capped the bridge below 1,000
   orders/s on a loaded 2-core machine (commit → ``settlement.orders`` grew to seconds).
 
@@ -32,7 +32,6 @@ from typing import Any
 import faust
 import mode
 import structlog
-from confluent_kafka import KafkaException, Producer
 from pydantic import ValidationError
 
 from cdc.bridge.envelope import Change, EnvelopeError, Op, Tombstone, decode
@@ -44,7 +43,6 @@ from streams.app import app
 from streams.batching import as_current
 from streams.deadletters import send_dead_letter
 from streams.inbox import Inbox
-from streams.kafka import make_producer
 from streams.output import BatchOutput
 from topics.catalogue import ContractError, by_name
 
@@ -76,49 +74,7 @@ _cfg = get_cdc_config()
 transfer_output = BatchOutput()
 
 
-class _SettlementOutput:
-    """``settlement.orders`` through librdkafka, with the producer header the shared
-    :class:`~streams.output.BatchOutput` does not carry; ``flush`` waits for every
-    acknowledgement (and raises, crashing the worker, if one failed)."""
-
-    def __init__(self) -> None:
-        self._producer: Producer | None = None
-        self._errors: list[str] = []
-        self._pending = 0
-
-    @property
-    def producer(self) -> Producer:
-        if self._producer is None:  # created in the worker, not at import
-            self._producer = make_producer(get_settings(), **{
-                "linger.ms": 1, "batch.num.messages": 10_000,
-                "delivery.report.only.error": True})
-        return self._producer
-
-    def _on_delivery(self, err: object, _msg: object) -> None:
-        if err is not None:
-            self._errors.append(str(err))
-
-    def send(self, key: bytes, value: bytes, headers: list[tuple[str, bytes]]) -> None:
-        while True:
-            try:
-                self.producer.produce(SETTLEMENT.name, key=key, value=value, headers=headers,
-                                      on_delivery=self._on_delivery)
-                break
-            except BufferError:
-                self.producer.poll(0.01)
-        self._pending += 1
-
-    async def flush(self, timeout_s: float = 60.0) -> None:
-        if not self._pending and not self._errors:
-            return
-        left = await asyncio.to_thread(self.producer.flush, timeout_s)
-        self._pending = 0
-        if left or self._errors:
-            errors, self._errors = self._errors[:5], []
-            raise KafkaException(f"settlement.orders not delivered: {left} left, {errors}")
-
-
-settlement_output = _SettlementOutput()
+settlement_output = BatchOutput()  # the worker's one librdkafka producer
 
 
 def _route(change: Change) -> str:
@@ -194,7 +150,7 @@ async def bridge_orders(stream: Any) -> None:
             async with orders_inbox.guard(event):
                 await _bridge_one(event, touched, outputs, counts)
         for k, v in outputs:
-            settlement_output.send(k, v, headers)
+            settlement_output.send(SETTLEMENT.name, k, v, headers=headers)
         await settlement_output.flush()  # acknowledged before the state records them
         for key, (old, state, event) in touched.items():
             if state != old:
