@@ -26,10 +26,11 @@ from infra import stack as infra_stack
 from infra.jars import classpath
 from infra.kafka_security import Role
 from infra.kafka_tls import make_ca
+from infra.ports import free_port_block
 from infra.settings import KafkaSettings, Settings
 from streams.kafka import make_consumer, make_producer
 from tests.conftest import wait_for
-from tests.integration.test_kafka_cluster import _cluster_processes, _free_block
+from tests.integration.test_kafka_cluster import _cluster_processes
 from topics.admin import apply_topics
 from topics.catalogue import by_name
 
@@ -40,7 +41,7 @@ pytestmark = [pytest.mark.kafka]
 def _private_kafka(settings: Settings, data_dir: Path, brokers: int) -> Iterator[Settings]:
     """``brokers`` nodes with TLS on, on free ports from 49090 and their own data dir, made
     (certificates and all) by ``infra up``; stopped, with whatever they left, at the end."""
-    base = _free_block(49090, 2 * brokers)
+    base = free_port_block(first=49090, size=2 * brokers)
     security = settings.kafka.security.model_copy(
         update={"enabled": True, "tls": True, "tls_dir": data_dir / "tls"})
     ours = settings.model_copy(update={
