@@ -11,7 +11,12 @@ Client → server (JSON text frames):
   last ``seq`` seen;
 * ``{"op": "unsubscribe", "channels": [...]}``, ``{"op": "ping"}``;
 * ``{"op": "place" | "amend" | "cancel", "id": "<yours>", ...}`` — the REST bodies, answered
-  with ``{"op": "result", "id": …, "http_status": …, …}``.
+  with ``{"op": "result", "id": …, "http_status": …, …}``;
+* ``{"op": "cancel_on_disconnect", "enabled": true}`` — when this session ends (closed by
+  either side, or silent for three heartbeats) the gateway cancels every open order of the
+  account (a ``CancelAll`` with reason ``disconnect``, which risk applies after everything
+  the session sent). Deribit's ``enable_cancel_on_disconnect``: a market maker whose
+  connection dies does not leave quotes behind.
 
 Server → client: ``{"channel", "type": "snapshot" | "update", "seq", "data"}``,
 ``{"type": "resync"}`` (updates were dropped for a slow client; snapshots follow),
@@ -38,8 +43,10 @@ from gateway.routes.orders import (
     Amend,
     PlaceOrder,
     amend_command,
+    cancel_all_command,
     cancel_command,
     place_command,
+    publish_request,
     submit_command,
 )
 from gateway.security import Caller, bearer_caller, limit_account
@@ -64,6 +71,7 @@ class _Session:
         self.who: Caller | None = None
         self.last_heard = time.monotonic()
         self.tasks: set[asyncio.Task[Any]] = set()
+        self.cancel_on_disconnect = False
 
     async def reply(self, message: dict[str, Any]) -> None:
         if not self.client.offer(message):
@@ -88,6 +96,12 @@ class _Session:
             return await self.reply({"op": "pong"})
         if op == "auth":
             return await self.auth(str(msg.get("token", "")))
+        if op == "cancel_on_disconnect":
+            if self.who is None:
+                return await self.reply({"op": "error", "error": "auth first"})
+            self.cancel_on_disconnect = msg.get("enabled") is True
+            return await self.reply({"op": "cancel_on_disconnect",
+                                     "enabled": self.cancel_on_disconnect})
         if op == "subscribe":
             return await self.subscribe(channels, since)
         if op == "unsubscribe":
@@ -171,6 +185,17 @@ class _Session:
                 return
             await self.reply({"op": "heartbeat", "ts": time.time()})
 
+    async def ended(self) -> None:
+        """The session is over: cancel the account's orders if it asked for that."""
+        if not (self.cancel_on_disconnect and self.who is not None):
+            return
+        try:
+            sent = await publish_request(self.gw, cancel_all_command(self.who,
+                                                                     reason="disconnect"))
+            log.info("cancel on disconnect", account=self.who.account, **sent)
+        except Exception:  # the socket is gone: nobody to answer, but ops must know
+            log.exception("cancel on disconnect not sent", account=self.who.account)
+
 
 @router.websocket("/ws")
 async def websocket(ws: WebSocket) -> None:
@@ -201,3 +226,4 @@ async def websocket(ws: WebSocket) -> None:
         for task in (writer, beat):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        await session.ended()

@@ -33,6 +33,7 @@ class ReferencePrices:
         self.name = name
         self._index: dict[str, Decimal] = {}
         self._marks: dict[str, Decimal] = {}
+        self._greeks: dict[str, tuple[Decimal, Decimal]] = {}  # symbol -> (delta, vega)
         self._books: dict[str, tuple[list[tuple[Decimal, Decimal]],
                                      list[tuple[Decimal, Decimal]]]] = {}
         self._lock = threading.Lock()
@@ -46,6 +47,9 @@ class ReferencePrices:
 
     def mark(self, symbol: str) -> Decimal | None:
         return self._marks.get(symbol)
+
+    def greeks(self, symbol: str) -> tuple[Decimal, Decimal] | None:
+        return self._greeks.get(symbol)
 
     def book(self, symbol: str) -> tuple[list[tuple[Decimal, Decimal]],
                                          list[tuple[Decimal, Decimal]]] | None:
@@ -108,6 +112,7 @@ class ReferencePrices:
                 self._index[data["underlying"]] = Decimal(data["price"])
             elif topic == "md.marks":
                 self._marks[data["symbol"]] = Decimal(data["mark_price"])
+                self._greeks[data["symbol"]] = (Decimal(data["delta"]), Decimal(data["vega"]))
             elif data.get("source") == "consolidated":
                 book = ([(Decimal(p), Decimal(q)) for p, q in data["bids"]],
                         [(Decimal(p), Decimal(q)) for p, q in data["asks"]])

@@ -32,7 +32,7 @@ from topics.contracts import (
 )
 from topics.contracts.cdc import OptionOrderEvent
 from topics.contracts.marketdata import FeedStateChanged, price_alert_command_adapter
-from topics.contracts.orders import BookUpdate, order_command_adapter
+from topics.contracts.orders import BookUpdate, order_command_adapter, order_request_adapter
 
 __all__ = [
     "CATALOGUE",
@@ -208,8 +208,9 @@ _TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec("md.alerts.commands", "underlying", "set or cancel a price alert of an account",
               price_alert_command_adapter, input=True),
     TopicSpec("orders.requests", "account",
-              "what producers send: submit, cancel, amend, mass-cancel; pre-trade risk "
-              "forwards accepted ones to orders.commands", order_command_adapter, partitions=6,
+              "what producers send: submit, cancel, amend, mass-cancel, cancel-all and "
+              "market-maker protection; pre-trade risk forwards accepted orders to "
+              "orders.commands", order_request_adapter, partitions=6,
               input=True),
     TopicSpec("orders.commands", "symbol", "risk-checked submit, cancel, amend, mass-cancel",
               order_command_adapter, partitions=6, input=True),

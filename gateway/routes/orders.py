@@ -1,5 +1,5 @@
-"""Orders: place, amend, cancel, cancel all (→ ``orders.requests``, answered with risk's
-decision), and their status and history."""
+"""Orders: place, amend, cancel (→ ``orders.requests``, answered with risk's decision), cancel
+all (risk expands it in one step), market-maker protection, and their status and history."""
 
 from __future__ import annotations
 
@@ -17,10 +17,10 @@ from gateway.bridge import PublishError
 from gateway.context import Gateway, venue_now
 from gateway.routes import StrictBody, read_history
 from gateway.security import Caller, caller, gateway
-from topics.contracts import AmendOrder, CancelOrder, MassCancel, SubmitOrder
+from topics.contracts import AmendOrder, CancelAll, CancelOrder, ResetMmp, SetMmpConfig, SubmitOrder
 
-__all__ = ["Amend", "PlaceOrder", "amend_command", "cancel_command", "place_command", "router",
-           "submit_command"]
+__all__ = ["Amend", "MmpLimits", "PlaceOrder", "amend_command", "cancel_all_command",
+           "cancel_command", "place_command", "publish_request", "router", "submit_command"]
 
 router = APIRouter(tags=["orders"])
 
@@ -28,6 +28,7 @@ ClientOrderId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
 Symbol = Annotated[str, Field(pattern=r"^[A-Z0-9]{2,10}-[A-Z0-9-]{2,40}$", max_length=64)]
 Qty = Annotated[Decimal, Field(gt=0, max_digits=28, allow_inf_nan=False)]
 Price = Annotated[Decimal, Field(gt=0, max_digits=28, allow_inf_nan=False)]
+Underlying = Annotated[str, Field(pattern=r"^[A-Z0-9]{2,10}$")]
 
 
 
@@ -85,6 +86,27 @@ async def submit_command(gw: Gateway, command: Any) -> tuple[int, dict[str, Any]
     return 200, body
 
 
+async def publish_request(gw: Gateway, command: Any) -> dict[str, Any]:
+    """Publish an account-wide request (cancel all, market-maker protection): risk applies
+    it in the account's order, after everything the account sent before; there is no order
+    event to wait for. Answers once Kafka has it."""
+    try:
+        await gw.bridge.send(command)
+    except PublishError as exc:
+        raise HTTPException(503, str(exc)) from None
+    finally:
+        gw.bridge.forget(command.command_id)
+    return {"command_id": command.command_id, "status": "sent"}
+
+
+def cancel_all_command(who: Caller, *, symbol: str | None = None,
+                       underlying: str | None = None,
+                       reason: Literal["user", "disconnect"] = "user") -> CancelAll:
+    command: CancelAll = _command(who, CancelAll, symbol=symbol, underlying=underlying,
+                                  reason=reason)
+    return command
+
+
 def place_command(who: Caller, body: PlaceOrder) -> SubmitOrder:
     fields = body.model_dump(exclude_none=True, exclude={"type", "client_order_id"})
     command: SubmitOrder = _command(
@@ -131,16 +153,44 @@ async def cancel(client_order_id: ClientOrderId, symbol: Symbol = Query(),
 
 
 @router.delete("/orders")
-async def cancel_all(symbol: Symbol | None = Query(default=None), who: Caller = Depends(caller),
+async def cancel_all(symbol: Symbol | None = Query(default=None),
+                     underlying: Underlying | None = Query(default=None),
+                     who: Caller = Depends(caller),
                      gw: Gateway = Depends(gateway)) -> dict[str, Any]:
-    """Cancel every open order of the caller, in one instrument or in each it has orders in."""
-    symbols = [symbol] if symbol else sorted(
-        {o["symbol"] for o in gw.views.open_orders(who.account)})
-    answers = []
-    for sym in symbols:
-        _, answer = await submit_command(gw, _command(who, MassCancel, symbol=sym))
-        answers.append(answer)
-    return {"cancelled_in": symbols, "answers": answers}
+    """Cancel every open order of the caller — all, one underlying's (``underlying=BTC``) or
+    one instrument's — in one step: risk cancels every order it holds for the account in the
+    scope, including those sent just before."""
+    answer = await publish_request(gw, cancel_all_command(who, symbol=symbol,
+                                                          underlying=underlying))
+    return answer | {"scope": symbol or underlying or "all"}
+
+
+class MmpLimits(StrictBody):
+    """Market-maker protection of one underlying (see ``SetMmpConfig``)."""
+
+    interval_ms: int = Field(default=60_000, gt=0, le=86_400_000)
+    frozen_ms: int = Field(default=10_000, ge=0, le=86_400_000)
+    qty_limit: Qty | None = None
+    delta_limit: Qty | None = None
+    vega_limit: Qty | None = None
+    enabled: bool = True
+
+
+@router.put("/mmp/{underlying}")
+async def set_mmp(underlying: Underlying, body: MmpLimits, who: Caller = Depends(caller),
+                  gw: Gateway = Depends(gateway)) -> dict[str, Any]:
+    """Set (or, with ``enabled: false``, remove) market-maker protection: when the caller's
+    fills in the underlying reach a limit within ``interval_ms``, its orders there are
+    cancelled and new ones refused (5013) for ``frozen_ms`` (0: until reset)."""
+    return await publish_request(gw, _command(who, SetMmpConfig, underlying=underlying,
+                                              **body.model_dump(exclude_none=True)))
+
+
+@router.post("/mmp/{underlying}/reset")
+async def reset_mmp(underlying: Underlying, who: Caller = Depends(caller),
+                    gw: Gateway = Depends(gateway)) -> dict[str, Any]:
+    """Lift a market-maker-protection freeze."""
+    return await publish_request(gw, _command(who, ResetMmp, underlying=underlying))
 
 
 @router.get("/orders")

@@ -771,8 +771,8 @@
       const res = await api("DELETE", "/orders");
       if (res.status !== 200) {
         note({ kind: "order", level: "error", message: "Cancel all refused: " + (detailText(res.body) || res.status) });
-      } else if (res.body && res.body.cancelled_in) {
-        note({ kind: "order", level: "info", message: "Cancel all sent for " + (res.body.cancelled_in.join(", ") || "no instrument") });
+      } else {
+        note({ kind: "order", level: "info", message: "Cancel all sent (" + ((res.body && res.body.scope) || "all") + ")" });
       }
     } finally {
       btn.disabled = false;

@@ -4,8 +4,11 @@ The risk agent keeps one :class:`AccountState` per account (a JSON record in Roc
 calls, in the order events arrive on the account's partition:
 
 * :meth:`AccountState.decide` for each request (submit, cancel, amend, mass cancel): accept
-  and forward to matching, or reject with a :class:`~streams.risk.codes.RiskCode`;
-* :meth:`AccountState.apply` for each activity (fill, released order, transfer, expiry);
+  and forward to matching, or reject with a :class:`~streams.risk.codes.RiskCode`; the
+  account-wide requests (cancel-all, market-maker protection settings) are answered here;
+* :meth:`AccountState.apply` for each activity (fill, released order, transfer, expiry); a
+  fill also feeds market-maker protection (:mod:`streams.risk.mmp`), whose trips
+  :meth:`AccountState.take_trips` hands to the agent (cancel the underlying's orders, alert);
 * :meth:`AccountState.revalue` on a timer, against fresh marks: positions with unrealized
   PnL, margin ratio, alerts once per threshold crossing, stop-loss and liquidation orders.
 
@@ -29,8 +32,10 @@ from streams.instruments import Catalogue, Instrument, InstrumentKind, TradingSt
 from streams.ledger.fees import FeeSchedule
 from streams.risk import margin
 from streams.risk.codes import RiskCode, describe
+from streams.risk.mmp import MmpBreach, MmpConfig, MmpState
 from streams.risk.records import (
     CORE,
+    MMP,
     ORDER_BUCKETS,
     Remembered,
     applied_part,
@@ -40,6 +45,7 @@ from streams.risk.records import (
 )
 from topics.contracts import (
     AmendOrder,
+    CancelAll,
     CancelOrder,
     Fill,
     FundsTransferred,
@@ -48,6 +54,8 @@ from topics.contracts import (
     OrderReleased,
     PositionExpired,
     PremiumPaid,
+    ResetMmp,
+    SetMmpConfig,
     SubmitOrder,
 )
 
@@ -59,6 +67,7 @@ __all__ = [
     "PositionState",
     "Prices",
     "Revaluation",
+    "Trip",
 ]
 
 ZERO = Decimal(0)
@@ -68,7 +77,8 @@ ONE = Decimal(1)
 RISK_EVENT_PREFIX = "risk:"
 _REJECTIONS = frozenset({"rejected", "command_rejected"})
 _LEFT_THE_BOOK = frozenset({"filled", "cancelled", "expired"})
-Request = SubmitOrder | CancelOrder | AmendOrder | MassCancel
+Request = SubmitOrder | CancelOrder | AmendOrder | MassCancel | CancelAll | SetMmpConfig | ResetMmp
+OrderCommand = SubmitOrder | CancelOrder | AmendOrder | MassCancel
 Activity = Fill | OrderReleased | FundsTransferred | PositionExpired | PremiumPaid
 
 
@@ -79,6 +89,10 @@ class Prices(Protocol):
 
     def mark(self, symbol: str) -> Decimal | None: ...
 
+    def greeks(self, symbol: str) -> tuple[Decimal, Decimal] | None:
+        """(delta, vega) of one option contract at its last mark."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class Decision:
@@ -87,25 +101,32 @@ class Decision:
     #: when the request was first decided (venue time): a replayed or re-routed copy of it is
     #: answered with the very same record, whenever the copy was appended
     decided_at: datetime | None = None
+    #: what a cancel-all became: one mass cancel per instrument the account has orders in
+    expanded: tuple[MassCancel, ...] = ()
 
     @property
     def accepted(self) -> bool:
         return self.code is None
 
-    def forwarded(self) -> Request:
-        """The command matching gets for an accepted request. Reduce-only goes no further:
-        risk checked it against positions matching does not know of (matching would refuse
-        it for want of them)."""
+    def forwarded(self) -> list[OrderCommand]:
+        """The commands matching gets for an accepted request: the request itself, or what
+        a cancel-all expanded to; none for the settings risk keeps (market-maker
+        protection). Reduce-only goes no further: risk checked it against positions
+        matching does not know of (matching would refuse it for want of them)."""
         cmd = self.command
+        if isinstance(cmd, CancelAll | SetMmpConfig | ResetMmp):
+            return list(self.expanded)
         if isinstance(cmd, SubmitOrder) and cmd.reduce_only:
-            return cmd.model_copy(update={"reduce_only": False})
-        return cmd
+            return [cmd.model_copy(update={"reduce_only": False})]
+        return [cmd]
 
     def rejection(self, now: datetime) -> OrderEvent:
         """The ``orders.events`` record of a rejected request: ``rejected`` for a submit,
         ``command_rejected`` otherwise. Its id, ``risk:<command id>``, tells every consumer
         that risk, not matching, answered: nothing was ever created for it."""
         cmd = self.command
+        assert isinstance(cmd, SubmitOrder | CancelOrder | AmendOrder | MassCancel), \
+            "account-wide requests are never rejected"
         code = self.code or RiskCode.UNKNOWN_INSTRUMENT
         return OrderEvent(
             event_id=f"{RISK_EVENT_PREFIX}{cmd.command_id}", ts_event=self.decided_at or now,
@@ -207,6 +228,19 @@ class Alert:
     symbol: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Trip:
+    """Market-maker protection tripped on a fill: the agent cancels the account's orders in
+    the underlying (``cancels``) and raises ``alert``. ``number`` makes the ids: the same
+    trip, re-sent after a crash, has the same ones."""
+
+    breach: MmpBreach
+    symbol: str  # the fill's instrument
+    number: int
+    alert: Alert
+    cancels: tuple[MassCancel, ...]
+
+
 @dataclass
 class Revaluation:
     """What a revaluation found: positions to publish, alerts, and orders to send."""
@@ -244,24 +278,70 @@ class AccountState:
     seq: int = 0
     #: client order ids whose reservation changed since the last :meth:`changes`
     touched_orders: set[str] = field(default_factory=set, repr=False, compare=False)
+    mmp: MmpState = field(init=False, repr=False, compare=False)
+    #: underlying -> its last trip: the fill's activity id ("cause"), symbol, trip number,
+    #: venue time and the breach
+    mmp_trips: dict[str, dict[str, Any]] = field(default_factory=dict)
+    mmp_changed: bool = field(default=False, repr=False, compare=False)
+    trips: list[Trip] = field(default_factory=list, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.mmp = MmpState(self.account)
 
     # -- requests ---------------------------------------------------------------------------
     def decide(self, request: Request, *, now_ms: int, now: datetime, catalogue: Catalogue,
                prices: Prices, limits: RiskLimits, fees: FeeSchedule) -> Decision:
         """Accept or reject a request; a request decided before gets the same answer."""
         known = self.decisions.get(request.command_id)
+        expanded: tuple[MassCancel, ...] = ()
+        if isinstance(request, CancelAll):  # again on a replay: the ids are the same
+            expanded = self._cancels(f"{request.command_id}:", request.ts_sent, catalogue,
+                                     underlying=request.underlying, symbol=request.symbol)
         if known is not None:
             code_was, at_ms = known
             return Decision(RiskCode(code_was) if code_was else None, request,
-                            _from_ms(at_ms) if at_ms else None)
+                            _from_ms(at_ms) if at_ms else None, expanded)
         if isinstance(request, SubmitOrder):
             code = self._submit(request, now_ms, now, catalogue, prices, limits, fees)
         elif isinstance(request, AmendOrder):
             code = self._amend(request, catalogue, prices, limits, fees)
+        elif isinstance(request, SetMmpConfig | ResetMmp):
+            self._set_mmp(request)
+            code = None
         else:  # cancels reduce risk: always forwarded (matching knows the book)
             code = None
         self.decisions.add(request.command_id, [int(code) if code else 0, now_ms])
-        return Decision(code, request, now)
+        return Decision(code, request, now, expanded)
+
+    def _cancels(self, prefix: str, ts: datetime, catalogue: Catalogue, *,
+                 underlying: str | None = None, symbol: str | None = None
+                 ) -> tuple[MassCancel, ...]:
+        """One mass cancel (of this account's orders) per instrument it has open orders in,
+        within the scope, with ids ``<prefix><symbol>``."""
+        symbols = set()
+        for held in self.open_orders.values():
+            if symbol is not None and held.symbol != symbol:
+                continue
+            if underlying is not None:
+                inst = catalogue.get(held.symbol)
+                if inst is None or inst.base != underlying:
+                    continue
+            symbols.add(held.symbol)
+        return tuple(MassCancel(command_id=f"{prefix}{s}", ts_sent=ts, account=self.account,
+                                symbol=s) for s in sorted(symbols))
+
+    def _set_mmp(self, request: SetMmpConfig | ResetMmp) -> None:
+        """Settings of market-maker protection: kept here, nothing goes to matching."""
+        self.mmp_changed = True
+        if isinstance(request, ResetMmp):
+            self.mmp.reset(request.underlying)
+        elif not request.enabled:
+            self.mmp.remove(request.underlying)
+        else:
+            self.mmp.configure(request.underlying, MmpConfig(
+                interval_ms=request.interval_ms, frozen_ms=request.frozen_ms,
+                qty_limit=request.qty_limit, delta_limit=request.delta_limit,
+                vega_limit=request.vega_limit))
 
     def _rate_ok(self, now_ms: int, limits: RiskLimits) -> bool:
         if self.tokens < 0:
@@ -290,6 +370,8 @@ class AccountState:
             return RiskCode.INSTRUMENT_NOT_TRADING
         if cmd.client_order_id in self.open_orders:
             return RiskCode.DUPLICATE_CLIENT_ORDER_ID
+        if not cmd.reduce_only and self.mmp.is_frozen(inst.base, now_ms):
+            return RiskCode.MMP_FROZEN
         if not self._rate_ok(now_ms, limits):
             return RiskCode.RATE_LIMITED
         if len(self.open_orders) >= limits.max_open_orders:
@@ -452,9 +534,15 @@ class AccountState:
         return self.cash + liability - initial - self.reserved()
 
     # -- activity ---------------------------------------------------------------------------
-    def apply(self, activity: Activity, catalogue: Catalogue) -> bool:
-        """Apply a fill, release, transfer or expiry once; False if applied before."""
+    def apply(self, activity: Activity, catalogue: Catalogue, prices: Prices | None = None,
+              now_ms: int = 0) -> bool:
+        """Apply a fill, release, transfer or expiry once; False if applied before.
+
+        ``now_ms`` (the venue's time of the activity) and ``prices`` (the fill's Greeks)
+        feed market-maker protection. A fill applied before that tripped it trips again
+        (same ids): the crash that made the replay may have lost the trip's output."""
         if activity.event_id in self.applied:
+            self._trip_again(activity.event_id, catalogue)
             return False
         self.applied.add(activity.event_id, 0)
         self.seq += 1
@@ -465,6 +553,8 @@ class AccountState:
             self.positions.setdefault(activity.symbol, PositionState()).apply(
                 activity.side, activity.qty, activity.price, cs)
             self._filled(activity)
+            if inst is not None:
+                self._mmp_fill(activity, inst, prices, now_ms, catalogue)
         elif isinstance(activity, OrderReleased):
             self._released(activity)
         elif isinstance(activity, FundsTransferred | PremiumPaid):
@@ -487,6 +577,58 @@ class AccountState:
         held.filled += fill.qty
         if held.qty_left <= 0:
             del self.open_orders[fill.client_order_id or ""]
+
+    def _mmp_fill(self, fill: Fill, inst: Instrument, prices: Prices | None, now_ms: int,
+                  catalogue: Catalogue) -> None:
+        """Count the fill against the underlying's protection, if the maker set one. An
+        option's delta and vega are its last mark's (none yet: only the quantity counts);
+        spot has delta 1 and no vega."""
+        underlying = inst.base
+        if underlying not in self.mmp.configs:
+            return
+        self.mmp_changed = True
+        cs = _contract_size(inst)
+        if _is_option(inst):
+            greeks = prices.greeks(inst.instrument_id) if prices is not None else None
+            delta, vega = greeks if greeks is not None else (ZERO, ZERO)
+        else:
+            delta, vega = ONE, ZERO
+        breach = self.mmp.on_fill(underlying, now_ms, fill.side, fill.qty, delta * cs, vega * cs)
+        if breach is None:
+            return
+        self.crossings += 1
+        self.mmp_trips[underlying] = {
+            "cause": fill.event_id, "symbol": fill.symbol, "number": self.crossings,
+            "ts_ms": now_ms, "reason": breach.reason, "value": str(breach.value),
+            "limit": str(breach.limit), "until_ms": breach.frozen_until_ms}
+        self.trips.append(self._trip(underlying, self.mmp_trips[underlying], catalogue))
+
+    def _trip(self, underlying: str, trip: dict[str, Any], catalogue: Catalogue) -> Trip:
+        """What a trip sends, from its stored record (so a replay sends the same)."""
+        breach = MmpBreach(underlying=underlying, reason=trip["reason"],
+                           value=Decimal(trip["value"]), limit=Decimal(trip["limit"]),
+                           frozen_until_ms=trip["until_ms"], at_ms=trip["ts_ms"])
+        until = ("until reset" if breach.frozen_until_ms is None
+                 else f"until {_from_ms(breach.frozen_until_ms):%H:%M:%S.%f} UTC")
+        number = trip["number"]
+        alert = Alert("mmp", "critical",
+                      f"market-maker protection: {underlying} {breach.reason} {breach.value} "
+                      f"reached the limit {breach.limit}; orders cancelled, new ones refused "
+                      f"{until}", f"risk-alert:{self.account}:mmp-{number}",
+                      symbol=trip["symbol"])
+        cancels = self._cancels(f"mmp:{self.account}:{number}:", _from_ms(trip["ts_ms"]),
+                                catalogue, underlying=underlying)
+        return Trip(breach, trip["symbol"], number, alert, cancels)
+
+    def _trip_again(self, activity_id: str, catalogue: Catalogue) -> None:
+        for underlying, trip in self.mmp_trips.items():
+            if trip["cause"] == activity_id:
+                self.trips.append(self._trip(underlying, trip, catalogue))
+
+    def take_trips(self) -> list[Trip]:
+        """The trips of market-maker protection since the last call (the agent sends them)."""
+        trips, self.trips = self.trips, []
+        return trips
 
     def _released(self, released: OrderReleased) -> None:
         """An applied amend sets the quantity left matching reports; a rejection releases
@@ -624,6 +766,9 @@ class AccountState:
             out.update({orders_part(b): held[b] or None for b in buckets})
         out.update({decisions_part(n): seg for n, seg in self.decisions.changes().items()})
         out.update({applied_part(n): seg for n, seg in self.applied.changes().items()})
+        if self.mmp_changed:
+            self.mmp_changed = False
+            out[MMP] = {"state": self.mmp.to_record(), "trips": self.mmp_trips}
         return out
 
     @classmethod
@@ -653,6 +798,9 @@ class AccountState:
         for b in range(ORDER_BUCKETS):
             for coid, data in (read(orders_part(b)) or {}).items():
                 state.open_orders[coid] = Reservation.from_json(data)
+        if (mmp := read(MMP)) is not None:
+            state.mmp = MmpState.from_record(mmp["state"])
+            state.mmp_trips = mmp["trips"]
         state.decisions.load(core["decisions_head"], lambda n: read(decisions_part(n)))
         state.applied.load(core["applied_head"], lambda n: read(applied_part(n)))
         return state

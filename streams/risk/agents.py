@@ -38,7 +38,7 @@ from streams.ledger.fees import to_usdt
 from streams.listing import venue_catalogue
 from streams.output import BatchOutput
 from streams.reference import ReferencePrices
-from streams.risk.account import AccountState, Decision, Revaluation
+from streams.risk.account import AccountState, Alert, Decision, Revaluation
 from streams.risk.records import store_key
 from topics.catalogue import ContractError, by_name
 from topics.contracts import Position, RiskAlert
@@ -99,11 +99,30 @@ def _send(topic: str, key: bytes, record: Any) -> None:
 
 
 def _emit_decision(decision: Decision, now: datetime) -> None:
-    cmd = decision.command
     if decision.accepted:
-        _send(COMMANDS.name, cmd.symbol.encode(), decision.forwarded())
+        for command in decision.forwarded():
+            _send(COMMANDS.name, command.symbol.encode(), command)
     else:
-        _send("orders.events", cmd.symbol.encode(), decision.rejection(now))
+        _send("orders.events", decision.rejection(now).symbol.encode(), decision.rejection(now))
+
+
+def _emit_trips(state: AccountState, now: datetime) -> None:
+    """Market-maker protection tripped: the underlying's orders cancelled in one step (one
+    mass cancel per instrument, in this batch), and an alert."""
+    for trip in state.take_trips():
+        for cancel in trip.cancels:
+            _send(COMMANDS.name, cancel.symbol.encode(), cancel)
+        _send_alert(state.account, trip.alert, now)
+        log.warning("market-maker protection tripped", account=state.account,
+                    underlying=trip.breach.underlying, reason=trip.breach.reason,
+                    cancelled_in=[c.symbol for c in trip.cancels])
+
+
+def _send_alert(account: str, alert: Alert, now: datetime) -> None:
+    _send("risk.alerts", account.encode(), RiskAlert(
+        event_id=alert.alert_id, ts_event=now, account=account, kind=alert.kind,
+        level=alert.level, message=alert.message, margin_ratio=alert.margin_ratio,
+        symbol=alert.symbol))
 
 
 def _position_id(account: str, symbol: str, seq: int, values: tuple[Any, ...]) -> str:
@@ -136,10 +155,7 @@ def _emit_revaluation(live: _Live, revaluation: Revaluation, now: datetime,
              if live.marks.get(s, "unset") != mark}
     _emit_positions(live, (changed | moved) & set(revaluation.positions), revaluation, now)
     for alert in revaluation.alerts:
-        _send("risk.alerts", state.account.encode(), RiskAlert(
-            event_id=alert.alert_id, ts_event=now, account=state.account, kind=alert.kind,
-            level=alert.level, message=alert.message, margin_ratio=alert.margin_ratio,
-            symbol=alert.symbol))
+        _send_alert(state.account, alert, now)
     for order in revaluation.orders:
         _send(COMMANDS.name, order.symbol.encode(),
               order.model_copy(update={"reduce_only": False}))
@@ -204,8 +220,11 @@ async def _process_one(account: str, state: AccountState, event: Any,
         decision = state.decide(record, now_ms=now_ns // 1_000_000, now=now,
                                 catalogue=listed, prices=prices, limits=LIMITS, fees=FEES)
         _emit_decision(decision, now)
-    elif state.apply(record, listed) and hasattr(record, "symbol"):
+    elif state.apply(record, listed, prices, now_ns // 1_000_000) \
+            and hasattr(record, "symbol"):
         touched.add(record.symbol)
+    if state.trips:
+        _emit_trips(state, now)
 
 
 @app.agent(risk_topic, supervisor_strategy=mode.CrashingSupervisor)

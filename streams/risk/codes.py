@@ -20,6 +20,7 @@ class RiskCode(IntEnum):
     UNKNOWN_ORDER = 5010
     DUPLICATE_CLIENT_ORDER_ID = 5011
     ACCOUNT_LIQUIDATING = 5012
+    MMP_FROZEN = 5013
 
 
 _TEXT = {
@@ -35,6 +36,8 @@ _TEXT = {
     RiskCode.UNKNOWN_ORDER: "no open order with this client order id",
     RiskCode.DUPLICATE_CLIENT_ORDER_ID: "client order id already used by an open order",
     RiskCode.ACCOUNT_LIQUIDATING: "account is being liquidated: only reducing orders",
+    RiskCode.MMP_FROZEN: "market-maker protection tripped in this underlying: new orders are "
+                         "refused until the freeze ends or the maker resets it",
 }
 
 

@@ -9,7 +9,9 @@ kept in parts, under keys ``<account>`` (the core) and ``<account>/<part>``:
 * ``""`` (the key is the account itself) — cash, positions, the rate bucket, margin level,
   and the head numbers of the two remembered-id sequences;
 * ``o<b>`` — the open orders whose client order id hashes to bucket ``b`` (of 64);
-* ``d<n>`` / ``a<n>`` — segment ``n`` of the remembered decisions / applied activity ids.
+* ``d<n>`` / ``a<n>`` — segment ``n`` of the remembered decisions / applied activity ids;
+* ``m`` — market-maker protection: limits, the rolling window of fills, freezes and trips
+  (written only by a batch that changed it).
 
 A batch writes the core, the order buckets it touched and the segments it added to (and
 deletes the segment that fell out of memory): a few KB, whatever the account's history.
@@ -27,6 +29,7 @@ from typing import Any
 
 __all__ = [
     "CORE",
+    "MMP",
     "ORDER_BUCKETS",
     "SEPARATOR",
     "Remembered",
@@ -39,6 +42,7 @@ __all__ = [
 ]
 
 CORE = ""
+MMP = "m"
 SEPARATOR = "/"
 ORDER_BUCKETS = 64
 

@@ -26,6 +26,8 @@ from topics.contracts.base import (
 
 __all__ = [
     "AccountActivity",
+    "AlertKind",
+    "AlertLevel",
     "ExpirySettled",
     "Fill",
     "FundsTransferred",
@@ -163,12 +165,18 @@ class Position(Event):
     seq: int = Field(default=0, ge=0)
 
 
+#: ``mmp``: market-maker protection tripped (the account's orders in ``symbol``'s underlying
+#: were cancelled and new ones are refused for a while)
+AlertKind = Literal["margin_call", "liquidation", "exposure_limit", "stop_loss", "price", "mmp"]
+AlertLevel = Literal["info", "warning", "critical"]
+
+
 class RiskAlert(Event):
     """A risk threshold crossed (once per crossing; ``event_id`` names the crossing)."""
 
     account: AccountId
-    kind: Literal["margin_call", "liquidation", "exposure_limit", "stop_loss", "price"]
-    level: Literal["info", "warning", "critical"]
+    kind: AlertKind
+    level: AlertLevel
     message: str
     margin_ratio: Decimal | None = None
     symbol: Symbol | None = None

@@ -26,24 +26,35 @@ from topics.contracts.base import (
 __all__ = [
     "AmendOrder",
     "BookUpdate",
+    "CancelAll",
     "CancelOrder",
     "MassCancel",
     "OrderCommand",
     "OrderEvent",
+    "OrderRequest",
+    "ResetMmp",
+    "SetMmpConfig",
     "SubmitOrder",
     "Trade",
     "order_command_adapter",
+    "order_request_adapter",
 ]
 
 AccountId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
 ClientOrderId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
 Side = Literal["buy", "sell"]
+Underlying = Annotated[str, Field(pattern=r"^[A-Z0-9]{2,10}$", description="e.g. BTC")]
+#: the longest MMP window or freeze a maker may set (one day)
+_MMP_MAX_MS = 86_400_000
 
 
-class _Command(Contract):
+class _Request(Contract):
     command_id: Id = Field(description="idempotency key")
     ts_sent: UtcDatetime
     account: AccountId
+
+
+class _Command(_Request):
     symbol: Symbol
 
 
@@ -101,6 +112,59 @@ OrderCommand = Annotated[
     SubmitOrder | CancelOrder | AmendOrder | MassCancel, Field(discriminator="type")
 ]
 order_command_adapter: TypeAdapter[OrderCommand] = TypeAdapter(OrderCommand)
+
+
+class CancelAll(_Request):
+    """Cancel every open order of the account — all of them, one underlying's or one
+    instrument's — in one step. Only on ``orders.requests``: risk, which holds the account's
+    orders in arrival order, expands it into one :class:`MassCancel` per instrument it has
+    open orders in (so an order sent just before the cancel is cancelled too). ``reason``
+    says who asked: the trader, the gateway when a session with cancel-on-disconnect ended,
+    or market-maker protection."""
+
+    type: Literal["cancel_all"] = "cancel_all"
+    underlying: Underlying | None = None
+    symbol: Symbol | None = None
+    reason: Literal["user", "disconnect"] = "user"
+
+
+class SetMmpConfig(_Request):
+    """Market-maker protection for one underlying (Deribit's ``set_mmp_config``): when the
+    account's fills within ``interval_ms`` reach a limit — traded quantity, |net delta| or
+    |net vega| — risk cancels its orders in the underlying and refuses new ones for
+    ``frozen_ms`` (0: until :class:`ResetMmp`). Limits left out are not checked; one is
+    needed. Setting it again replaces the limits; removing is ``enabled: false``."""
+
+    type: Literal["set_mmp"] = "set_mmp"
+    underlying: Underlying
+    enabled: bool = True
+    interval_ms: PositiveInt64 = Field(default=60_000, le=_MMP_MAX_MS)
+    frozen_ms: NonNegativeInt64 = Field(default=10_000, le=_MMP_MAX_MS)
+    qty_limit: PositiveDecimal | None = None
+    delta_limit: PositiveDecimal | None = None
+    vega_limit: PositiveDecimal | None = None
+
+    @model_validator(mode="after")
+    def _one_limit(self) -> SetMmpConfig:
+        if self.enabled and not (self.qty_limit or self.delta_limit or self.vega_limit):
+            raise ValueError("market-maker protection needs a qty, delta or vega limit")
+        return self
+
+
+class ResetMmp(_Request):
+    """Lift a market-maker-protection freeze of one underlying (and start a new window)."""
+
+    type: Literal["reset_mmp"] = "reset_mmp"
+    underlying: Underlying
+
+
+OrderRequest = Annotated[
+    SubmitOrder | CancelOrder | AmendOrder | MassCancel | CancelAll | SetMmpConfig | ResetMmp,
+    Field(discriminator="type"),
+]
+#: what producers may send on ``orders.requests``: the order commands plus the account-wide
+#: requests risk answers itself
+order_request_adapter: TypeAdapter[OrderRequest] = TypeAdapter(OrderRequest)
 
 
 class OrderEvent(Event):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 from analytics.quality.spec import (
     CrossCheck,
@@ -15,6 +15,7 @@ from analytics.quality.spec import (
     zero,
 )
 from analytics.quality.suites.common import META, MONEY, NMONEY, SYMBOL
+from topics.contracts.accounts import AlertKind, AlertLevel
 
 __all__ = ["LEDGER", "POSITIONS", "RISK_ALERTS"]
 
@@ -106,9 +107,8 @@ POSITIONS = TableSuite(
 
 def _alert_rows() -> list[Any]:
     return [*nonempty("event_id", "account", "message"),
-            *in_set("kind", {"margin_call", "liquidation", "exposure_limit", "stop_loss",
-                             "price"}),
-            *in_set("level", {"info", "warning", "critical"}),
+            *in_set("kind", set(get_args(AlertKind))),
+            *in_set("level", set(get_args(AlertLevel))),
             *non_negative("margin_ratio"), *matches("symbol", SYMBOL)]
 
 

@@ -140,6 +140,9 @@ def test_every_topic_names_its_contract_by_its_models() -> None:
     for spec in CATALOGUE:
         assert "FieldInfo" not in spec.contract_name and "(" not in spec.contract_name
     assert by_name("orders.requests").contract_name == (
+        "SubmitOrder | CancelOrder | AmendOrder | MassCancel | CancelAll | SetMmpConfig | "
+        "ResetMmp")
+    assert by_name("orders.commands").contract_name == (
         "SubmitOrder | CancelOrder | AmendOrder | MassCancel")
     assert by_name("md.alerts.commands").contract_name == "SetPriceAlert | CancelPriceAlert"
     assert by_name("cdc.public.orders").contract_name == "Debezium envelope"

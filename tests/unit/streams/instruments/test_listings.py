@@ -73,6 +73,9 @@ class _NoPrices:
     def mark(self, symbol: str) -> Decimal | None:
         return None
 
+    def greeks(self, symbol: str) -> tuple[Decimal, Decimal] | None:
+        return None
+
 
 def _risk_code(catalogue: RollingCatalogue, symbol: str, now: datetime) -> RiskCode | None:
     """What the risk check answers a 0.1-contract buy at 100 USDT (as the risk agent calls it:

@@ -29,12 +29,16 @@ class FakePrices:
     indices: dict[str, Decimal] = field(default_factory=lambda: {"BTC": D(100_000),
                                                                  "ETH": D(3500)})
     marks: dict[str, Decimal] = field(default_factory=dict)
+    greek: dict[str, tuple[Decimal, Decimal]] = field(default_factory=dict)  # delta, vega
 
     def index(self, underlying: str) -> Decimal | None:
         return self.indices.get(underlying)
 
     def mark(self, symbol: str) -> Decimal | None:
         return self.marks.get(symbol)
+
+    def greeks(self, symbol: str) -> tuple[Decimal, Decimal] | None:
+        return self.greek.get(symbol)
 
 
 _n = 0

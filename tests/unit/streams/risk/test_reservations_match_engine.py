@@ -95,7 +95,8 @@ class Venue:
             request, now_ms=int(self.now.timestamp() * 1000), now=self.now,
             catalogue=self.listed, prices=self.prices, limits=LIMITS, fees=FEES)
         if decision.accepted:
-            self.match(decision.forwarded())
+            for command in decision.forwarded():
+                self.match(command)
         else:
             self.book(decision.rejection(self.now))
         return decision
