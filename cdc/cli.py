@@ -171,6 +171,8 @@ def _transfer(kind: str) -> Callable[[F], F]:
     def decorate(fn: F) -> F:
         fn = click.option("--reference", default=None,
                           help="idempotency key (default: a new uuid)")(fn)
+        fn = click.option("--address", default=None,
+                          help="the outside wallet (AML screens it)")(fn)
         fn = click.argument("amount", callback=_decimal)(fn)
         fn = click.argument("account")(fn)
         return cdc.command(kind, help=f"{kind.capitalize()} AMOUNT USDT "
@@ -180,16 +182,18 @@ def _transfer(kind: str) -> Callable[[F], F]:
 
 
 @_transfer("deposit")
-def deposit_cmd(account: str, amount: Decimal, reference: str | None) -> None:
+def deposit_cmd(account: str, amount: Decimal, address: str | None,
+                reference: str | None) -> None:
     with _service() as svc:
-        done = svc.deposit(account, amount, reference or uuid.uuid4().hex)
+        done = svc.deposit(account, amount, reference or uuid.uuid4().hex, address)
     _print_transfer(done)
 
 
 @_transfer("withdraw")
-def withdraw_cmd(account: str, amount: Decimal, reference: str | None) -> None:
+def withdraw_cmd(account: str, amount: Decimal, address: str | None,
+                 reference: str | None) -> None:
     with _service() as svc:
-        done = svc.withdraw(account, amount, reference or uuid.uuid4().hex)
+        done = svc.withdraw(account, amount, reference or uuid.uuid4().hex, address)
     _print_transfer(done)
 
 
@@ -197,6 +201,34 @@ def _print_transfer(done: Any) -> None:
     extra = " (replayed: already done)" if done.replayed else f"; balance {done.balance_after}"
     console.print(f"{done.kind.value} {done.amount} USDT {done.account} "
                   f"ref {done.reference}{extra}")
+
+
+@cdc.group("kyc")
+def kyc() -> None:
+    """Accounts' KYC status and tier (what gates deposits, withdrawals and orders)."""
+
+
+@kyc.command("set")
+@click.argument("account")
+@click.option("--status", required=True,
+              type=click.Choice(["none", "pending", "verified", "rejected", "suspended"]))
+@click.option("--tier", type=click.IntRange(0, 3), default=0, show_default=True)
+def kyc_set_cmd(account: str, status: str, tier: int) -> None:
+    """Record ACCOUNT's KYC status and tier (Debezium carries it on to pre-trade risk)."""
+    with _service() as svc:
+        changed = svc.set_kyc(account, status, tier)
+    console.print(f"kyc {account}: {status}, tier {tier}"
+                  + ("" if changed else " (unchanged)"))
+
+
+@kyc.command("show")
+@click.argument("account")
+def kyc_show_cmd(account: str) -> None:
+    """ACCOUNT's KYC record (none: the account has no row)."""
+    with _service() as svc:
+        state = svc.kyc(account)
+    console.print(f"kyc {account}: " + ("no record" if state is None
+                                       else f"{state.status.value}, tier {state.tier}"))
 
 
 @cdc.command("place-order")

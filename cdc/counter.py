@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import lru_cache
 from types import TracebackType
 from typing import Any
 from uuid import UUID
@@ -65,6 +66,13 @@ from cdc.quotes import (
 )
 from infra.metrics import COUNTER_PLACEMENTS
 from infra.settings import Settings
+from streams.compliance.kyc import (
+    KycState,
+    KycStatus,
+    check_deposit,
+    check_order,
+    check_withdrawal,
+)
 from streams.marketdata.volsurface import VolSource
 
 __all__ = [
@@ -111,6 +119,12 @@ WITH lock AS (
 ), acct AS (
     SELECT a.status, (SELECT balance FROM lock) AS balance FROM accounts a
     WHERE a.id = %(account)s
+), kyc AS (
+    SELECT status, tier FROM account_kyc WHERE id = %(account)s FOR SHARE
+), kyc_ok AS (
+    SELECT CASE WHEN EXISTS (SELECT 1 FROM kyc)
+                THEN EXISTS (SELECT 1 FROM kyc WHERE status || ':' || tier = ANY(%(kyc_allowed)s))
+                ELSE %(kyc_no_row_ok)s END AS ok
 ), prod AS (
     SELECT 1 FROM products
     WHERE id = %(product)s AND status = 'listed' AND expiry = %(expiry)s
@@ -125,6 +139,7 @@ WITH lock AS (
            %(price)s, %(premium)s, %(fee)s, %(total)s
     WHERE EXISTS (SELECT 1 FROM prod) AND NOT EXISTS (SELECT 1 FROM existing)
       AND EXISTS (SELECT 1 FROM acct WHERE status = 'active' AND balance >= %(total)s)
+      AND (SELECT ok FROM kyc_ok)
     ON CONFLICT (account_id, client_order_id) DO NOTHING
     RETURNING {_ORDER_COLUMNS}
 ), debit AS (
@@ -133,6 +148,9 @@ WITH lock AS (
     RETURNING balance
 )
 SELECT (SELECT balance FROM debit) AS balance_after,
+       (SELECT ok FROM kyc_ok) AS kyc_ok,
+       (SELECT status FROM kyc) AS kyc_status,
+       (SELECT tier FROM kyc) AS kyc_tier,
        (SELECT status FROM acct) AS account_status,
        (SELECT balance FROM acct) AS balance_seen,
        EXISTS (SELECT 1 FROM prod) AS product_ok,
@@ -145,8 +163,9 @@ FROM (SELECT 1) one LEFT JOIN ins ON true
 # 1. Lock the batch's balance rows, in account order (two batches never deadlock), and read
 #    each account's status and balance: from here to the commit nobody else can move them.
 _LOCK_BALANCES = """
-SELECT a.id, a.status, b.balance FROM accounts a
+SELECT a.id, a.status, b.balance, k.status AS kyc_status, k.tier AS kyc_tier FROM accounts a
 JOIN balances b ON b.account_id = a.id AND b.asset = 'USDT'
+LEFT JOIN account_kyc k ON k.id = a.id
 WHERE a.id = ANY(%(accounts)s) ORDER BY a.id FOR UPDATE OF b
 """
 # 2. The client order ids already used (their first answer is the answer).
@@ -201,10 +220,43 @@ WHERE b.account_id = %(account)s AND b.asset = 'USDT' AND b.balance + %(delta)s 
 RETURNING b.balance
 """
 _INSERT_TRANSFER = """
-INSERT INTO transfers (account_id, kind, amount, reference)
-VALUES (%(account)s, %(kind)s, %(amount)s, %(reference)s)
+INSERT INTO transfers (account_id, kind, amount, reference, address)
+VALUES (%(account)s, %(kind)s, %(amount)s, %(reference)s, %(address)s)
 ON CONFLICT (account_id, reference) DO NOTHING RETURNING id, created_at
 """
+# The KYC gate of a transfer, in its transaction: the balance row locked first (transfers of
+# one account queue here, so two withdrawals cannot both fit under one daily limit), the KYC
+# row shared-locked (a status change waits for this payment), then the totals the gate needs,
+# read after the lock so they include every transfer committed before it.
+_LOCK_FOR_GATE = """
+SELECT b.balance, k.status, k.tier FROM balances b
+LEFT JOIN LATERAL (SELECT status, tier FROM account_kyc WHERE id = b.account_id FOR SHARE) k
+    ON true
+WHERE b.account_id = %(account)s AND b.asset = 'USDT' FOR UPDATE OF b
+"""
+_GATE_TOTALS = """
+SELECT
+  (SELECT coalesce(sum(amount), 0) FROM transfers
+   WHERE account_id = %(account)s AND kind = 'deposit') AS deposited,
+  (SELECT coalesce(sum(amount), 0) FROM transfers
+   WHERE account_id = %(account)s AND kind = 'withdrawal'
+     AND created_at >= date_trunc('day', now(), 'UTC')) AS withdrawn_today
+"""
+_SET_KYC = """
+INSERT INTO account_kyc (id, status, tier) VALUES (%(account)s, %(status)s, %(tier)s)
+ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, tier = EXCLUDED.tier
+WHERE (account_kyc.status, account_kyc.tier) IS DISTINCT FROM (EXCLUDED.status, EXCLUDED.tier)
+RETURNING updated_at
+"""
+_ALL_KYC = tuple(KycState("any", status, tier) for status in KycStatus for tier in range(4))
+
+
+@lru_cache(maxsize=4096)
+def _kyc_allowed(total: Decimal) -> tuple[list[str], bool]:
+    """Which ``status:tier`` may buy ``total`` (by the pure gate), and whether an account
+    with no row (status none) may: cached, as a batch quotes the same totals again."""
+    allowed = [f"{k.status.value}:{k.tier}" for k in _ALL_KYC if check_order(k, total)]
+    return allowed, bool(check_order(_ALL_KYC[0], total))
 
 _WHY_NO_DEBIT = """
 SELECT a.status, b.balance FROM accounts a
@@ -336,8 +388,10 @@ class CounterService:
     def __init__(self, pool: ConnectionPool, prices: PriceSource, terms: PricingTerms, *,
                  clock: Clock = lambda: datetime.now(UTC),
                  surfaces: Callable[[str], VolSource] | None = None,
-                 owns_pool: bool = False) -> None:
+                 owns_pool: bool = False, require_kyc: bool = False) -> None:
         self.pool = pool
+        #: an account with no KYC row is unverified (True) or not gated (False, as before)
+        self.require_kyc = require_kyc
         self.prices = prices
         self.terms = terms
         self.clock = clock
@@ -352,7 +406,8 @@ class CounterService:
         """A service with its own pool and the configured static prices."""
         pool = service_pool(settings, cfg, min_size=min_size, max_size=max_size)
         return cls(pool, prices or static_prices(cfg, clock), pricing_terms(cfg),
-                   clock=clock or (lambda: datetime.now(UTC)), owns_pool=True)
+                   clock=clock or (lambda: datetime.now(UTC)), owns_pool=True,
+                   require_kyc=settings.compliance.require_kyc)
 
     def close(self) -> None:
         if self._owns_pool:
@@ -396,7 +451,8 @@ class CounterService:
                 raise
             try:
                 with self.pool.connection() as conn:
-                    row = conn.execute(_PLACE, args | _insert_args(item, q)).fetchone()
+                    row = conn.execute(_PLACE, args | _insert_args(item, q)
+                                       | self._kyc_args(account, q.total)).fetchone()
             except psycopg.errors.CheckViolation as exc:
                 if exc.diag.constraint_name != "balance_not_negative":
                     raise
@@ -413,6 +469,8 @@ class CounterService:
                 if row["account_status"] != "active":
                     raise CounterError(CounterCode.ACCOUNT_NOT_ACTIVE,
                                        f"{account} is {row['account_status']}")
+                if not row["kyc_ok"]:
+                    self._gate_order(account, row["kyc_status"], row["kyc_tier"], q.total)
                 if not row["product_ok"]:
                     continue  # the product changed since it was cached: look again, once
                 if (row["balance_seen"] or 0) < q.total:
@@ -526,14 +584,14 @@ class CounterService:
         raced: list[int] = []
         again: list[int] = []
         with self.pool.connection() as conn, conn.transaction():
-            locked = {r["id"]: (r["status"], r["balance"])
+            locked = {r["id"]: (r["status"], r["balance"], r["kyc_status"], r["kyc_tier"])
                       for r in conn.execute(_LOCK_BALANCES, {"accounts": accounts})}
             existing = {(r["account_id"], r["client_order_id"]): r for r in conn.execute(
                 _FIND_ORDERS, {"accounts": [requests[i].account for i in firsts],
                                "coids": [requests[i].client_order_id for i in firsts]})}
             listed = {r["id"]: r["expiry"] for r in conn.execute(
                 _LISTED, {"products": sorted({item.id for item, _ in priced.values()})})}
-            left = {account: balance for account, (_, balance) in locked.items()}
+            left = {account: balance for account, (_, balance, _, _) in locked.items()}
             take: list[int] = []
             for i in firsts:
                 req = requests[i]
@@ -553,6 +611,12 @@ class CounterService:
                                           f"{req.account} is {status}")
                     continue
                 item, q = priced[i]
+                try:
+                    self._gate_order(req.account, locked[req.account][2],
+                                     locked[req.account][3], q.total)
+                except CounterError as exc:
+                    out[i] = exc
+                    continue
                 if listed.get(item.id) != item.expiry:
                     again.append(i)
                     continue
@@ -574,7 +638,7 @@ class CounterService:
                         columns[name].append(args[name])
                 rows = conn.execute(_INSERT_BATCH, columns).fetchall()
                 inserted = {(r["account_id"], r["client_order_id"]): r for r in rows}
-                running = {account: balance for account, (_, balance) in locked.items()}
+                running = {account: balance for account, (_, balance, _, _) in locked.items()}
                 for i in take:
                     req = requests[i]
                     row = inserted.get((req.account, req.client_order_id))
@@ -595,6 +659,75 @@ class CounterService:
             assert first is not None, "an order that blocked the insert must exist"
             out[i] = first
         return again
+
+    # -- KYC -----------------------------------------------------------------------------------
+
+    def _kyc_of(self, account: str, status: str | None, tier: int | None) -> KycState | None:
+        """The account's KYC record as the gates see it; ``None``: not gated (no row, and
+        ``require_kyc`` off)."""
+        if status is None:
+            return KycState(account) if self.require_kyc else None
+        return KycState(account, status, tier or 0)
+
+    def _kyc_args(self, account: str, total: Decimal) -> dict[str, Any]:
+        """The placement statement's KYC terms: which ``status:tier`` may buy ``total``
+        (the pure gate decides, SQL only looks the row up, in the same statement)."""
+        allowed, none_ok = _kyc_allowed(total)
+        return {"kyc_allowed": allowed, "kyc_no_row_ok": not self.require_kyc or none_ok}
+
+    def _gate_order(self, account: str, status: str | None, tier: int | None,
+                    total: Decimal) -> None:
+        kyc = self._kyc_of(account, status, tier)
+        if kyc is not None and not (gate := check_order(kyc, total)):
+            raise CounterError(gate.code, gate.reason)  # type: ignore[arg-type]
+
+    def _gate_transfer(self, conn: psycopg.Connection[Any], account: str, kind: TransferKind,
+                       value: Decimal) -> None:
+        """Deposits and withdrawals through the KYC gates, in the transfer's transaction."""
+        args = {"account": account}
+        row = conn.execute(_LOCK_FOR_GATE, args).fetchone()
+        if row is None:
+            return  # no such account: the balance move says so with its own code
+        kyc = self._kyc_of(account, row["status"], row["tier"])
+        if kyc is None:
+            return
+        totals = conn.execute(_GATE_TOTALS, args).fetchone()
+        assert totals is not None
+        gate = (check_deposit(kyc, value, _norm(totals["deposited"]))
+                if kind is TransferKind.DEPOSIT
+                else check_withdrawal(kyc, value, _norm(totals["withdrawn_today"])))
+        if not gate:
+            raise CounterError(gate.code, gate.reason)  # type: ignore[arg-type]
+
+    def set_kyc(self, account: str, status: KycStatus | str, tier: int) -> bool:
+        """Record the account's KYC status and tier (what the KYC provider concluded);
+        ``False`` if it already was exactly that. Debezium carries the change to risk."""
+        check_account_id(account)
+        kyc = KycState(account, status, tier)  # validates both
+        with self.pool.connection() as conn:
+            if conn.execute("SELECT 1 FROM accounts WHERE id = %s", (account,)).fetchone() \
+                    is None:
+                raise CounterError(CounterCode.UNKNOWN_ACCOUNT, account)
+            done = conn.execute(_SET_KYC, {"account": account, "status": kyc.status.value,
+                                           "tier": kyc.tier}).fetchone()
+        return done is not None
+
+    def kyc_counts(self) -> list[tuple[str, int, int]]:
+        """``(status, tier, accounts)`` over every account (``none``/0 for those with no
+        row): what the compliance report shows."""
+        with self.pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT coalesce(k.status, 'none') AS status, coalesce(k.tier, 0) AS tier, "
+                "count(*) AS n FROM accounts a LEFT JOIN account_kyc k ON k.id = a.id "
+                "GROUP BY 1, 2 ORDER BY 1, 2").fetchall()
+        return [(r["status"], int(r["tier"]), int(r["n"])) for r in rows]
+
+    def kyc(self, account: str) -> KycState | None:
+        """The account's KYC row, or ``None`` if it has none."""
+        with self.pool.connection() as conn:
+            row = conn.execute("SELECT status, tier FROM account_kyc WHERE id = %s",
+                               (account,)).fetchone()
+        return None if row is None else KycState(account, row["status"], row["tier"])
 
     def _existing(self, args: dict[str, Any]) -> PlacedOrder | None:
         with self.pool.connection() as conn:
@@ -665,27 +798,34 @@ class CounterService:
             raise CounterError(CounterCode.UNKNOWN_ACCOUNT, account)
         return _norm(row["balance"])
 
-    def deposit(self, account: str, amount: Decimal | int, reference: str) -> Transfer:
-        """Credit USDT once per ``(account, reference)``; a repeat returns the first."""
-        return self._transfer(account, TransferKind.DEPOSIT, amount, reference)
+    def deposit(self, account: str, amount: Decimal | int, reference: str,
+                address: str | None = None) -> Transfer:
+        """Credit USDT once per ``(account, reference)``; a repeat returns the first.
+        ``address``: the wallet it came from, when known (AML screens it)."""
+        return self._transfer(account, TransferKind.DEPOSIT, amount, reference, address)
 
-    def withdraw(self, account: str, amount: Decimal | int, reference: str) -> Transfer:
-        """Debit USDT once per ``(account, reference)``, never below zero."""
-        return self._transfer(account, TransferKind.WITHDRAWAL, amount, reference)
+    def withdraw(self, account: str, amount: Decimal | int, reference: str,
+                 address: str | None = None) -> Transfer:
+        """Debit USDT once per ``(account, reference)``, never below zero; ``address``: the
+        wallet it goes to."""
+        return self._transfer(account, TransferKind.WITHDRAWAL, amount, reference, address)
 
     def _transfer(self, account: str, kind: TransferKind, amount: Decimal | int,
-                  reference: str) -> Transfer:
+                  reference: str, address: str | None = None) -> Transfer:
         check_account_id(account)
         value = _check_amount(amount)
         _check_reference(reference)
+        if address is not None:
+            _check_reference(address)
         sign = value if kind is TransferKind.DEPOSIT else -value
         args = {"delta": sign, "account": account, "kind": kind.value, "amount": value,
-                "reference": reference}
+                "reference": reference, "address": address}
         try:
             with self.pool.connection() as conn, conn.transaction():
                 existing = conn.execute(_FIND_TRANSFER, args).fetchone()
                 if existing is not None:
                     return self._replayed_transfer(existing, account, kind, value, reference)
+                self._gate_transfer(conn, account, kind, value)
                 moved = conn.execute(_MOVE_BALANCE, args).fetchone()
                 if moved is None:
                     raise self._why_no_debit(conn, account, value)

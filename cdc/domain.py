@@ -16,6 +16,8 @@ from enum import StrEnum
 
 from cdc import CdcError
 from cdc.codes import CounterCode, describe
+from streams.compliance.codes import ComplianceCode
+from streams.compliance.codes import describe as describe_compliance
 
 __all__ = [
     "ACCOUNT_ID_RE",
@@ -43,20 +45,23 @@ EXPIRY_TIME_UTC = time(8, 0, tzinfo=UTC)
 #: The publication Debezium reads (created by the migrations, never by Debezium).
 PUBLICATION = "strikeflow_cdc"
 #: The tables in that publication, in the order the migrations list them.
-CAPTURED_TABLES = ("orders", "transfers", "accounts")
+CAPTURED_TABLES = ("orders", "transfers", "accounts", "account_kyc")
 
 
 class CounterError(CdcError):
-    """The counter service refused a request; ``code`` is its number in :mod:`cdc.codes`.
+    """The counter service refused a request; ``code`` is its number in :mod:`cdc.codes`, or
+    compliance's 7xxx :class:`~streams.compliance.codes.ComplianceCode` when a KYC gate
+    refused it (one table of codes, numbered by subsystem: the client keys on the number).
 
     Raised before anything is written, or with the transaction rolled back: a refused request
     leaves the database as it was.
     """
 
-    def __init__(self, code: CounterCode, detail: str = "") -> None:
+    def __init__(self, code: CounterCode | ComplianceCode, detail: str = "") -> None:
         self.code = code
         self.detail = detail
-        text = describe(code)
+        text = (describe_compliance(code) if isinstance(code, ComplianceCode)
+                else describe(code))
         super().__init__(f"{code.value} {code.name}: {text}" + (f" ({detail})" if detail else ""))
 
 

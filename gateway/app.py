@@ -17,7 +17,7 @@ from fastapi.staticfiles import StaticFiles
 
 from gateway import ws
 from gateway.context import Gateway
-from gateway.routes import account, auth, market, orders
+from gateway.routes import account, auth, market, orders, rfq
 from infra.metrics import GATEWAY_ORDERS, GATEWAY_REQUESTS, GATEWAY_SECONDS
 from infra.settings import Settings, get_settings
 
@@ -117,7 +117,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                               "Authenticate with `POST /api/v1/auth/login` (Bearer JWT) or an "
                               "API key with HMAC-signed requests (see the README).",
                   lifespan=lifespan)
-    for module in (auth, orders, account, market):
+    for module in (auth, orders, rfq, account, market):
         app.include_router(module.router, prefix=API)
     app.include_router(ws.router)
 

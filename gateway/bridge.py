@@ -35,8 +35,10 @@ log = structlog.get_logger(__name__)
 #: How far back each topic is read at start, per partition (None: from the beginning).
 HISTORY: dict[str, int | None] = {
     "positions": None, "md.marks": None, "md.book": 20, "md.index": 20, "trades": 200,
-    "orders.events": 2000, "risk.alerts": 50, "accounts.activity": 50,
+    "orders.events": 2000, "risk.alerts": 50, "accounts.activity": 50, "rfq.events": 2000,
 }
+#: where a command's first answer comes from (its ``causation_id`` is the command's id)
+ANSWERS = frozenset({"orders.events", "rfq.events"})
 ANSWERED = object()  # a waiter placeholder once its answer came
 
 
@@ -49,7 +51,6 @@ class KafkaBridge:
                  ) -> None:
         self.settings = settings
         self.on_records = on_records
-        self.requests = by_name("orders.requests")
         self.producer = make_producer(settings, Role.GATEWAY, **{"linger.ms": 1})
         self._waiters: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -74,9 +75,12 @@ class KafkaBridge:
         self.producer.flush(10)
 
     # -- publishing ---------------------------------------------------------------------------
-    async def send(self, command: Any) -> asyncio.Future[dict[str, Any]]:
-        """Publish ``command`` keyed by its account; once Kafka has it, return the future of
-        risk's (or matching's) first answer to it. Raises :class:`PublishError`."""
+    async def send(self, command: Any, topic: str = "orders.requests",
+                   key: str | None = None) -> asyncio.Future[dict[str, Any]]:
+        """Publish ``command`` (on ``orders.requests`` keyed by its account, unless told
+        otherwise); once Kafka has it, return the future of the first answer to it (risk's,
+        matching's, or the RFQ agent's). Raises :class:`PublishError`."""
+        spec = by_name(topic)
         loop = asyncio.get_running_loop()
         delivered: asyncio.Future[None] = loop.create_future()
         answer: asyncio.Future[dict[str, Any]] = loop.create_future()
@@ -86,8 +90,8 @@ class KafkaBridge:
             loop.call_soon_threadsafe(_settle, delivered, err)
 
         try:
-            self.producer.produce(self.requests.name, key=command.account.encode(),
-                                  value=self.requests.encode(command), on_delivery=on_delivery)
+            self.producer.produce(spec.name, key=(key or command.account).encode(),
+                                  value=spec.encode(command), on_delivery=on_delivery)
         except BufferError:
             self._waiters.pop(command.command_id, None)
             raise PublishError("the gateway's Kafka queue is full") from None
@@ -161,7 +165,7 @@ class KafkaBridge:
 
     def _dispatch(self, records: list[tuple[str, Any]]) -> None:
         for topic, rec in records:
-            if topic == "orders.events" and isinstance(rec, dict):
+            if topic in ANSWERS and isinstance(rec, dict):
                 waiter = self._waiters.pop(rec.get("causation_id") or "", None)
                 if waiter is not None and not waiter.done():
                     waiter.set_result(rec)

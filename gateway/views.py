@@ -54,6 +54,8 @@ class LiveViews:
         self.marks: dict[str, dict[str, Any]] = {}
         self.orders: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
         self.positions: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+        #: every step of the RFQs seen (opened, quotes, refusals, accepted, expired)
+        self.rfqs: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
 
     # -- snapshots, for the hub and the REST routes -------------------------------------------
     def book(self, symbol: str) -> dict[str, Any] | None:
@@ -68,6 +70,10 @@ class LiveViews:
     def open_orders(self, account: str) -> list[dict[str, Any]]:
         return [o for o in self.orders.get(account, {}).values()
                 if o.get("status") in OPEN_KINDS]
+
+    def rfq(self, rfq_id: str) -> list[dict[str, Any]] | None:
+        steps = self.rfqs.get(rfq_id)
+        return None if not steps else sorted(steps.values(), key=lambda r: r["seq"])
 
     def underlying_marks(self, underlying: str) -> list[dict[str, Any]]:
         return [m for s, m in sorted(self.marks.items()) if s.startswith(underlying + "-")]
@@ -212,6 +218,17 @@ class LiveViews:
                                                      f"{rec['payout']} USDT",
                                           "ts_event": rec.get("ts_event")})
 
+    def _rfq(self, rec: dict[str, Any]) -> None:
+        self.rfqs[rec["rfq_id"]][rec["event_id"]] = rec
+        if rec.get("account") and rec["kind"] in ("rfq_accepted", "quote_refused",
+                                                   "rfq_refused", "rfq_expired"):
+            self._notify(rec["account"], {"kind": "rfq", "level": "info",
+                                          "message": f"RFQ {rec['rfq_id']} "
+                                                     f"{rec['kind'].replace('_', ' ')}"
+                                                     + (f": {rec['reason']}"
+                                                        if rec.get("reason") else ""),
+                                          "ts_event": rec.get("ts_event")})
+
     def _notify(self, account: str, note: dict[str, Any]) -> None:
         chan = f"notifications:{account}"
         self.hub.channel(chan, ring_size=200)
@@ -227,4 +244,5 @@ _HANDLERS = {
     "positions": LiveViews._position,
     "risk.alerts": LiveViews._alert,
     "accounts.activity": LiveViews._activity,
+    "rfq.events": LiveViews._rfq,
 }

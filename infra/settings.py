@@ -24,6 +24,7 @@ from infra.risk_limits import RiskLimits
 
 __all__ = [
     "ClickHouseSettings",
+    "ComplianceSettings",
     "ConnectSettings",
     "Credentials",
     "ElasticsearchSettings",
@@ -220,6 +221,61 @@ class SettlementSettings(_Part):
     expiry_check_every_s: float = 60.0  # the leader settles expiries that have passed
 
 
+class RfqSettings(_Part):
+    """Block RFQs (``streams.rfq``): how long an RFQ and a quote stay good (venue time)."""
+
+    ttl_ms: int = Field(default=300_000, gt=0)  # an RFQ expires this long after it opened
+    quote_ttl_ms: int = Field(default=60_000, gt=0)  # a quote is firm for this long
+    expire_every_s: float = 1.0  # how often open RFQs past their expiry are closed
+
+
+class RoutingVenue(_Part):
+    """One venue smart order routing may send children to (a simulated one here)."""
+
+    fee_rate: Decimal = Field(default=Decimal("0.001"), ge=0, lt=1)  # taker fee
+    lot_size: Decimal = Field(default=Decimal("0.0001"), gt=0)  # children are multiples
+    latency_ms: float = Field(default=0.0, ge=0)  # the simulated round trip of an order
+    fill_ratio: Decimal = Field(default=Decimal(1), gt=0, le=1)  # displayed depth really there
+
+
+def _routing_venues() -> dict[str, RoutingVenue]:
+    # The simulator's four feeds plus StrikeFlow's own book ("strikeflow": md.book source
+    # "venue"); fees as those venues charge takers, our own as streams.ledger.fees.
+    return {"binance": RoutingVenue(fee_rate=Decimal("0.001"), latency_ms=20),
+            "okx": RoutingVenue(fee_rate=Decimal("0.0008"), lot_size=Decimal("0.001"),
+                                latency_ms=30, fill_ratio=Decimal("0.7")),
+            "bybit": RoutingVenue(fee_rate=Decimal("0.001"), lot_size=Decimal("0.001"),
+                                  latency_ms=25),
+            "deribit": RoutingVenue(fee_rate=Decimal("0.0005"), latency_ms=40,
+                                    fill_ratio=Decimal("0.5")),
+            "strikeflow": RoutingVenue(fee_rate=Decimal("0.0005"), latency_ms=1)}
+
+
+class RoutingSettings(_Part):
+    """Smart order routing (``streams.routing``): the venues, and how often a round runs."""
+
+    venues: dict[str, RoutingVenue] = Field(default_factory=_routing_venues)
+    round_every_s: float = Field(default=0.25, gt=0)  # next round of each working parent
+
+
+class ComplianceSettings(_Part):
+    """KYC gates and AML screening (``streams.compliance``, the counter service, risk).
+
+    ``require_kyc``: an account with no KYC record is treated as unverified (status ``none``,
+    tier 0: deposits up to 1,000 USDT, no withdrawals, no trading). Off by default so the
+    accounts opened before KYC existed (and test or demo accounts without a record) keep
+    working; a production venue turns it on. ``related`` maps an account to its group (one
+    owner, household or firm); sub-accounts ``<master>:<sub>`` are related to their master's
+    other sub-accounts without being listed. ``sanctioned``: wallet addresses (e.g. OFAC's
+    SDN list) a transfer may neither come from nor go to.
+    """
+
+    require_kyc: bool = False
+    related: dict[str, str] = Field(default_factory=dict)
+    sanctioned: tuple[str, ...] = ()
+    max_seen_ids: int = Field(default=20_000, ge=100)  # per screened key (account, symbol)
+
+
 class PrometheusSettings(_Part):
     """Prometheus and Alertmanager, run from the Debian binaries under supervisord.
 
@@ -336,6 +392,9 @@ class Settings(BaseSettings):
     matching: MatchingSettings = MatchingSettings()
     risk: RiskLimits = RiskLimits()
     settlement: SettlementSettings = SettlementSettings()
+    rfq: RfqSettings = RfqSettings()
+    routing: RoutingSettings = RoutingSettings()
+    compliance: ComplianceSettings = ComplianceSettings()
     prometheus: PrometheusSettings = PrometheusSettings()
     redis: RedisSettings = RedisSettings()
     gateway: GatewaySettings = GatewaySettings()

@@ -15,7 +15,8 @@ import json
 __all__ = ["AGENT_PACKAGES", "MARKET_DATA_AGENTS", "TRADING_AGENTS", "agents_env"]
 
 TRADING_AGENTS = ("cdc.bridge", "streams.risk", "streams.matching", "streams.ledger",
-                  "streams.settlement")
+                  "streams.settlement", "streams.rfq", "streams.routing",
+                  "streams.compliance")
 MARKET_DATA_AGENTS = ("streams.marketdata",)
 AGENT_PACKAGES = [*MARKET_DATA_AGENTS, *TRADING_AGENTS]
 

@@ -112,10 +112,14 @@ class Inbox:
     """The input side of one agent: ownership, gaps, failures and the end-of-batch flush."""
 
     def __init__(self, topics: Iterable[str], *, name: str,
-                 keyed: bool = True) -> None:
+                 keyed: bool = True, reroute: bool = True) -> None:
         self.name = name
         self.partitions = {topic: by_name(topic).partitions for topic in topics}
         self.keyed = keyed
+        # False: another agent of the same worker reads these topics and re-routes (and
+        # dead-letters keyless messages) — this one skips them and processes the copy that
+        # lands on the owning partition, so nothing is re-sent or dead-lettered twice.
+        self.reroute = reroute
         self.output = BatchOutput()
         self._next: dict[tuple[str, int], int] = {}
         self.rerouted = 0
@@ -198,6 +202,8 @@ class Inbox:
             return True
         msg = event.message
         key = msg.key
+        if not key and not self.reroute:
+            return False
         if not key:
             await send_dead_letter(event, "missing_key",
                                    f"{msg.topic} is keyed; a message without a key has no owner")
@@ -205,6 +211,8 @@ class Inbox:
         owner = owner_partition(bytes(key), self.partitions[msg.topic])
         if owner == msg.partition:
             return True
+        if not self.reroute:
+            return False
         # Re-route: the owning partition's worker processes it, under that partition's state.
         self.output.send(msg.topic, bytes(key), msg.value, partition=owner)
         self.rerouted += 1

@@ -419,6 +419,62 @@ def analytics_report_statement(account: str, start: Any, end: Any, fmt: str, out
     _write_report(lambda fetch, db: statement(fetch, account, first, last, db), fmt, out)
 
 
+# --- compliance ----------------------------------------------------------------------------
+
+@main.group()
+def compliance() -> None:
+    """Compliance: reports and the audit export of a period (KYC: `strikeflow cdc kyc`)."""
+
+
+_period_from = click.option("--from", "start", required=True,
+                            type=click.DateTime(["%Y-%m-%d"]), help="first UTC day")
+_period_to = click.option("--to", "end", required=True, type=click.DateTime(["%Y-%m-%d"]),
+                          help="last UTC day, inclusive")
+
+
+@compliance.command("report")
+@_period_from
+@_period_to
+@_report_format
+@_report_out
+def compliance_report_cmd(start: Any, end: Any, fmt: str, out: Path) -> None:
+    """AML cases by rule, transfers and trades screened, KYC status counts of a period."""
+    from analytics.reports.compliance import compliance_report
+
+    kyc = _kyc_counts()
+    _write_report(lambda fetch, db: compliance_report(fetch, start.date(), end.date(), db,
+                                                      kyc), fmt, out)
+
+
+@compliance.command("audit")
+@_period_from
+@_period_to
+@click.option("--account", default=None, help="one account's trail only")
+@_report_format
+@_report_out
+def compliance_audit_cmd(start: Any, end: Any, account: str | None, fmt: str,
+                         out: Path) -> None:
+    """The audit export of a period: AML cases, order events and transfers, in time order."""
+    from analytics.reports.compliance import audit_export
+
+    _write_report(lambda fetch, db: audit_export(fetch, start.date(), end.date(), db,
+                                                 account), fmt, out)
+
+
+def _kyc_counts() -> list[tuple[str, int, int]] | None:
+    """KYC counts from the order database (the authority), or None if it is not reachable."""
+    from cdc.config import get_cdc_config
+    from cdc.counter import CounterService
+
+    try:
+        with CounterService.connect(get_settings(), get_cdc_config(), min_size=1,
+                                    max_size=1) as svc:
+            return svc.kyc_counts()
+    except Exception as exc:  # the rest of the report is still worth having
+        console.print(f"[yellow]KYC counts unavailable:[/] {type(exc).__name__}: {exc}")
+        return None
+
+
 # --- settlement ----------------------------------------------------------------------------
 
 @main.group()
@@ -616,6 +672,43 @@ def simulate_orders(rate: float, count: int, seed: int) -> None:
     sent = publish_orders(make_producer(get_settings()), venue_order_flow(count, seed, rate),
                           rate)
     console.print(f"sent {sent['orders']} orders in {time.monotonic() - t0:.1f}s")
+
+
+@main.command("route")
+@click.option("--symbol", required=True, help="a spot pair, e.g. BTC-USDT")
+@click.option("--side", type=click.Choice(["buy", "sell"]), required=True)
+@click.option("--qty", required=True, help="base units, exact (e.g. 0.75)")
+@click.option("--limit", "limit_price", default=None, help="no venue price beyond this")
+@click.option("--max-rounds", default=3, show_default=True, type=click.IntRange(1, 20))
+@click.option("--account", default="router", show_default=True)
+@click.option("--parent-id", default=None, help="idempotency key (default: a new one)")
+@click.option("--timeout", default=60.0, show_default=True, help="seconds to wait for it")
+def route(symbol: str, side: str, qty: str, limit_price: str | None, max_rounds: int,
+          account: str, parent_id: str | None, timeout: float) -> None:
+    """Route a parent order across our book and the external venues; print its report."""
+    import uuid
+    from decimal import Decimal, InvalidOperation
+
+    from pydantic import ValidationError
+
+    from strikeflow.demo_routing import await_reports, report_table, route_order, send_parents
+
+    try:
+        order = route_order(symbol, side, Decimal(qty), account=account,
+                            parent_id=parent_id or f"sor-{uuid.uuid4().hex[:12]}",
+                            limit_price=Decimal(limit_price) if limit_price else None,
+                            max_rounds=max_rounds)
+    except (ValidationError, InvalidOperation) as exc:
+        raise click.BadParameter(str(exc)) from None
+    settings = get_settings()
+    since = send_parents(settings, [order])
+    console.print(f"sent parent {order.parent_id}: {side} {qty} {symbol}")
+    report = await_reports(settings, [order.parent_id], since, timeout).get(order.parent_id)
+    if report is None:
+        console.print("no report yet: is the trading worker (routing agent) running?")
+        sys.exit(1)
+    console.print(report_table([report]))
+    sys.exit(0 if report.final else 1)
 
 
 @main.command()

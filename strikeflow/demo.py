@@ -42,6 +42,7 @@ from streams.worker_process import (
     SinkProcess,
     WorkerProcess,
 )
+from strikeflow import demo_venue
 from strikeflow.demo_accounts import accounts_summary, fund_accounts
 from strikeflow.drill import DrillConfig
 from strikeflow.drill.runner import Drill
@@ -331,6 +332,10 @@ def run_demo(settings: Settings, console: Console, seconds: int = 45, rate: floa
         console.rule("simplified options bought with USDT: counter service → PostgreSQL → "
                      "Debezium → settlement (hedged through the venue adapter)")
         cdc_result = cdc_demo.run(settings, console, orders=100, start_worker=False)
+        console.rule("market makers through the gateway: protection, cancel on disconnect, "
+                     "a block RFQ")
+        venue_tour = demo_venue.run(settings, console, gateway.url)
+        console.print(venue_tour.table())
         time.sleep(5)  # the last hedges and postings
     finally:
         consumer.close()
@@ -374,8 +379,9 @@ def run_demo(settings: Settings, console: Console, seconds: int = 45, rate: floa
     drill = Drill(settings, console, DrillConfig(kinds=("worker-sigkill",), orders=120,
                                                  rate=40, options=4)).run()
     drill_ok = all(o.clean for o in drill)
-    ok = _complete(progress) and cdc_result.ok and drill_ok
+    ok = _complete(progress) and cdc_result.ok and drill_ok and venue_tour.ok
     console.rule("[green]demo done" if ok else
                  "[red]demo produced no final candles" if not _complete(progress) else
-                 "[red]demo: the CDC orders or the drill were not clean")
+                 "[red]demo: the CDC orders, the market makers' tour or the drill were not "
+                 "clean")
     return 0 if ok else 1

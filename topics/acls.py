@@ -26,23 +26,27 @@ from infra.settings import Settings
 from topics.catalogue import CATALOGUE, by_name
 
 __all__ = ["ANALYTIC_TOPICS", "CLICKHOUSE_SINK_GROUP", "FEED_TOPICS", "GATEWAY_TOPICS",
-           "SEARCH_TOPICS",
+           "ORDER_ENTRY_TOPICS", "SEARCH_TOPICS",
            "apply_acls", "catalogue_grants"]
 
 #: What venue feeds publish; the other ``md.*`` topics are the worker's outputs.
 FEED_TOPICS = ("md.ticks", "md.l2")
 #: What ClickHouse holds, hence what analysts may read.
 ANALYTIC_TOPICS = (
-    "ledger", "md.candles", "md.index", "md.marks", "orders.events", "positions",
-    "risk.alerts", "settlement.expiries", "settlement.hedges", "settlement.orders",
-    "settlement.results", "trades",
+    "compliance.cases", "ledger", "md.candles", "md.index", "md.marks", "orders.events",
+    "positions",
+    "rfq.events", "risk.alerts", "routing.reports", "settlement.expiries",
+    "settlement.hedges", "settlement.orders", "settlement.results", "trades",
     # the agents' dead letters (stream_dead_letters)
     *(spec.dead_letter for spec in CATALOGUE if spec.dead_letter),
 )
-SEARCH_TOPICS = ("orders.events", "risk.alerts", "settlement.results", "trades")
+SEARCH_TOPICS = ("compliance.cases", "orders.events", "rfq.events", "risk.alerts",
+                 "settlement.results", "trades")
+#: What order producers (and the gateway for its traders) may publish.
+ORDER_ENTRY_TOPICS = ("orders.requests", "rfq.commands", "routing.orders")
 #: What the trading gateway reads to answer traders and feed its WebSocket channels.
 GATEWAY_TOPICS = ("orders.events", "trades", "md.book", "md.index", "md.marks", "positions",
-                  "risk.alerts", "accounts.activity")
+                  "risk.alerts", "accounts.activity", "rfq.events")
 CLICKHOUSE_SINK_GROUP = "strikeflow-sink-clickhouse"
 
 _T, _G, _TX = ResourceType.TOPIC, ResourceType.GROUP, ResourceType.TRANSACTIONAL_ID
@@ -72,7 +76,7 @@ def catalogue_grants(settings: Settings) -> list[Grant]:
         *[Grant(worker, _G, group, _LIT, op, allow=False)
           for group in (CONNECT_GROUP, *sink_groups.values())
           if group.startswith(apps) for op in READ],
-        *each(sec.principal(Role.ORDER_PRODUCER), _T, _topics(("orders.requests",)), _LIT,
+        *each(sec.principal(Role.ORDER_PRODUCER), _T, _topics(ORDER_ENTRY_TOPICS), _LIT,
               WRITE),
         *each(sec.principal(Role.MARKETDATA_FEED), _T, _topics(FEED_TOPICS), _LIT, WRITE),
     ]
@@ -90,7 +94,7 @@ def catalogue_grants(settings: Settings) -> list[Grant]:
     # The gateway publishes traders' orders (as the order producers do) and reads back
     # decisions, fills and market data; it never writes past risk.
     gateway = sec.principal(Role.GATEWAY)
-    out += each(gateway, _T, _topics(("orders.requests",)), _LIT, WRITE)
+    out += each(gateway, _T, _topics(ORDER_ENTRY_TOPICS), _LIT, WRITE)
     out += each(gateway, _T, _topics(GATEWAY_TOPICS), _LIT, READ)
     out += each(gateway, _G, [sec.gateway_group_prefix], _PRE, READ)
     return sorted(set(out))

@@ -31,8 +31,11 @@ from topics.contracts import (
     account_activity_adapter,
 )
 from topics.contracts.cdc import OptionOrderEvent
+from topics.contracts.compliance import ComplianceCase
 from topics.contracts.marketdata import FeedStateChanged, price_alert_command_adapter
 from topics.contracts.orders import BookUpdate, order_command_adapter, order_request_adapter
+from topics.contracts.rfq import RfqUpdate, rfq_command_adapter
+from topics.contracts.routing import ParentOrderReport, RouteOrder
 
 __all__ = [
     "CATALOGUE",
@@ -217,8 +220,9 @@ _TOPICS: tuple[TopicSpec, ...] = (
     # An input too: booking reads it, and a bad event must become a dead letter, not a crash.
     TopicSpec("orders.events", "symbol", "order lifecycle events", _t(OrderEvent),
               partitions=6, retention_ms=30 * DAY_MS, input=True),
+    # An input too: AML screening (streams.compliance) reads it; bad trades become dead letters.
     TopicSpec("trades", "symbol", "executions with maker and taker", _t(Trade), partitions=6,
-              retention_ms=30 * DAY_MS),
+              retention_ms=30 * DAY_MS, input=True),
     # Co-partitioned with orders.requests (same key, same count): one risk agent reads both.
     TopicSpec("accounts.activity", "account",
               "fills (from trades), released orders and USDT transfers, per account",
@@ -229,6 +233,22 @@ _TOPICS: tuple[TopicSpec, ...] = (
               _t(Position), cleanup="compact", retention_ms=None),
     TopicSpec("risk.alerts", "account", "risk alerts, once per threshold crossing",
               _t(RiskAlert), retention_ms=30 * DAY_MS),
+    TopicSpec("rfq.commands", "rfq id", "block RFQs: open, quote, cancel a quote, accept, "
+              "cancel", rfq_command_adapter, partitions=3, input=True),
+    TopicSpec("rfq.events", "rfq id", "what became of each RFQ command (quotes, refusals "
+              "with 6xxx codes, the accepted block trade, expiry)", _t(RfqUpdate),
+              partitions=3, retention_ms=30 * DAY_MS),
+    TopicSpec("routing.orders", "parent id", "smart order routing: parent orders to work "
+              "across our book and the external venues", _t(RouteOrder), partitions=3,
+              input=True),
+    TopicSpec("routing.reports", "parent id", "each routed parent's state per step: fills "
+              "per venue, slippage against the arrival price, fees; the last is final",
+              _t(ParentOrderReport), partitions=3, retention_ms=30 * DAY_MS),
+    # Cases are evidence a regulator may ask for years later: kept forever, like the ledger.
+    TopicSpec("compliance.cases", "account", "AML cases (velocity, structuring, wash trades, "
+              "round trips, sanctioned addresses) with their evidence; id = case id",
+              _t(ComplianceCase), partitions=6, retention_ms=None,
+              extra_config={"retention.ms": "-1"}),
     TopicSpec("settlement.results", "order id", "hedge and booking outcome per order",
               _t(SettlementResult), retention_ms=30 * DAY_MS),
     TopicSpec("settlement.orders", "order id",
@@ -248,6 +268,9 @@ _TOPICS: tuple[TopicSpec, ...] = (
               "Debezium: public.transfers", None, input=True),
     TopicSpec("cdc.public.accounts", '{"id": account id} (Debezium key)',
               "Debezium: public.accounts", None, input=True),
+    TopicSpec("cdc.public.account_kyc", '{"id": account id} (Debezium key)',
+              "Debezium: public.account_kyc (KYC status and tier per account)", None,
+              input=True),
     # Operations: which dead letters were replayed (so a replay is never published twice)
     TopicSpec("ops.replays", "<source topic>/<partition>/<offset>",
               "dead letters re-published to their source topic by an operator",

@@ -65,6 +65,8 @@ _FIXES: dict[str, dict[str, Any]] = {
     "settlement_results": {**_SYM, "underlying": "BTC", "state": "booked", "hedge_side": "buy"},
     "hedges": {**_SYM, "underlying": "BTC", "side": "buy"},
     "expiries": {"underlying": "BTC", "expiry": T + timedelta(hours=1)},
+    "rfq_events": {"kind": "rfq_opened", "side": "buy"},
+    "routing_reports": {**_SYM, "status": "done", "side": "buy"},
 }
 
 

@@ -36,7 +36,7 @@ from pydantic import ValidationError
 
 from cdc.bridge.envelope import Change, EnvelopeError, Op, Tombstone, decode
 from cdc.bridge.orders import PRODUCER_HEADER, Verdict, apply_order_change
-from cdc.bridge.transfers import transfer_outputs
+from cdc.bridge.transfers import kyc_outputs, transfer_outputs
 from cdc.config import get_cdc_config
 from infra.settings import get_settings
 from streams.app import app
@@ -53,13 +53,14 @@ log = structlog.get_logger(__name__)
 ORDERS = by_name("cdc.public.orders")
 TRANSFERS = by_name("cdc.public.transfers")
 ACCOUNTS = by_name("cdc.public.accounts")
+KYC = by_name("cdc.public.account_kyc")
 SETTLEMENT = by_name("settlement.orders")
 BATCH_SIZE = 2000
 BATCH_WITHIN_S = 0.01  # settlement waits on this: a short window, batches still fill under load
 
 orders_topic = app.topic(ORDERS.name, key_serializer="raw", value_serializer="raw")
-ledger_sources_topic = app.topic(TRANSFERS.name, ACCOUNTS.name, key_serializer="raw",
-                                 value_serializer="raw")
+ledger_sources_topic = app.topic(TRANSFERS.name, ACCOUNTS.name, KYC.name,
+                                 key_serializer="raw", value_serializer="raw")
 settlement_topic = app.topic(SETTLEMENT.name, key_serializer="raw", value_serializer="raw")
 
 # One record per order id: {"v", "lsn", "tx", "status"} — the de-duplication position and the
@@ -95,7 +96,7 @@ async def _decode_or_dead_letter(event: Any, counts: Counter[str]) -> Any:
 
 orders_inbox = Inbox([ORDERS.name], name="cdc-orders")
 orders_inbox.connect(app)
-sources_inbox = Inbox([TRANSFERS.name, ACCOUNTS.name], name="cdc-ledger-sources",
+sources_inbox = Inbox([TRANSFERS.name, ACCOUNTS.name, KYC.name], name="cdc-ledger-sources",
                       keyed=False)  # stateless: any partition will do
 sources_inbox.connect(app)
 _Touched = dict[str, tuple[dict[str, Any] | None, dict[str, Any], Any]]
@@ -162,9 +163,10 @@ async def bridge_orders(stream: Any) -> None:
 
 @app.agent(ledger_sources_topic, supervisor_strategy=mode.CrashingSupervisor)
 async def check_ledger_sources(stream: Any) -> None:
-    """Validate transfers and accounts at the boundary (bad rows become dead letters); post
-    each new transfer to the ledger and to its account's activity (ids from the transfer id,
-    so a re-read transfer is the same posting)."""
+    """Validate transfers, accounts and KYC rows at the boundary (bad rows become dead
+    letters); post each new transfer to the ledger and to its account's activity (ids from
+    the transfer id, so a re-read transfer is the same posting), and each KYC change to the
+    account's activity (id from the row's version)."""
     async for events in sources_inbox.batches(stream, BATCH_SIZE, BATCH_WITHIN_S):
         counts: Counter[str] = Counter()
         for event in events:
@@ -177,7 +179,11 @@ async def check_ledger_sources(stream: Any) -> None:
                         and decoded.op in (Op.CREATE, Op.READ):
                     for topic, key, record in transfer_outputs(decoded.row):
                         transfer_output.send(topic, key, by_name(topic).encode(record))
-        if set(counts) - {"transfers", "accounts"}:
+                elif isinstance(decoded, Change) and decoded.table == "account_kyc" \
+                        and decoded.op in (Op.CREATE, Op.UPDATE, Op.READ):
+                    for topic, key, record in kyc_outputs(decoded.row):
+                        transfer_output.send(topic, key, by_name(topic).encode(record))
+        if set(counts) - {"transfers", "accounts", "account_kyc"}:
             log.info("cdc ledger sources batch", **counts)
 
 

@@ -45,7 +45,7 @@ from pydantic import BaseModel, ValidationError
 
 from topics.catalogue import MAX_PAYLOAD_BYTES, ContractError
 from topics.contracts.base import INT64_MAX, TS_MAX, TS_MIN
-from topics.contracts.cdc import AccountRow, OrderRow, TransferRow
+from topics.contracts.cdc import AccountRow, KycRow, OrderRow, TransferRow
 
 __all__ = [
     "RECONCILE_CONNECTOR",
@@ -68,6 +68,7 @@ ROW_CONTRACTS: dict[str, type[BaseModel]] = {
     "orders": OrderRow,
     "transfers": TransferRow,
     "accounts": AccountRow,
+    "account_kyc": KycRow,
 }
 _SCHEMA_ERRORS = frozenset({"extra_forbidden", "missing"})
 _MAX_ERRORS = 20  # field errors listed in a dead letter

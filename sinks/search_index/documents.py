@@ -24,7 +24,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from topics.contracts import OrderEvent, RiskAlert, SettlementResult, Trade
+from topics.contracts import ComplianceCase, OrderEvent, RiskAlert, SettlementResult, Trade
+from topics.contracts.rfq import RfqUpdate
 
 __all__ = [
     "ORDER_SCRIPT",
@@ -189,8 +190,39 @@ def _risk_message(ev: RiskAlert) -> str:
             f"{ev.account}{on}: {ev.message}{ratio}")
 
 
+def _rfq_message(ev: RfqUpdate) -> str:
+    who = f" by {ev.account}" if ev.account else ""
+    what = ev.kind.replace("_", " ")
+    if ev.kind == "rfq_opened":
+        legs = " + ".join(f"{leg.side} {leg.ratio} {leg.symbol}" for leg in ev.legs or [])
+        side = f" ({ev.side} only)" if ev.side else ""
+        return f"rfq {ev.rfq_id} opened{who}: {_d(ev.amount)} x [{legs}]{side}"
+    if ev.kind in ("quote_added", "quote_replaced"):
+        return (f"rfq {ev.rfq_id} {what}{who}: {ev.side} {_d(ev.amount)} @ {_d(ev.price)} "
+                f"(quote {ev.quote_id})")
+    if ev.kind == "rfq_accepted":
+        legs = ", ".join(f"{leg.side} {leg.symbol} @ {_d(p)}"
+                         for leg, p in zip(ev.legs or [], ev.leg_prices or [], strict=False))
+        return (f"rfq {ev.rfq_id} accepted{who}: {ev.side} {_d(ev.amount)} @ {_d(ev.price)} "
+                f"from {ev.maker} (quote {ev.quote_id}), block trade {ev.trade_id}: {legs}")
+    reason = f": {ev.code} {ev.reason}" if ev.reason else ""
+    quote = f" (quote {ev.quote_id})" if ev.quote_id else ""
+    return f"rfq {ev.rfq_id} {what}{who}{quote}{reason}"
+
+
+def _case_message(ev: ComplianceCase) -> str:
+    evidence = ", ".join(e.event_id for e in ev.evidence[:10])
+    more = f" and {len(ev.evidence) - 10} more" if len(ev.evidence) > 10 else ""
+    return (f"aml case {ev.case_id} ({ev.code} {ev.rule.replace('_', ' ')}, {ev.severity}) "
+            f"for {', '.join(ev.accounts)}: {ev.summary}; evidence {evidence}{more}")
+
+
 def audit_message(event: BaseModel) -> str:
     """The free-text line of an event in the audit trail."""
+    if isinstance(event, ComplianceCase):
+        return _case_message(event)
+    if isinstance(event, RfqUpdate):
+        return _rfq_message(event)
     if isinstance(event, OrderEvent):
         return _order_message(event)
     if isinstance(event, SettlementResult):
@@ -213,6 +245,15 @@ def audit_doc(source: str, event: Any) -> dict[str, Any]:
     elif isinstance(event, SettlementResult):
         extra = {"kind": event.state, "symbol": event.product, "order_id": event.order_id,
                  "level": "warning" if event.state == "failed" else "info"}
+    elif isinstance(event, ComplianceCase):  # never a notification: no tipping off
+        extra = {"kind": event.rule, "level": event.severity, "reason_code": event.code,
+                 "symbol": next((e.symbol for e in event.evidence if e.symbol), None),
+                 "trade_id": next((e.event_id for e in event.evidence if e.kind == "trade"),
+                                  None)}
+    elif isinstance(event, RfqUpdate):
+        extra = {"kind": event.kind, "order_id": event.rfq_id, "trade_id": event.trade_id,
+                 "reason_code": event.code, "seq": event.seq,
+                 "level": "warning" if event.kind.endswith("refused") else "info"}
     else:
         extra = {"kind": event.kind, "symbol": event.symbol, "level": event.level}
     return _clean(common | extra)
@@ -240,6 +281,14 @@ def notification_doc(source: str, event: Any) -> dict[str, Any] | None:
     elif isinstance(event, RiskAlert):
         category, level, symbol, order_id = "risk", event.level, event.symbol, None
         title = f"{event.kind.replace('_', ' ').capitalize()}: {event.message}"
+    elif isinstance(event, RfqUpdate):
+        if event.account is None or event.kind not in ("rfq_accepted", "quote_refused",
+                                                         "rfq_refused", "rfq_expired"):
+            return None
+        category, symbol, order_id = "rfq", None, event.rfq_id
+        level = "warning" if event.kind.endswith("refused") else "info"
+        title = f"RFQ {event.rfq_id} {event.kind.replace('_', ' ')}" + (
+            f": {event.reason}" if event.reason else "")
     elif isinstance(event, SettlementResult):
         if event.state not in ("booked", "failed"):
             return None

@@ -58,7 +58,8 @@ log = structlog.get_logger(__name__)
 
 # topic consumed → the contract (catalogue topic) its messages follow
 SOURCES: dict[str, str] = {t: t for t in
-                           ("orders.events", "trades", "settlement.results", "risk.alerts")}
+                           ("orders.events", "trades", "settlement.results", "risk.alerts",
+                            "rfq.events", "compliance.cases")}
 _TRANSIENT_STATUS = {408, 429, 500, 502, 503, 504}
 CHUNK_ACTIONS = 1000  # actions per bulk request
 CHUNK_BYTES = 20 * 2**20  # and at most this much body

@@ -60,6 +60,7 @@ class Code(IntEnum):
     INVALID_STATUS_TRANSITION = 1107
     MISSING_ORDER_REFERENCE = 1108
     INVALID_TIMESTAMP = 1109
+    BLOCK_TRADE_WITH_ITSELF = 1110
 
     # -- 1201-1299: why a live order ended unfilled --------------------------------------
     CANCELLED_BY_USER = 1201
@@ -102,6 +103,7 @@ _DESCRIPTIONS: dict[Code, str] = {
     Code.INVALID_STATUS_TRANSITION: "instrument status cannot change that way",
     Code.MISSING_ORDER_REFERENCE: "cancel/amend needs an order id or a client order id",
     Code.INVALID_TIMESTAMP: "command timestamp must be int nanoseconds",
+    Code.BLOCK_TRADE_WITH_ITSELF: "a block trade needs two different accounts",
     Code.CANCELLED_BY_USER: "cancelled on request",
     Code.MASS_CANCELLED: "cancelled by a mass cancel",
     Code.IOC_REMAINDER: "immediate-or-cancel remainder",

@@ -87,6 +87,7 @@ from streams.matching.events import (
 from streams.matching.orders import (
     AdvanceTime,
     AmendOrder,
+    BlockTrade,
     CancelOrder,
     Command,
     ExpireInstrument,
@@ -258,6 +259,7 @@ class MatchingEngine:
             CancelOrder: self._on_cancel,
             AmendOrder: self._on_amend,
             MassCancel: self._on_mass_cancel,
+            BlockTrade: self._on_block_trade,
             UpdateMark: self._on_mark,
             AdvanceTime: self._on_advance_time,
             HaltInstrument: self._on_halt,
@@ -1192,6 +1194,56 @@ class MatchingEngine:
                     spec.account_id, spec.client_order_id, leaves, Code.MASS_CANCELLED,
                 ))
             )  # fmt: skip
+
+    def _on_block_trade(self, c: Any) -> None:
+        """Execute a trade agreed off the book: a trade and one fill for each side (maker
+        first, as in the book), order ids from the engine's sequence like any order's. The
+        book and the last price do not move (a block is not the market's price)."""
+        status = self._status
+        if status is not _TRADING:
+            code = Code.INSTRUMENT_HALTED if status is _HALTED else Code.INSTRUMENT_EXPIRED
+            self._reject_command(c, code)
+            return
+        side, qty, price = c.side, c.qty, c.price
+        taker, maker = c.account_id, c.maker_account_id
+        if type(taker) is not str or type(maker) is not str \
+                or type(c.client_order_id) is not str \
+                or type(c.maker_client_order_id) is not str:
+            self._reject_command(c, Code.INVALID_IDENTIFIER)
+            return
+        if type(side) is not Side:
+            self._reject_command(c, Code.INVALID_SIDE)
+            return
+        if type(qty) is not int or qty <= 0:
+            self._reject_command(c, Code.INVALID_QUANTITY)
+            return
+        if type(price) is not int or price <= 0:
+            self._reject_command(c, Code.INVALID_PRICE)
+            return
+        if taker == maker:
+            self._reject_command(c, Code.BLOCK_TRADE_WITH_ITSELF)
+            return
+        iid, cid, ts = self.instrument_id, self._cid, self._clock
+        trade_seq = seq = self._seq + 1
+        m_oid, t_oid = seq + 1, seq + 2
+        m_side = Side.SELL if side is Side.BUY else Side.BUY
+        out = self._out
+        out.append(
+            _new(_TRADE, (iid, seq, cid, ts, price, qty, side, m_oid, t_oid, maker, taker))
+        )  # fmt: skip
+        out.append(
+            _new(_FILLED, (
+                iid, m_oid, cid, ts, m_oid, maker, c.maker_client_order_id, m_side,
+                trade_seq, price, qty, 0, True,
+            ))
+        )  # fmt: skip
+        out.append(
+            _new(_FILLED, (
+                iid, t_oid, cid, ts, t_oid, taker, c.client_order_id, side, trade_seq,
+                price, qty, 0, False,
+            ))
+        )  # fmt: skip
+        self._seq = t_oid
 
     def _on_amend(self, c: Any) -> None:
         status = self._status

@@ -263,6 +263,24 @@ class MassCancel:
 
 
 @dataclass(slots=True, kw_only=True)
+class BlockTrade:
+    """A trade agreed off the book (a leg of an accepted RFQ) between the taker
+    (``account_id``, ``side``) and ``maker_account_id``, at ``price`` ticks for ``qty`` lots:
+    executed as it is, without touching the book or the last price."""
+
+    command_id: str
+    instrument_id: str
+    account_id: str
+    client_order_id: str
+    side: Side
+    qty: int
+    price: int
+    maker_account_id: str
+    maker_client_order_id: str
+    ts: int = 0
+
+
+@dataclass(slots=True, kw_only=True)
 class UpdateMark:
     """New mark price (ticks) from market data; fires mark-triggered stops."""
 
@@ -314,6 +332,7 @@ Command = (
     | CancelOrder
     | AmendOrder
     | MassCancel
+    | BlockTrade
     | UpdateMark
     | AdvanceTime
     | HaltInstrument
@@ -329,6 +348,7 @@ COMMAND_TYPES: dict[str, type[Any]] = {
         CancelOrder,
         AmendOrder,
         MassCancel,
+        BlockTrade,
         UpdateMark,
         AdvanceTime,
         HaltInstrument,

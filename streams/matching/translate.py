@@ -138,6 +138,16 @@ def to_command(cmd: Any, inst: Instrument, now_ns: int) -> orders.Command:
         )
     if isinstance(cmd, wire.MassCancel):
         return orders.MassCancel(**common)
+    if isinstance(cmd, wire.BlockTrade):
+        return orders.BlockTrade(
+            **common,
+            client_order_id=cmd.client_order_id,
+            side=orders.Side(cmd.side),
+            qty=_lots(inst, cmd.qty) or 0,
+            price=_ticks(inst, cmd.price, codes.Code.INVALID_PRICE) or 0,
+            maker_account_id=cmd.maker_account,
+            maker_client_order_id=cmd.maker_client_order_id,
+        )
     raise TypeError(f"no engine command for {type(cmd).__name__}")
 
 

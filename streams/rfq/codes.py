@@ -63,6 +63,7 @@ class RfqCode(IntEnum):
     NO_MARK = 6206
     LEG_PRICE_NOT_POSITIVE = 6207
     LEG_PRICES_NOT_EXACT = 6208
+    LEG_NOT_TRADABLE = 6209
 
     # -- 6301-6399: RFQ not open ------------------------------------------------------------
     UNKNOWN_RFQ = 6301
@@ -96,6 +97,8 @@ _DESCRIPTIONS: dict[RfqCode, str] = {
     RfqCode.NO_MARK: "a leg has no positive finite mark to price it at",
     RfqCode.LEG_PRICE_NOT_POSITIVE: "splitting the net price would give a leg a price <= 0",
     RfqCode.LEG_PRICES_NOT_EXACT: "leg prices cannot add up to the net price exactly",
+    RfqCode.LEG_NOT_TRADABLE: "a leg is not listed or not trading, or its price or quantity "
+                              "is off the instrument's grid",
     RfqCode.UNKNOWN_RFQ: "no RFQ was opened with this id",
     RfqCode.RFQ_EXPIRED: "the RFQ has expired",
     RfqCode.RFQ_ALREADY_ACCEPTED: "the RFQ was accepted already",

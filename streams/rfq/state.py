@@ -302,11 +302,13 @@ class RfqState:
 
     def accept(self, command_id: str, *, account: str, side: str, now_ms: int,
                marks: Mapping[str, Decimal], quote_id: str | None = None,
-               limit_price: Decimal | None = None) -> Outcome:
+               limit_price: Decimal | None = None,
+               tradable: Callable[[BlockTrade], RfqCode | None] | None = None) -> Outcome:
         """The taker trades ``side`` (buy/sell) of the structure: against ``quote_id``, or the
         best live quote if ``None``; never at a price worse than ``limit_price`` (a buyer's
         most, a seller's least). ``marks`` (symbol -> USDT) price the legs; see
-        :mod:`streams.rfq.pricing`."""
+        :mod:`streams.rfq.pricing`. ``tradable`` (the venue's catalogue) may veto the trade
+        with a code before anything changes: every leg must be executable, or none is."""
 
         def refuse(now: int, code: RfqCode) -> RfqCode:
             return self._refuse_taker(command_id, now, account, "accept", code)
@@ -343,6 +345,9 @@ class RfqState:
             trade = self._block_trade(chosen, side, now, marks)
             if isinstance(trade, RfqCode):
                 return refuse(now, trade)
+            veto = tradable(trade) if tradable is not None else None
+            if veto is not None:
+                return refuse(now, veto)
             self._move("accept")
             self.trade = trade
             self.quotes.clear()

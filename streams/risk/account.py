@@ -28,6 +28,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Protocol
 
 from infra.risk_limits import RiskLimits
+from streams.compliance.codes import ComplianceCode
+from streams.compliance.kyc import KycState, KycStatus, check_order
 from streams.instruments import Catalogue, Instrument, InstrumentKind, TradingStatus
 from streams.ledger.fees import FeeSchedule
 from streams.risk import margin
@@ -49,6 +51,7 @@ from topics.contracts import (
     CancelOrder,
     Fill,
     FundsTransferred,
+    KycChanged,
     MassCancel,
     OrderEvent,
     OrderReleased,
@@ -79,7 +82,7 @@ _REJECTIONS = frozenset({"rejected", "command_rejected"})
 _LEFT_THE_BOOK = frozenset({"filled", "cancelled", "expired"})
 Request = SubmitOrder | CancelOrder | AmendOrder | MassCancel | CancelAll | SetMmpConfig | ResetMmp
 OrderCommand = SubmitOrder | CancelOrder | AmendOrder | MassCancel
-Activity = Fill | OrderReleased | FundsTransferred | PositionExpired | PremiumPaid
+Activity = Fill | OrderReleased | FundsTransferred | PositionExpired | PremiumPaid | KycChanged
 
 
 class Prices(Protocol):
@@ -284,6 +287,10 @@ class AccountState:
     mmp_trips: dict[str, dict[str, Any]] = field(default_factory=dict)
     mmp_changed: bool = field(default=False, repr=False, compare=False)
     trips: list[Trip] = field(default_factory=list, repr=False, compare=False)
+    #: the account's KYC record as the order database last said: [status, tier, version];
+    #: None if it never did (then ``require_kyc`` decides: off = not gated, as before KYC)
+    kyc: list[Any] | None = None
+    require_kyc: bool = field(default=False, repr=False, compare=False)  # from settings
 
     def __post_init__(self) -> None:
         self.mmp = MmpState(self.account)
@@ -384,6 +391,9 @@ class AccountState:
         if cmd.price is None and reference is None:
             return RiskCode.NO_REFERENCE_PRICE
         price = cmd.price if cmd.price is not None else reference * (ONE + band)  # type: ignore[operator]
+        if not cmd.reduce_only and (kyc_code := self._kyc_refusal(
+                price * cmd.qty * _contract_size(inst))) is not None:
+            return kyc_code
         opening = self._opening(cmd.symbol, cmd.side, cmd.qty)
         if cmd.reduce_only and opening > 0:
             return RiskCode.REDUCE_ONLY_WOULD_INCREASE
@@ -403,6 +413,19 @@ class AccountState:
             cmd.symbol, cmd.side, cmd.qty, needed / cmd.qty, cmd.reduce_only, cmd.command_id)
         self.touched_orders.add(cmd.client_order_id)
         return None
+
+    def _kyc_refusal(self, notional: Decimal) -> RiskCode | None:
+        """Compliance's order gate (the same function the counter service calls) on the
+        order's notional; reduce-only orders are never gated (closing lowers exposure)."""
+        if self.kyc is None and not self.require_kyc:
+            return None
+        status, tier = (self.kyc[0], self.kyc[1]) if self.kyc else (KycStatus.NONE, 0)
+        gate = check_order(KycState(self.account, status, tier), notional)
+        if gate or gate.code is ComplianceCode.INVALID_AMOUNT:  # a zero-priced order: not ours
+            return None
+        if gate.code is ComplianceCode.ORDER_NOTIONAL_LIMIT_EXCEEDED:
+            return RiskCode.KYC_ORDER_LIMIT
+        return RiskCode.KYC_TRADING_NOT_ALLOWED
 
     def _opening(self, symbol: str, side: str, qty: Decimal, exclude: str | None = None
                  ) -> Decimal:
@@ -559,6 +582,9 @@ class AccountState:
             self._released(activity)
         elif isinstance(activity, FundsTransferred | PremiumPaid):
             self.cash += activity.amount
+        elif isinstance(activity, KycChanged):
+            if self.kyc is None or activity.version >= self.kyc[2]:  # the newest row wins
+                self.kyc = [activity.status, activity.tier, activity.version]
         else:  # PositionExpired
             self.cash += activity.payout
             pos = self.positions.get(activity.symbol)
@@ -755,7 +781,8 @@ class AccountState:
                           for s, p in self.positions.items()},
             "tokens": self.tokens, "tokens_at_ms": self.tokens_at_ms,
             "margin_level": self.margin_level, "crossings": self.crossings,
-            "decisions_head": self.decisions.head, "applied_head": self.applied.head}}
+            "decisions_head": self.decisions.head, "applied_head": self.applied.head,
+            "kyc": self.kyc}}
         buckets = {order_bucket(c) for c in self.touched_orders}
         self.touched_orders.clear()
         if buckets:
@@ -784,7 +811,8 @@ class AccountState:
             positions={s: PositionState(Decimal(q), Decimal(a), Decimal(r), armed)
                        for s, (q, a, r, armed) in core["positions"].items()},
             tokens=core["tokens"], tokens_at_ms=core["tokens_at_ms"],
-            margin_level=core["margin_level"], crossings=core["crossings"])
+            margin_level=core["margin_level"], crossings=core["crossings"],
+            kyc=core.get("kyc"))
         if "open_orders" in core:  # the one-record form
             state.open_orders = {c: Reservation.from_json(r)
                                  for c, r in core["open_orders"].items()}

@@ -171,6 +171,7 @@ def _load(account: str, event: Any) -> _Live:
             state = AccountState.load(
                 account, lambda part: risk_table.get(store_key(account, part)))
         live = accounts[account] = _Live(state or AccountState(account), event, {})
+        live.state.require_kyc = _settings.compliance.require_kyc  # no KYC row: unverified?
     return live
 
 

@@ -21,6 +21,8 @@ class RiskCode(IntEnum):
     DUPLICATE_CLIENT_ORDER_ID = 5011
     ACCOUNT_LIQUIDATING = 5012
     MMP_FROZEN = 5013
+    KYC_TRADING_NOT_ALLOWED = 5014
+    KYC_ORDER_LIMIT = 5015
 
 
 _TEXT = {
@@ -38,6 +40,11 @@ _TEXT = {
     RiskCode.ACCOUNT_LIQUIDATING: "account is being liquidated: only reducing orders",
     RiskCode.MMP_FROZEN: "market-maker protection tripped in this underlying: new orders are "
                          "refused until the freeze ends or the maker resets it",
+    # KYC (compliance's gate, streams.compliance.kyc.check_order): the reason text carries
+    # compliance's own 7xxx code, e.g. 7001 (verify first) or 7105/7106 (the tier)
+    RiskCode.KYC_TRADING_NOT_ALLOWED: "the account's KYC status or tier does not allow "
+                                      "trading",
+    RiskCode.KYC_ORDER_LIMIT: "order notional above the account's KYC tier limit",
 }
 
 

@@ -15,10 +15,12 @@ from topics.contracts.accounts import (
     account_activity_adapter,
 )
 from topics.contracts.base import Contract, Event
+from topics.contracts.compliance import CaseEvidence, ComplianceCase, KycChanged
 from topics.contracts.deadletter import DeadLetter, DeadLetterReplayed
 from topics.contracts.marketdata import Candle, IndexPrice, L2Update, OptionMark, Tick
 from topics.contracts.orders import (
     AmendOrder,
+    BlockTrade,
     BookUpdate,
     CancelAll,
     CancelOrder,
@@ -34,10 +36,13 @@ from topics.contracts.orders import (
 
 __all__ = [
     "AmendOrder",
+    "BlockTrade",
     "BookUpdate",
     "CancelAll",
     "CancelOrder",
     "Candle",
+    "CaseEvidence",
+    "ComplianceCase",
     "Contract",
     "DeadLetter",
     "DeadLetterReplayed",
@@ -47,6 +52,7 @@ __all__ = [
     "FundsTransferred",
     "HedgeFill",
     "IndexPrice",
+    "KycChanged",
     "L2Update",
     "LedgerEntry",
     "MassCancel",

@@ -23,6 +23,7 @@ from topics.contracts.base import (
     Text,
     UtcDatetime,
 )
+from topics.contracts.compliance import KycChanged
 
 __all__ = [
     "AccountActivity",
@@ -100,6 +101,7 @@ class FundsTransferred(Event):
     transfer_id: Ref
     amount: Money
     reference: Text
+    address: Text | None = None  # the outside wallet, when known (AML screens it)
 
 
 class PositionExpired(Event):
@@ -126,7 +128,7 @@ class PremiumPaid(Event):
 
 
 AccountActivity = Annotated[Fill | OrderReleased | FundsTransferred | PositionExpired
-                            | PremiumPaid,
+                            | PremiumPaid | KycChanged,
                             Field(discriminator="type")]
 account_activity_adapter: TypeAdapter[AccountActivity] = TypeAdapter(AccountActivity)
 

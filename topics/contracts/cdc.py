@@ -34,6 +34,7 @@ from topics.contracts.base import (
 
 __all__ = [
     "AccountRow",
+    "KycRow",
     "OptionOrderEvent",
     "OrderRow",
     "OrderStatus",
@@ -88,6 +89,18 @@ class TransferRow(Contract):
     amount: PositiveDecimal
     reference: str = Field(min_length=1, max_length=128, pattern=r"^[^\x00]+$")
     created_at: UtcDatetime
+    # the outside wallet (migration 0004); absent in rows captured before it
+    address: str | None = Field(default=None, min_length=1, max_length=128,
+                                pattern=r"^[^\x00-\x1f\x7f]+$")
+
+
+class KycRow(Contract):
+    """A row of ``public.account_kyc``: an account's KYC status and tier (migration 0004)."""
+
+    id: AccountId
+    status: Literal["none", "pending", "verified", "rejected", "suspended"]
+    tier: int = Field(ge=0, le=3)
+    updated_at: UtcDatetime
 
 
 class AccountRow(Contract):

@@ -25,6 +25,7 @@ from topics.contracts.base import (
 
 __all__ = [
     "AmendOrder",
+    "BlockTrade",
     "BookUpdate",
     "CancelAll",
     "CancelOrder",
@@ -108,8 +109,25 @@ class MassCancel(_Command):
     type: Literal["mass_cancel"] = "mass_cancel"
 
 
+class BlockTrade(_Command):
+    """One leg of a block trade agreed off the book (an accepted RFQ): matching executes it
+    at ``price`` between the taker (``account``, ``side``) and ``maker_account`` without
+    touching the book, and reports it as any trade (a trade and a fill for each side), so
+    booking, the ledger and positions treat it as one. Only the worker writes
+    ``orders.commands``: a client cannot send one."""
+
+    type: Literal["block_trade"] = "block_trade"
+    client_order_id: ClientOrderId
+    side: Side
+    qty: Quantity
+    price: PositiveDecimal
+    maker_account: AccountId
+    maker_client_order_id: ClientOrderId
+    trade_ref: Ref = Field(description="the block trade it belongs to (rfq:<rfq id>)")
+
+
 OrderCommand = Annotated[
-    SubmitOrder | CancelOrder | AmendOrder | MassCancel, Field(discriminator="type")
+    SubmitOrder | CancelOrder | AmendOrder | MassCancel | BlockTrade, Field(discriminator="type")
 ]
 order_command_adapter: TypeAdapter[OrderCommand] = TypeAdapter(OrderCommand)
 
@@ -199,15 +217,15 @@ class OrderEvent(Event):
 
 class Trade(Event):
     symbol: Symbol
-    trade_id: str
+    trade_id: Ref  # ids: no control characters (trades is an input: AML screening reads it)
     price: PositiveDecimal
     qty: Quantity
     aggressor_side: Side
-    maker_order_id: str
-    taker_order_id: str
+    maker_order_id: Ref
+    taker_order_id: Ref
     maker_account: AccountId
     taker_account: AccountId
-    seq: int = Field(ge=0)
+    seq: NonNegativeInt64
 
 
 class BookUpdate(Event):

@@ -17,7 +17,8 @@ from infra.settings import Settings
 
 pytestmark = pytest.mark.postgres
 
-TABLES = {"accounts", "balances", "products", "orders", "transfers", "order_status_transitions"}
+TABLES = {"accounts", "balances", "products", "orders", "transfers", "order_status_transitions",
+          "account_kyc"}
 
 
 def _tables(settings: Settings) -> set[str]:

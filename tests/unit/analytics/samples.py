@@ -15,6 +15,8 @@ from pydantic import BaseModel
 
 from topics.contracts import (
     Candle,
+    CaseEvidence,
+    ComplianceCase,
     ExpirySettled,
     HedgeFill,
     IndexPrice,
@@ -27,6 +29,8 @@ from topics.contracts import (
     Trade,
 )
 from topics.contracts.cdc import OptionOrderEvent
+from topics.contracts.rfq import RfqLeg, RfqUpdate
+from topics.contracts.routing import ParentOrderReport
 
 __all__ = ["DAY", "Sample", "sample"]
 
@@ -126,6 +130,28 @@ def sample(tag: str) -> Sample:
             account=s.alice, symbol=symbol, qty=D(4), avg_price=D("101.125"),
             realized_pnl=D(realized), unrealized_pnl=D(unrealized), mark_price=D("100.5"),
             seq=seq))
+    s.add("rfq.events", f"rfq-{tag}", RfqUpdate(
+        event_id=f"rfq-{tag}:3", ts_event=T0 + timedelta(minutes=1), rfq_id=f"rfq-{tag}",
+        seq=3, kind="rfq_accepted", account=s.alice, maker=s.bob, quote_id="q1", side="buy",
+        price=D("1500"), amount=D(2), trade_id=f"rfq:rfq-{tag}",
+        legs=[RfqLeg(symbol="BTC-20261225-100000-C", side="buy"),
+              RfqLeg(symbol="BTC-20261225-110000-C", side="sell")],
+        leg_prices=[D(2000), D(500)]))
+    s.add("routing.reports", f"route-{tag}", ParentOrderReport(
+        event_id=f"route:route-{tag}:2", ts_event=T0 + timedelta(minutes=1),
+        parent_id=f"route-{tag}", version=2, account=s.alice, symbol="BTC-USDT", side="buy",
+        status="done", final=True, qty=D("0.5"), filled_qty=D("0.5"), remainder=D(0),
+        vwap=D("90010"), arrival_price=D("90000"), slippage_bps=D("1.11"),
+        all_in_slippage_bps=D("8.11"), fees=D("31.5"),
+        venue_shares={"binance": D("0.6"), "okx": D("0.4")}, rounds=1, children=[]))
+    s.add("compliance.cases", s.alice, ComplianceCase(
+        event_id=f"wash_trade:{s.alice}:{s.tag}-t1", ts_event=T0 + timedelta(seconds=1),
+        case_id=f"wash_trade:{s.alice}:{s.tag}-t1", rule="wash_trade", code=7304,
+        account=s.alice, accounts=[s.alice, s.bob], severity="high",
+        summary=f"{s.alice} bought from related account {s.bob}", source="trades",
+        evidence=[CaseEvidence(kind="trade", event_id=f"{s.tag}-t1", account=s.alice,
+                               side="buy", amount=D("100"), ts_ms=1, symbol=s.symbol,
+                               price=D("100"), qty=D(1), counterparty=s.bob)]))
     s.add("risk.alerts", s.alice, RiskAlert(
         event_id=f"risk:{s.alice}:margin_call:1", ts_event=T0 + timedelta(minutes=2),
         account=s.alice, kind="margin_call", level="warning", message="margin ratio 0.8",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 import pytest
@@ -28,7 +29,7 @@ def test_every_analytic_topic_has_a_table() -> None:
     assert {m.topic for m in MAPPINGS} - dead == {
         "trades", "orders.events", "ledger", "positions", "md.candles", "md.index", "md.marks",
         "settlement.results", "settlement.hedges", "settlement.expiries", "risk.alerts",
-        "settlement.orders"}
+        "settlement.orders", "rfq.events", "compliance.cases", "routing.reports"}
     assert {m.topic for m in MAPPINGS} - dead == {t for t, _, _ in SAMPLE.messages}
 
 
@@ -42,6 +43,13 @@ def test_a_message_becomes_a_row_in_column_order(topic: str) -> None:
     for column, value in zip(mapping.columns, row, strict=True):
         if column == "order_id" and topic == "settlement.orders":
             assert value == str(message.order_id)  # a UUID is written as its text
+        elif column == "legs" and topic == "rfq.events":  # one readable line
+            assert value == "buy 1 BTC-20261225-100000-C + sell 1 BTC-20261225-110000-C"
+        elif topic == "compliance.cases" and column == "accounts":
+            assert value == ",".join(message.accounts)  # one line, the case's account first
+        elif topic == "compliance.cases" and column == "evidence":  # the JSON the officer reads
+            assert json.loads(value)[0] == {**message.evidence[0].model_dump(
+                mode="json", exclude_none=True)}
         else:
             assert value == getattr(message, column)
         assert not isinstance(value, float)

@@ -19,13 +19,17 @@ def test_the_analytic_and_search_topics_are_what_the_sinks_read() -> None:
     assert set(SEARCH_TOPICS) == set(SOURCES)
 
 
-def test_an_order_producer_may_only_write_orders_requests(tmp_path: Path) -> None:
+def test_an_order_producer_may_only_write_the_order_entry_topics(tmp_path: Path) -> None:
+    from topics.acls import ORDER_ENTRY_TOPICS
+
     settings = Settings(data_dir=tmp_path)
     principal = settings.kafka.security.principal(Role.ORDER_PRODUCER)
     mine = {(g.resource, g.name, g.operation) for g in catalogue_grants(settings)
             if g.principal == principal}
-    assert mine == {(ResourceType.TOPIC, "orders.requests", AclOperation.WRITE),
-                    (ResourceType.TOPIC, "orders.requests", AclOperation.DESCRIBE)}
+    assert {"orders.requests", "rfq.commands"} <= set(ORDER_ENTRY_TOPICS)
+    assert "orders.commands" not in ORDER_ENTRY_TOPICS
+    assert mine == {(ResourceType.TOPIC, topic, op) for topic in ORDER_ENTRY_TOPICS
+                    for op in (AclOperation.WRITE, AclOperation.DESCRIBE)}
 
 
 def test_the_worker_may_not_take_connects_or_the_sinks_groups(tmp_path: Path) -> None:
@@ -54,9 +58,9 @@ def test_security_off_gives_plain_clients(tmp_path: Path) -> None:
         "bootstrap.servers": settings.kafka.bootstrap_servers}
 
 
-def test_the_gateway_writes_only_orders_requests_and_reads_what_traders_see(
+def test_the_gateway_writes_only_order_entry_and_reads_what_traders_see(
         tmp_path: Path) -> None:
-    from topics.acls import GATEWAY_TOPICS
+    from topics.acls import GATEWAY_TOPICS, ORDER_ENTRY_TOPICS
 
     settings = Settings(data_dir=tmp_path)
     gateway = settings.kafka.security.principal(Role.GATEWAY)
@@ -64,7 +68,7 @@ def test_the_gateway_writes_only_orders_requests_and_reads_what_traders_see(
     written = {g.name for g in mine if g.operation == AclOperation.WRITE}
     read = {g.name for g in mine if g.resource == ResourceType.TOPIC
             and g.operation == AclOperation.READ}
-    assert written == {"orders.requests"}
+    assert written == set(ORDER_ENTRY_TOPICS)
     assert read == set(GATEWAY_TOPICS)
     assert "orders.commands" not in read | written and "ledger" not in written
     assert all(g.allow for g in mine)

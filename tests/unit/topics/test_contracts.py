@@ -143,6 +143,6 @@ def test_every_topic_names_its_contract_by_its_models() -> None:
         "SubmitOrder | CancelOrder | AmendOrder | MassCancel | CancelAll | SetMmpConfig | "
         "ResetMmp")
     assert by_name("orders.commands").contract_name == (
-        "SubmitOrder | CancelOrder | AmendOrder | MassCancel")
+        "SubmitOrder | CancelOrder | AmendOrder | MassCancel | BlockTrade")
     assert by_name("md.alerts.commands").contract_name == "SetPriceAlert | CancelPriceAlert"
     assert by_name("cdc.public.orders").contract_name == "Debezium envelope"
