@@ -22,6 +22,7 @@ bench: setup
 	.venv/bin/strikeflow infra up && .venv/bin/strikeflow topics apply
 	.venv/bin/python -m benchmarks.candles_pipeline
 	.venv/bin/python -m benchmarks.order_pipeline
+	.venv/bin/python -m benchmarks.rfq_roundtrip
 	.venv/bin/python -m benchmarks.matching_recovery
 	.venv/bin/python -m benchmarks.gateway
 

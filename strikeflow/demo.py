@@ -42,7 +42,7 @@ from streams.worker_process import (
     SinkProcess,
     WorkerProcess,
 )
-from strikeflow import demo_venue
+from strikeflow import demo_compliance, demo_routing, demo_venue
 from strikeflow.demo_accounts import accounts_summary, fund_accounts
 from strikeflow.drill import DrillConfig
 from strikeflow.drill.runner import Drill
@@ -336,6 +336,11 @@ def run_demo(settings: Settings, console: Console, seconds: int = 45, rate: floa
                      "a block RFQ")
         venue_tour = demo_venue.run(settings, console, gateway.url)
         console.print(venue_tour.table())
+        console.rule("smart order routing: parent orders split across our book and the "
+                     "external venues")
+        routing_ok = demo_routing.run(settings, console)
+        console.rule("compliance: KYC gates in the order database and risk, AML cases")
+        compliance_ok = demo_compliance.run(settings, console)
         time.sleep(5)  # the last hedges and postings
     finally:
         consumer.close()
@@ -379,9 +384,10 @@ def run_demo(settings: Settings, console: Console, seconds: int = 45, rate: floa
     drill = Drill(settings, console, DrillConfig(kinds=("worker-sigkill",), orders=120,
                                                  rate=40, options=4)).run()
     drill_ok = all(o.clean for o in drill)
-    ok = _complete(progress) and cdc_result.ok and drill_ok and venue_tour.ok
+    ok = (_complete(progress) and cdc_result.ok and drill_ok and venue_tour.ok and routing_ok
+          and compliance_ok)
     console.rule("[green]demo done" if ok else
                  "[red]demo produced no final candles" if not _complete(progress) else
-                 "[red]demo: the CDC orders, the market makers' tour or the drill were not "
-                 "clean")
+                 "[red]demo: the CDC orders, the market makers' tour, routing, compliance or "
+                 "the drill were not clean")
     return 0 if ok else 1
