@@ -245,8 +245,9 @@ def run_demo(settings: Settings, console: Console, seconds: int = 45, rate: floa
     es_sink = ElasticsearchSinkProcess(settings)
     exporter = ExporterProcess(settings)
     gateway = GatewayProcess(settings)
-    console.print(f"3/4 two workers (trading: risk, matching, ledger, settlement, CDC bridge; "
-                  f"market data), the ClickHouse and Elasticsearch sinks and the ops exporter, "
+    console.print(f"3/4 two workers (trading: risk, matching, ledger, settlement, CDC bridge, "
+                  f"RFQ, routing, compliance; market data), the ClickHouse and Elasticsearch "
+                  f"sinks and the ops exporter, "
                   f"scraped by Prometheus at {settings.prometheus.url} (logs: {worker.log.parent})")
     try:
         for process in (*workers, sink, es_sink, exporter):
