@@ -27,6 +27,26 @@ _FINAL_KINDS = {"filled", "cancelled", "expired", "rejected"}
 _MAX_ORDERS = 5000  # per account, the most recent orders kept live (history: ClickHouse)
 
 
+
+_ENDINGS = frozenset({"rfq_opened", "rfq_expired", "rfq_cancelled"})
+_TRADE_KINDS = frozenset({"rfq_clearing", "rfq_accepted"})
+
+
+def _maker_sees(step: dict[str, Any], viewer: str) -> bool:
+    if step["kind"] in _ENDINGS:
+        return True
+    if step["kind"] in _TRADE_KINDS or step.get("code") in (6210, 6211):
+        return step.get("maker") == viewer
+    return viewer in (step.get("account"), step.get("maker"))
+
+
+def _for_maker(step: dict[str, Any], viewer: str) -> dict[str, Any]:
+    """The step without the taker's name (the counterparty stays anonymous)."""
+    if step.get("account") in (None, viewer):
+        return step
+    return step | {"account": None}
+
+
 def _levels(levels: list[Any]) -> dict[str, str]:
     return {str(price): str(qty) for price, qty in levels}
 
@@ -71,9 +91,21 @@ class LiveViews:
         return [o for o in self.orders.get(account, {}).values()
                 if o.get("status") in OPEN_KINDS]
 
-    def rfq(self, rfq_id: str) -> list[dict[str, Any]] | None:
+    def rfq(self, rfq_id: str, viewer: str | None = None) -> list[dict[str, Any]] | None:
+        """The RFQ's steps as ``viewer`` may see them (``None``: all, for the venue). The
+        taker sees every step; anyone else (a maker) sees the request without the taker's
+        name, its own quotes and refusals, the trade it made, and how the RFQ ended — never
+        another maker's quote (a block RFQ is a private auction, as on Deribit)."""
         steps = self.rfqs.get(rfq_id)
-        return None if not steps else sorted(steps.values(), key=lambda r: r["seq"])
+        if not steps:
+            return None
+        ordered = sorted(steps.values(), key=lambda r: r["seq"])
+        if viewer is None:
+            return ordered
+        taker = next((r.get("account") for r in ordered if r["kind"] == "rfq_opened"), None)
+        if viewer == taker:
+            return ordered
+        return [_for_maker(r, viewer) for r in ordered if _maker_sees(r, viewer)]
 
     def underlying_marks(self, underlying: str) -> list[dict[str, Any]]:
         return [m for s, m in sorted(self.marks.items()) if s.startswith(underlying + "-")]

@@ -2,8 +2,9 @@
 trader would use it: market-maker protection (a maker's fills reach its limit → its BTC
 quotes are cancelled in one step and new ones refused until it resets), cancel-on-disconnect
 (a WebSocket session that ends takes its orders with it) and a block RFQ on a BTC call
-spread (two makers quote, the taker accepts the best, both legs trade at once and are
-booked). Every account is new each run, so the main job can run again at once."""
+spread (a taker without money is refused by risk before anything trades; two makers quote,
+the taker accepts the best, risk holds both sides, both legs trade at once and are booked).
+Every account is new each run, so the main job can run again at once."""
 
 from __future__ import annotations
 
@@ -122,12 +123,12 @@ async def _quote_then_disconnect(url: str, token: str, symbol: str, price: Decim
 def run(settings: Settings, console: Console, url: str) -> VenueTour:
     tour = VenueTour()
     tag = time.strftime("%H%M%S")
-    maker, maker2, taker = f"mm-{tag}", f"mm2-{tag}", f"tk-{tag}"
+    maker, maker2, taker, broke = f"mm-{tag}", f"mm2-{tag}", f"tk-{tag}", f"tk0-{tag}"
     funded = fund_accounts(settings, (maker, maker2, taker), Decimal(1_000_000))
     tour.check("fund three new accounts (order database → Debezium → risk)", "3", funded,
                funded == 3)
     tokens = {a: login_or_register(url, a, _PASSWORD)["access_token"]
-              for a in (maker, maker2, taker)}
+              for a in (maker, maker2, taker, broke)}
     clients = {a: httpx.Client(base_url=url, timeout=30,
                                headers={"Authorization": f"Bearer {t}"})
                for a, t in tokens.items()}
@@ -144,6 +145,7 @@ def run(settings: Settings, console: Console, url: str) -> VenueTour:
         tour.check("cancel on disconnect: a session rests a bid, then closes",
                    "accepted, then cancelled", f"{status}, then "
                    f"{'cancelled' if left else 'still open'}", status == "accepted" and left)
+        _rfq_not_cleared(tour, clients, maker2, broke, low, high, low_mark - high_mark, tick)
         _rfq(tour, clients, maker, maker2, taker, low, high, low_mark - high_mark, tick)
     finally:
         for client in clients.values():
@@ -183,6 +185,30 @@ def _protection(tour: VenueTour, clients: dict[str, httpx.Client], maker: str, t
                not _open_orders(mm))
 
 
+def _rfq_not_cleared(tour: VenueTour, clients: dict[str, httpx.Client], maker: str,
+                     broke: str, low: str, high: str, net: Decimal, tick: Decimal) -> None:
+    """A taker with no money accepts a quote: risk refuses its side (6210), nothing trades."""
+    tk = clients[broke]
+    opened = tk.post(f"{API}/rfq", json={"legs": [{"symbol": low, "side": "buy"},
+                                                  {"symbol": high, "side": "sell"}],
+                                         "amount": "0.5"}).json()
+    rfq_id = opened.get("rfq_id")
+    clients[maker].post(f"{API}/rfq/{rfq_id}/quotes",
+                        json={"side": "ask", "price": str(net + tick), "amount": "0.5"})
+    answer = tk.post(f"{API}/rfq/{rfq_id}/accept", json={"side": "buy"}).json()
+
+    def refused() -> dict[str, Any] | None:
+        steps = tk.get(f"{API}/rfq/{rfq_id}").json()
+        return next((s for s in steps if isinstance(s, dict)
+                     and s.get("kind") == "rfq_refused"), None)
+
+    step = _wait(refused, 20) if answer.get("kind") == "rfq_clearing" else None
+    code = step.get("code") if step else None
+    tour.check("a taker without funds accepts: risk clears first", "rfq_clearing, then 6210",
+               f"{answer.get('kind')}, then {code or 'nothing'}", code == 6210)
+    tk.delete(f"{API}/rfq/{rfq_id}")
+
+
 def _rfq(tour: VenueTour, clients: dict[str, httpx.Client], maker: str, maker2: str,
          taker: str, low: str, high: str, net: Decimal, tick: Decimal) -> None:
     tk = clients[taker]
@@ -208,7 +234,7 @@ def _rfq(tour: VenueTour, clients: dict[str, httpx.Client], maker: str, maker2: 
     tour.check("two makers quote the ask", "quote_added x2", [q.get("kind") for q in quotes],
                all(q.get("kind") == "quote_added" for q in quotes))
     accepted = tk.post(f"{API}/rfq/{rfq_id}/accept", json={"side": "buy"}).json()
-    tour.check("the taker accepts the best", f"{maker2} @ {net + tick}",
+    tour.check("the taker accepts the best (risk clears both sides)", f"{maker2} @ {net + tick}",
                f"{accepted.get('maker')} @ {accepted.get('price')}",
                accepted.get("maker") == maker2
                and Decimal(str(accepted.get("price"))) == net + tick)

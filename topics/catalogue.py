@@ -34,7 +34,7 @@ from topics.contracts.cdc import OptionOrderEvent
 from topics.contracts.compliance import ComplianceCase
 from topics.contracts.marketdata import FeedStateChanged, price_alert_command_adapter
 from topics.contracts.orders import BookUpdate, order_command_adapter, order_request_adapter
-from topics.contracts.rfq import RfqUpdate, rfq_command_adapter
+from topics.contracts.rfq import RfqClearance, RfqUpdate, rfq_command_adapter
 from topics.contracts.routing import ParentOrderReport, RouteOrder
 
 __all__ = [
@@ -235,6 +235,10 @@ _TOPICS: tuple[TopicSpec, ...] = (
               _t(RiskAlert), retention_ms=30 * DAY_MS),
     TopicSpec("rfq.commands", "rfq id", "block RFQs: open, quote, cancel a quote, accept, "
               "cancel", rfq_command_adapter, partitions=3, input=True),
+    # Co-partitioned with rfq.commands (same key, same count): one RFQ agent reads both.
+    TopicSpec("rfq.clearing", "rfq id", "risk's answers to a block trade's reservations "
+              "(worker-only: a client cannot clear its own block)", _t(RfqClearance),
+              partitions=3, input=True),
     TopicSpec("rfq.events", "rfq id", "what became of each RFQ command (quotes, refusals "
               "with 6xxx codes, the accepted block trade, expiry)", _t(RfqUpdate),
               partitions=3, retention_ms=30 * DAY_MS),

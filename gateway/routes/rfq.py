@@ -93,9 +93,11 @@ async def open_rfq(body: OpenBody, who: Caller = Depends(caller),
 
 
 @router.get("/rfq/{rfq_id}")
-async def rfq(rfq_id: RfqId, gw: Gateway = Depends(gateway)) -> list[dict[str, Any]]:
-    """Every step of the RFQ so far (opened, quotes, refusals, the block trade, expiry)."""
-    steps = gw.views.rfq(rfq_id)
+async def rfq(rfq_id: RfqId, who: Caller = Depends(caller),
+              gw: Gateway = Depends(gateway)) -> list[dict[str, Any]]:
+    """Every step of the RFQ so far (opened, quotes, refusals, the block trade, expiry) for
+    its taker; a maker sees the request, its own quotes and its own trade only."""
+    steps = gw.views.rfq(rfq_id, who.account)
     if steps is None:
         raise HTTPException(404, "no such RFQ")
     return steps

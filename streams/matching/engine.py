@@ -465,6 +465,20 @@ class MatchingEngine:
             ))
         )  # fmt: skip
 
+    def _reject_block(self, command: Any, code: Code) -> None:
+        """A refused block-trade leg: the taker's rejection, then the maker's (same command,
+        the maker's account and client order id), so each side's hold is released."""
+        self._reject_command(command, code)
+        maker, maker_coid = command.maker_account_id, command.maker_client_order_id
+        if type(maker) is str and type(maker_coid) is str:
+            self._seq += 1
+            self._out.append(
+                _new(_COMMAND_REJECTED, (
+                    self.instrument_id, self._seq, self._cid, self._clock,
+                    type(command).__name__, maker, None, maker_coid, code,
+                ))
+            )  # fmt: skip
+
     # ------------------------------------------------------------------ submit
     def _check_state(self, c: Any) -> Any:
         """Checks of a structurally valid order that depend on the engine (the structural
@@ -1198,11 +1212,12 @@ class MatchingEngine:
     def _on_block_trade(self, c: Any) -> None:
         """Execute a trade agreed off the book: a trade and one fill for each side (maker
         first, as in the book), order ids from the engine's sequence like any order's. The
-        book and the last price do not move (a block is not the market's price)."""
+        book and the last price do not move (a block is not the market's price). A refusal
+        answers both sides (risk holds each side's part until told)."""
         status = self._status
         if status is not _TRADING:
             code = Code.INSTRUMENT_HALTED if status is _HALTED else Code.INSTRUMENT_EXPIRED
-            self._reject_command(c, code)
+            self._reject_block(c, code)
             return
         side, qty, price = c.side, c.qty, c.price
         taker, maker = c.account_id, c.maker_account_id
@@ -1212,13 +1227,13 @@ class MatchingEngine:
             self._reject_command(c, Code.INVALID_IDENTIFIER)
             return
         if type(side) is not Side:
-            self._reject_command(c, Code.INVALID_SIDE)
+            self._reject_block(c, Code.INVALID_SIDE)
             return
         if type(qty) is not int or qty <= 0:
-            self._reject_command(c, Code.INVALID_QUANTITY)
+            self._reject_block(c, Code.INVALID_QUANTITY)
             return
         if type(price) is not int or price <= 0:
-            self._reject_command(c, Code.INVALID_PRICE)
+            self._reject_block(c, Code.INVALID_PRICE)
             return
         if taker == maker:
             self._reject_command(c, Code.BLOCK_TRADE_WITH_ITSELF)

@@ -2,6 +2,14 @@
 → one block-trade command per leg on ``orders.commands``, which matching executes and
 booking books like any trade (ledger, positions, the account's risk).
 
+An accepted quote is *cleared* first, as an order is before it reaches the book: the agent
+asks risk to hold each side's needs of the whole structure (a
+:class:`~topics.contracts.accounts.BlockReservation` per account on ``accounts.activity``,
+which only the worker writes) and waits for both answers on ``rfq.clearing`` (co-partitioned
+with ``rfq.commands``, read in the same stream). Both held: the legs go to matching, and
+their fills release the holds as they release an order's. A side refused (funds, margin,
+exposure, KYC): nothing trades, both holds are released, the RFQ is open again.
+
 Thin glue over :class:`streams.rfq.state.RfqState` (one record per RFQ in the RocksDB table
 ``rfq-state``). The venue's clock decides: a command's time is its broker log-append time,
 and a timer closes RFQs past their expiry with the worker's own clock. The record is written
@@ -30,26 +38,36 @@ from streams.reference import ReferencePrices
 from streams.rfq.codes import RfqCode
 from streams.rfq.state import Outcome, RfqConfig, RfqState, RfqStatus
 from streams.rfq.values import BlockTrade, Leg
-from streams.rfq.wire import block_trade_commands, to_update
+from streams.rfq.wire import block_trade_commands, releases, reservations, to_update
 from topics.catalogue import by_name
-from topics.contracts.rfq import AcceptRfq, CancelRfq, CancelRfqQuote, OpenRfq, QuoteRfq
+from topics.contracts.rfq import (
+    AcceptRfq,
+    CancelRfq,
+    CancelRfqQuote,
+    OpenRfq,
+    QuoteRfq,
+    RfqClearance,
+)
 
 __all__ = ["close_expired_rfqs", "rfq_table", "run_rfqs"]
 
 log = structlog.get_logger(__name__)
 
 COMMANDS = by_name("rfq.commands")
+CLEARING = by_name("rfq.clearing")
 EVENTS = by_name("rfq.events")
+ACTIVITY = by_name("accounts.activity")
 ORDER_COMMANDS = by_name("orders.commands")
 BATCH_SIZE = 500
 BATCH_WITHIN_S = 0.01
 
 _settings = get_settings()
 CONFIG = RfqConfig(ttl_ms=_settings.rfq.ttl_ms, quote_ttl_ms=_settings.rfq.quote_ttl_ms)
-rfq_topic = app.topic(COMMANDS.name, key_serializer="raw", value_serializer="raw")
+rfq_topic = app.topic(COMMANDS.name, CLEARING.name, key_serializer="raw",
+                      value_serializer="raw")
 rfq_table = state_table("rfq-state", COMMANDS.partitions)
 output = BatchOutput()
-inbox = Inbox([COMMANDS.name], name="rfq")
+inbox = Inbox([COMMANDS.name, CLEARING.name], name="rfq")
 inbox.connect(app)
 prices = ReferencePrices(_settings, f"{_settings.worker.app_id}-rfq")
 #: open RFQs held here (partition, state) between timer runs; rebuilt from the table
@@ -96,6 +114,9 @@ def tradable(trade: BlockTrade) -> RfqCode | None:
 
 
 def _apply(state: RfqState, cmd: Any, now_ms: int) -> Outcome:
+    if isinstance(cmd, RfqClearance):
+        return state.clear(cmd.event_id, attempt=cmd.attempt, account=cmd.account,
+                           risk_code=cmd.code, risk_reason=cmd.reason or "", now_ms=now_ms)
     if isinstance(cmd, OpenRfq):
         return state.open(cmd.command_id, taker=cmd.account, amount=cmd.amount, now_ms=now_ms,
                           legs=[Leg(leg.symbol, leg.side, leg.ratio) for leg in cmd.legs],
@@ -118,6 +139,12 @@ def _apply(state: RfqState, cmd: Any, now_ms: int) -> Outcome:
 def _publish(outcome: Outcome) -> None:
     for event in outcome.events:
         output.send(EVENTS.name, event.rfq_id.encode(), EVENTS.encode(to_update(event)))
+    if (clearing := outcome.to_clear) is not None:
+        for hold in reservations(clearing):
+            output.send(ACTIVITY.name, hold.account.encode(), ACTIVITY.encode(hold))
+    if (failed := outcome.to_release) is not None:
+        for release in releases(failed):
+            output.send(ACTIVITY.name, release.account.encode(), ACTIVITY.encode(release))
     if outcome.trade is not None:
         for cmd in block_trade_commands(outcome.trade):
             output.send(ORDER_COMMANDS.name, cmd.symbol.encode(), ORDER_COMMANDS.encode(cmd))
@@ -142,7 +169,7 @@ async def _one(event: Any, touched: dict[str, tuple[RfqState, Any]]) -> None:
         state = RfqState.from_record(known) if known is not None else RfqState(cmd.rfq_id)
     outcome = _apply(state, cmd, venue_time_ns(event.message) // 1_000_000)
     if outcome.code is not None and not outcome.replayed:
-        log.info("rfq command refused", rfq=cmd.rfq_id, command=cmd.type,
+        log.info("rfq command refused", rfq=cmd.rfq_id, command=type(cmd).__name__,
                  code=int(outcome.code))
     _publish(outcome)
     touched[cmd.rfq_id] = (state, event)

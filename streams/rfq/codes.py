@@ -64,12 +64,15 @@ class RfqCode(IntEnum):
     LEG_PRICE_NOT_POSITIVE = 6207
     LEG_PRICES_NOT_EXACT = 6208
     LEG_NOT_TRADABLE = 6209
+    TAKER_NOT_CLEARED = 6210
+    MAKER_NOT_CLEARED = 6211
 
     # -- 6301-6399: RFQ not open ------------------------------------------------------------
     UNKNOWN_RFQ = 6301
     RFQ_EXPIRED = 6302
     RFQ_ALREADY_ACCEPTED = 6303
     RFQ_CANCELLED = 6304
+    RFQ_CLEARING = 6305
 
 
 _DESCRIPTIONS: dict[RfqCode, str] = {
@@ -99,10 +102,17 @@ _DESCRIPTIONS: dict[RfqCode, str] = {
     RfqCode.LEG_PRICES_NOT_EXACT: "leg prices cannot add up to the net price exactly",
     RfqCode.LEG_NOT_TRADABLE: "a leg is not listed or not trading, or its price or quantity "
                               "is off the instrument's grid",
+    RfqCode.TAKER_NOT_CLEARED: "risk refused the taker's side of the block trade (funds, "
+                               "margin, exposure or KYC; the risk code is in the detail); "
+                               "the RFQ stays open",
+    RfqCode.MAKER_NOT_CLEARED: "risk refused the maker's side of the block trade (the risk "
+                               "code is in the detail); its quote is withdrawn, the RFQ stays "
+                               "open",
     RfqCode.UNKNOWN_RFQ: "no RFQ was opened with this id",
     RfqCode.RFQ_EXPIRED: "the RFQ has expired",
     RfqCode.RFQ_ALREADY_ACCEPTED: "the RFQ was accepted already",
     RfqCode.RFQ_CANCELLED: "the RFQ was cancelled by its taker",
+    RfqCode.RFQ_CLEARING: "an accepted quote is being cleared by risk: wait for its outcome",
 }
 
 

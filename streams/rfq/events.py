@@ -27,8 +27,10 @@ __all__ = [
     "QuoteReplaced",
     "RfqAccepted",
     "RfqCancelled",
+    "RfqClearing",
     "RfqEvent",
     "RfqExpired",
+    "RfqNotCleared",
     "RfqOpened",
     "RfqRefused",
     "event_from_record",
@@ -123,7 +125,34 @@ class RfqRefused(RfqEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class RfqClearing(RfqEvent):
+    """The taker accepted a quote: risk is asked to hold both sides of ``trade`` before it
+    trades (``attempt`` is the accept's command id, which names the reservations)."""
+
+    type: ClassVar[str] = "rfq_clearing"
+    trade: BlockTrade
+    attempt: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RfqNotCleared(RfqEvent):
+    """Risk refused one side of the ``attempt`` to trade ``trade``: nothing traded, both
+    sides' holds are released, the RFQ is open again (without the maker's quote if the
+    maker was refused). ``code`` says which side; ``risk_code``/``risk_reason`` why."""
+
+    type: ClassVar[str] = "rfq_not_cleared"
+    trade: BlockTrade
+    attempt: str
+    account: str
+    code: RfqCode
+    risk_code: int
+    risk_reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RfqAccepted(RfqEvent):
+    """Both sides cleared: the block trade goes to matching."""
+
     type: ClassVar[str] = "rfq_accepted"
     trade: BlockTrade
 
@@ -142,7 +171,8 @@ class RfqCancelled(RfqEvent):
 
 EVENT_TYPES: dict[str, type[RfqEvent]] = {
     cls.type: cls for cls in (RfqOpened, QuoteAdded, QuoteReplaced, QuoteCancelled,
-                              QuoteRefused, RfqRefused, RfqAccepted, RfqExpired, RfqCancelled)
+                              QuoteRefused, RfqRefused, RfqClearing, RfqNotCleared,
+                              RfqAccepted, RfqExpired, RfqCancelled)
 }
 
 _DECODERS: dict[str, Callable[[Any], Any]] = {

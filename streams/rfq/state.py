@@ -7,14 +7,20 @@ calls one method per command, in partition order, passing the venue's time ``now
 * :meth:`RfqState.quote` / :meth:`RfqState.cancel_quote` — makers quote the bid or the ask
   of the whole structure (the latest quote of a maker on a side replaces the previous one);
 * :meth:`RfqState.accept` — the taker trades a given quote, or the best live one on a side,
-  within an optional limit: the result is one :class:`~streams.rfq.values.BlockTrade`;
+  within an optional limit: the result is one :class:`~streams.rfq.values.BlockTrade`, not
+  traded yet but *clearing*: risk must first hold what each side needs of it;
+* :meth:`RfqState.clear` — risk's answer for one side: once both sides are held the trade is
+  accepted (it goes to matching); a refused side reopens the RFQ and both holds are released;
 * :meth:`RfqState.cancel` — the taker withdraws the RFQ;
 * :meth:`RfqState.expire` — on a timer: an open RFQ past its expiry becomes expired. Any
   other command arriving after the expiry expires it first, so the timer only makes the
   expiry visible sooner; it never decides anything.
 
-Statuses follow :data:`TRANSITIONS`: ``new -> open -> accepted | expired | cancelled``, the
-last three final. Each method returns an :class:`Outcome`: the refusal code (``None`` when
+Statuses follow :data:`TRANSITIONS`: ``new -> open -> clearing -> accepted``, ``clearing ->
+open`` (a side refused), ``open -> expired | cancelled``; accepted, expired and cancelled are
+final. A clearing RFQ does not expire: the taker accepted in time.
+
+Each method returns an :class:`Outcome`: the refusal code (``None`` when
 the command took effect) and the events it produced, each with a deterministic id. A command
 id seen before gets the very same outcome back (flagged ``replayed``) and changes nothing,
 so a crash between storing the state and publishing the events is healed by the replay.
@@ -49,8 +55,10 @@ from streams.rfq.events import (
     QuoteReplaced,
     RfqAccepted,
     RfqCancelled,
+    RfqClearing,
     RfqEvent,
     RfqExpired,
+    RfqNotCleared,
     RfqOpened,
     RfqRefused,
     event_from_record,
@@ -79,12 +87,13 @@ __all__ = [
     "trade_id_for",
 ]
 
-RECORD_VERSION = 1
+RECORD_VERSION = 2  # 2: clearing (version 1 records read as never cleared)
 
 
 class RfqStatus(StrEnum):
     NEW = "new"  # nothing opened under this id yet (a refused open leaves it new)
     OPEN = "open"
+    CLEARING = "clearing"  # a quote accepted, risk holding both sides before it trades
     ACCEPTED = "accepted"
     EXPIRED = "expired"
     CANCELLED = "cancelled"
@@ -93,7 +102,9 @@ class RfqStatus(StrEnum):
 #: (status, trigger) -> next status; anything else is an invariant broken.
 TRANSITIONS: dict[tuple[RfqStatus, str], RfqStatus] = {
     (RfqStatus.NEW, "open"): RfqStatus.OPEN,
-    (RfqStatus.OPEN, "accept"): RfqStatus.ACCEPTED,
+    (RfqStatus.OPEN, "accept"): RfqStatus.CLEARING,
+    (RfqStatus.CLEARING, "cleared"): RfqStatus.ACCEPTED,
+    (RfqStatus.CLEARING, "not_cleared"): RfqStatus.OPEN,
     (RfqStatus.OPEN, "expire"): RfqStatus.EXPIRED,
     (RfqStatus.OPEN, "cancel"): RfqStatus.CANCELLED,
 }
@@ -103,6 +114,7 @@ _CLOSED = {
     RfqStatus.EXPIRED: RfqCode.RFQ_EXPIRED,
     RfqStatus.ACCEPTED: RfqCode.RFQ_ALREADY_ACCEPTED,
     RfqStatus.CANCELLED: RfqCode.RFQ_CANCELLED,
+    RfqStatus.CLEARING: RfqCode.RFQ_CLEARING,
 }
 
 
@@ -166,9 +178,26 @@ class Outcome:
 
     @property
     def trade(self) -> BlockTrade | None:
+        """The block trade to execute: both sides cleared."""
         for event in self.events:
             if isinstance(event, RfqAccepted):
                 return event.trade
+        return None
+
+    @property
+    def to_clear(self) -> RfqClearing | None:
+        """The block trade whose two sides risk must hold before it trades."""
+        for event in self.events:
+            if isinstance(event, RfqClearing):
+                return event
+        return None
+
+    @property
+    def to_release(self) -> RfqNotCleared | None:
+        """A clearing that failed: both sides' holds are released."""
+        for event in self.events:
+            if isinstance(event, RfqNotCleared):
+                return event
         return None
 
 
@@ -201,6 +230,10 @@ class RfqState:
     quotes: dict[tuple[str, str], Quote] = field(default_factory=dict)
     quote_ids: set[str] = field(default_factory=set)  # every quote id ever used here
     trade: BlockTrade | None = None
+    #: the accept command being cleared (it names the holds), and each side's answer so far:
+    #: account -> 0 held, else the risk code
+    attempt: str | None = None
+    cleared: dict[str, int] = field(default_factory=dict)
     seq: int = 0  # of the last event
     clock_ms: int = 0  # latest venue time seen
     #: command id -> (code or 0, seq of its first event, number of events)
@@ -349,12 +382,48 @@ class RfqState:
             if veto is not None:
                 return refuse(now, veto)
             self._move("accept")
-            self.trade = trade
-            self.quotes.clear()
-            self._emit(RfqAccepted, command_id, now, trade=trade)
+            self.trade, self.attempt, self.cleared = trade, command_id, {}
+            self._emit(RfqClearing, command_id, now, trade=trade, attempt=command_id)
             return None
 
         return self._run(command_id, now_ms, body, refuse)
+
+    def clear(self, command_id: str, *, attempt: str, account: str, risk_code: int | None,
+              risk_reason: str = "", now_ms: int) -> Outcome:
+        """Risk's answer for ``account``'s side of the clearing ``attempt``: ``risk_code``
+        None when held. Both sides held: accepted, the trade goes to matching. A side
+        refused: the RFQ opens again (a refused maker's quote goes) and both holds are
+        released (:attr:`Outcome.to_release`); the other side's answer, when it comes, is
+        stale. An answer to another attempt, or a repeat, changes nothing: holds of a failed
+        attempt were released when it failed (after they were made, in the account's
+        order)."""
+
+        def body(now: int) -> RfqCode | None:
+            trade = self.trade
+            if self.status is not RfqStatus.CLEARING or attempt != self.attempt \
+                    or trade is None or account not in (trade.taker, trade.maker) \
+                    or account in self.cleared:
+                return None  # stale: nothing to do
+            self.cleared[account] = int(risk_code or 0)
+            if risk_code is not None:
+                side = (RfqCode.TAKER_NOT_CLEARED if account == trade.taker
+                        else RfqCode.MAKER_NOT_CLEARED)
+                self._move("not_cleared")
+                if side is RfqCode.MAKER_NOT_CLEARED:
+                    self.quotes = {k: q for k, q in self.quotes.items()
+                                   if q.quote_id != trade.quote_id}
+                self.trade, self.attempt, self.cleared = None, None, {}
+                self._emit(RfqNotCleared, command_id, now, trade=trade, attempt=attempt,
+                           account=account, code=side, risk_code=int(risk_code),
+                           risk_reason=risk_reason)
+                return None
+            if set(self.cleared) == {trade.taker, trade.maker}:
+                self._move("cleared")
+                self.quotes.clear()
+                self._emit(RfqAccepted, command_id, now, trade=trade)
+            return None
+
+        return self._run(command_id, now_ms, body, lambda now, code: code)
 
     def cancel(self, command_id: str, *, account: str, now_ms: int) -> Outcome:
         """The taker withdraws the RFQ; its quotes go with it."""
@@ -524,6 +593,7 @@ class RfqState:
                                                      key=lambda q: q.seq)],
             "quote_ids": sorted(self.quote_ids),
             "trade": self.trade.to_record() if self.trade else None,
+            "attempt": self.attempt, "cleared": self.cleared,
             "seq": self.seq, "clock_ms": self.clock_ms,
             "applied": [[c, code, first, n] for c, (code, first, n) in self.applied.items()],
             "log": [e.to_record() for e in self.log],
@@ -531,7 +601,7 @@ class RfqState:
 
     @classmethod
     def from_record(cls, data: dict[str, Any]) -> RfqState:
-        if data.get("v") != RECORD_VERSION:
+        if data.get("v") not in (1, RECORD_VERSION):
             raise RfqError(f"unknown RFQ record version {data.get('v')!r}")
         quotes = [Quote.from_record(q) for q in data["quotes"]]
         return cls(
@@ -539,6 +609,7 @@ class RfqState:
             spec=RfqSpec.from_record(data["spec"]) if data["spec"] else None,
             quotes={(q.maker, q.side): q for q in quotes}, quote_ids=set(data["quote_ids"]),
             trade=BlockTrade.from_record(data["trade"]) if data["trade"] else None,
+            attempt=data.get("attempt"), cleared=dict(data.get("cleared") or {}),
             seq=data["seq"], clock_ms=data["clock_ms"],
             applied={c: (code, first, n) for c, code, first, n in data["applied"]},
             log=[event_from_record(e) for e in data["log"]])

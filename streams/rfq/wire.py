@@ -1,5 +1,7 @@
-"""RFQ domain events → their ``rfq.events`` records, and a block trade → the per-leg commands
-matching executes. Pure: the RFQ agent's glue, kept here so it is tested without Faust."""
+"""RFQ domain events → their ``rfq.events`` records; a block trade being cleared → the holds
+risk is asked for (one per side, every leg at once); a failed clearing → their release; a
+cleared block trade → the per-leg commands matching executes. Pure: the RFQ agent's glue,
+kept here so it is tested without Faust."""
 
 from __future__ import annotations
 
@@ -13,16 +15,20 @@ from streams.rfq.events import (
     QuoteReplaced,
     RfqAccepted,
     RfqCancelled,
+    RfqClearing,
     RfqEvent,
     RfqExpired,
+    RfqNotCleared,
     RfqOpened,
     RfqRefused,
 )
 from streams.rfq.values import BlockTrade
+from topics.contracts import BlockLeg, BlockRelease, BlockReservation
 from topics.contracts import BlockTrade as BlockTradeCommand
 from topics.contracts.rfq import RfqLeg, RfqUpdate
 
-__all__ = ["block_trade_commands", "leg_client_order_id", "to_update"]
+__all__ = ["block_trade_commands", "leg_client_order_id", "releases", "reservations",
+           "to_update"]
 
 
 def _utc(ms: int) -> datetime:
@@ -54,7 +60,13 @@ def to_update(event: RfqEvent) -> RfqUpdate:
         who = event.maker if isinstance(event, QuoteRefused) else event.account
         base |= {"account": who, "code": int(event.code), "reason": event.to_record()["reason"],
                  "quote_id": getattr(event, "quote_id", None)}
-    elif isinstance(event, RfqAccepted):
+    elif isinstance(event, RfqNotCleared):
+        base |= {"kind": "rfq_refused", "account": event.trade.taker,
+                 "maker": event.trade.maker, "quote_id": event.trade.quote_id,
+                 "code": int(event.code),
+                 "reason": f"{event.to_record()['reason']}: {event.account} "
+                           f"{event.risk_code} {event.risk_reason}".strip()}
+    elif isinstance(event, RfqAccepted | RfqClearing):
         t = event.trade
         base |= {"account": t.taker, "maker": t.maker, "quote_id": t.quote_id, "side": t.side,
                  "price": t.price, "amount": t.amount, "trade_id": t.trade_id,
@@ -65,6 +77,37 @@ def to_update(event: RfqEvent) -> RfqUpdate:
     elif isinstance(event, RfqExpired):
         base |= {"expires_at": _utc(event.expires_ms)}
     return RfqUpdate(**base)
+
+
+def _side_legs(trade: BlockTrade, role: str) -> list[BlockLeg]:
+    return [BlockLeg(symbol=leg.symbol, side=leg.taker_side if role == "t" else leg.maker_side,
+                     qty=leg.qty, price=leg.price,
+                     client_order_id=leg_client_order_id(trade.rfq_id, n, role),
+                     command_id=f"{trade.trade_id}:{n}")
+            for n, leg in enumerate(trade.legs)]
+
+
+def reservations(clearing: RfqClearing) -> list[BlockReservation]:
+    """What risk must hold of the taker and of the maker (on ``accounts.activity``, keyed by
+    the account) before the block trade of ``clearing`` may trade. Each leg's hold has the
+    client order id and command id its fill and matching's answer will carry, so they
+    release it as they release an order's."""
+    t = clearing.trade
+    return [BlockReservation(event_id=f"reserve:{clearing.attempt}:{account}",
+                             ts_event=_utc(clearing.ts_ms), causation_id=clearing.event_id,
+                             account=account, rfq_id=t.rfq_id, attempt=clearing.attempt,
+                             legs=_side_legs(t, role))
+            for account, role in ((t.taker, "t"), (t.maker, "m"))]
+
+
+def releases(failed: RfqNotCleared) -> list[BlockRelease]:
+    """Both sides' holds of a failed clearing (a side never held releases nothing)."""
+    t = failed.trade
+    return [BlockRelease(event_id=f"unreserve:{failed.attempt}:{account}",
+                         ts_event=_utc(failed.ts_ms), causation_id=failed.event_id,
+                         account=account, rfq_id=t.rfq_id, attempt=failed.attempt,
+                         client_order_ids=[leg.client_order_id for leg in _side_legs(t, role)])
+            for account, role in ((t.taker, "t"), (t.maker, "m"))]
 
 
 def block_trade_commands(trade: BlockTrade) -> list[BlockTradeCommand]:

@@ -6,6 +6,8 @@ calls, in the order events arrive on the account's partition:
 * :meth:`AccountState.decide` for each request (submit, cancel, amend, mass cancel): accept
   and forward to matching, or reject with a :class:`~streams.risk.codes.RiskCode`; the
   account-wide requests (cancel-all, market-maker protection settings) are answered here;
+* :meth:`AccountState.reserve_block` for an accepted RFQ's side of a block trade: hold what
+  every leg needs, all or none, before it trades (the RFQ agent waits for the answer);
 * :meth:`AccountState.apply` for each activity (fill, released order, transfer, expiry); a
   fill also feeds market-maker protection (:mod:`streams.risk.mmp`), whose trips
   :meth:`AccountState.take_trips` hands to the agent (cancel the underlying's orders, alert);
@@ -47,6 +49,8 @@ from streams.risk.records import (
 )
 from topics.contracts import (
     AmendOrder,
+    BlockRelease,
+    BlockReservation,
     CancelAll,
     CancelOrder,
     Fill,
@@ -82,7 +86,8 @@ _REJECTIONS = frozenset({"rejected", "command_rejected"})
 _LEFT_THE_BOOK = frozenset({"filled", "cancelled", "expired"})
 Request = SubmitOrder | CancelOrder | AmendOrder | MassCancel | CancelAll | SetMmpConfig | ResetMmp
 OrderCommand = SubmitOrder | CancelOrder | AmendOrder | MassCancel
-Activity = Fill | OrderReleased | FundsTransferred | PositionExpired | PremiumPaid | KycChanged
+Activity = (Fill | OrderReleased | FundsTransferred | PositionExpired | PremiumPaid | KycChanged
+            | BlockRelease)
 
 
 class Prices(Protocol):
@@ -414,6 +419,73 @@ class AccountState:
         self.touched_orders.add(cmd.client_order_id)
         return None
 
+    def reserve_block(self, block: BlockReservation, *, now_ms: int, now: datetime,
+                      catalogue: Catalogue, prices: Prices, limits: RiskLimits,
+                      fees: FeeSchedule) -> RiskCode | None:
+        """Hold this account's side of a block trade before it trades: every leg as an
+        order at its agreed price would hold, all or none (a structure's legs are held
+        separately: no credit for legs that offset). The checks are an order's, less the
+        ones that guard the book (rate, price band, open orders, market-maker protection):
+        instrument trading, KYC, liquidation, exposure, funds. The answer is remembered
+        under the request's id: a replay gets it again."""
+        known = self.decisions.get(block.event_id)
+        if known is not None:
+            return RiskCode(known[0]) if known[0] else None
+        code = self._hold_block(block, now, catalogue, prices, limits, fees)
+        self.decisions.add(block.event_id, [int(code) if code else 0, now_ms])
+        return code
+
+    def _hold_block(self, block: BlockReservation, now: datetime, catalogue: Catalogue,
+                    prices: Prices, limits: RiskLimits, fees: FeeSchedule
+                    ) -> RiskCode | None:
+        holds: list[tuple[str, Reservation]] = []
+        notional, needed_total = ZERO, ZERO
+        growth: dict[str, Decimal] = {}  # underlying -> notional the legs open, at the index
+        for leg in block.legs:
+            inst = catalogue.get(leg.symbol)
+            if inst is None:
+                return RiskCode.UNKNOWN_INSTRUMENT
+            if inst.status is not TradingStatus.TRADING or (inst.expiry is not None
+                                                            and inst.expiry <= now):
+                return RiskCode.INSTRUMENT_NOT_TRADING
+            if leg.client_order_id in self.open_orders:
+                return RiskCode.DUPLICATE_CLIENT_ORDER_ID
+            cs = _contract_size(inst)
+            notional += leg.price * leg.qty * cs
+            opening = self._opening(leg.symbol, leg.side, leg.qty)
+            if opening > 0 and self.margin_level == "liquidation":
+                return RiskCode.ACCOUNT_LIQUIDATING
+            index = prices.index(inst.base) or (leg.price if not _is_option(inst) else None)
+            if index is not None and opening > 0:
+                growth[inst.base] = growth.get(inst.base, ZERO) + opening * cs * index
+            needed = self._order_requirement(inst, leg.side, leg.qty, opening, leg.price,
+                                             index, limits, fees)
+            needed_total += needed
+            holds.append((leg.client_order_id, Reservation(
+                leg.symbol, leg.side, leg.qty, needed / leg.qty, False, leg.command_id)))
+        if (kyc_code := self._kyc_refusal(notional)) is not None:
+            return kyc_code
+        for underlying, more in growth.items():
+            index = prices.index(underlying)
+            held = self.exposure(underlying, catalogue, index) if index is not None else ZERO
+            if held + more > limits.exposure_limit(self.account, underlying):
+                return RiskCode.EXPOSURE_LIMIT
+        if needed_total > self.available(catalogue, prices, limits):
+            return RiskCode.INSUFFICIENT_FUNDS
+        for client_order_id, hold in holds:
+            self.open_orders[client_order_id] = hold
+            self.touched_orders.add(client_order_id)
+        return None
+
+    def _release_block(self, release: BlockRelease) -> None:
+        """Drop the holds of a clearing that failed: only block holds (an order of the same
+        client order id is not a block's)."""
+        for client_order_id in release.client_order_ids:
+            held = self.open_orders.get(client_order_id)
+            if held is not None and held.command_id.startswith(f"rfq:{release.rfq_id}:"):
+                del self.open_orders[client_order_id]
+                self.touched_orders.add(client_order_id)
+
     def _kyc_refusal(self, notional: Decimal) -> RiskCode | None:
         """Compliance's order gate (the same function the counter service calls) on the
         order's notional; reduce-only orders are never gated (closing lowers exposure)."""
@@ -580,6 +652,8 @@ class AccountState:
                 self._mmp_fill(activity, inst, prices, now_ms, catalogue)
         elif isinstance(activity, OrderReleased):
             self._released(activity)
+        elif isinstance(activity, BlockRelease):
+            self._release_block(activity)
         elif isinstance(activity, FundsTransferred | PremiumPaid):
             self.cash += activity.amount
         elif isinstance(activity, KycChanged):

@@ -4,7 +4,9 @@ It reads two co-partitioned topics, ``orders.requests`` (what producers send) an
 ``accounts.activity`` (fills, released orders, transfers, expiries), in one stream, so an
 account's requests and its activity are applied in one order by one worker. Accepted
 requests go on to ``orders.commands`` (keyed by instrument); rejected ones become ``rejected``
-order events with a 5xxx code. A timer revalues every account against fresh marks:
+order events with a 5xxx code. A block trade's :class:`BlockReservation` (from the RFQ
+agent, on ``accounts.activity``) is answered on ``rfq.clearing``: held, or why not. A timer
+revalues every account against fresh marks:
 ``positions``, ``risk.alerts`` once per crossing, and stop-loss / liquidation orders.
 
 State: each account in small JSON parts in the RocksDB table ``risk-accounts``
@@ -39,9 +41,11 @@ from streams.listing import venue_catalogue
 from streams.output import BatchOutput
 from streams.reference import ReferencePrices
 from streams.risk.account import AccountState, Alert, Decision, Revaluation
+from streams.risk.codes import describe
 from streams.risk.records import store_key
 from topics.catalogue import ContractError, by_name
-from topics.contracts import Position, RiskAlert
+from topics.contracts import BlockReservation, Position, RiskAlert
+from topics.contracts.rfq import RfqClearance
 
 __all__ = ["accounts", "revalue_accounts", "risk_check", "risk_table"]
 
@@ -50,6 +54,7 @@ log = structlog.get_logger(__name__)
 REQUESTS = by_name("orders.requests")
 ACTIVITY = by_name("accounts.activity")
 COMMANDS = by_name("orders.commands")
+CLEARING = by_name("rfq.clearing")  # risk's answers to a block trade's holds
 ACCOUNT_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")  # the contracts' AccountId
 BATCH_SIZE = 2000
 BATCH_WITHIN_S = 0.02
@@ -221,6 +226,14 @@ async def _process_one(account: str, state: AccountState, event: Any,
         decision = state.decide(record, now_ms=now_ns // 1_000_000, now=now,
                                 catalogue=listed, prices=prices, limits=LIMITS, fees=FEES)
         _emit_decision(decision, now)
+    elif isinstance(record, BlockReservation):
+        code = state.reserve_block(record, now_ms=now_ns // 1_000_000, now=now,
+                                   catalogue=listed, prices=prices, limits=LIMITS, fees=FEES)
+        _send(CLEARING.name, record.rfq_id.encode(), RfqClearance(
+            event_id=f"clearance:{record.attempt}:{account}", ts_event=now,
+            causation_id=record.event_id, rfq_id=record.rfq_id, attempt=record.attempt,
+            account=account, code=int(code) if code else None,
+            reason=describe(code) if code else None))
     elif state.apply(record, listed, prices, now_ns // 1_000_000) \
             and hasattr(record, "symbol"):
         touched.add(record.symbol)

@@ -1,6 +1,9 @@
 """The pydantic v2 contracts of every message StrikeFlow puts on Kafka."""
 
 from topics.contracts.accounts import (
+    BlockLeg,
+    BlockRelease,
+    BlockReservation,
     ExpirySettled,
     Fill,
     FundsTransferred,
@@ -36,6 +39,9 @@ from topics.contracts.orders import (
 
 __all__ = [
     "AmendOrder",
+    "BlockLeg",
+    "BlockRelease",
+    "BlockReservation",
     "BlockTrade",
     "BookUpdate",
     "CancelAll",

@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from pydantic import Field, TypeAdapter
 
 from topics.contracts.base import (
+    Contract,
     Event,
     Money,
     PositiveDecimal,
@@ -29,6 +30,9 @@ __all__ = [
     "AccountActivity",
     "AlertKind",
     "AlertLevel",
+    "BlockLeg",
+    "BlockRelease",
+    "BlockReservation",
     "ExpirySettled",
     "Fill",
     "FundsTransferred",
@@ -127,8 +131,44 @@ class PremiumPaid(Event):
     amount: Money
 
 
+class BlockLeg(Contract):
+    """One leg of a block trade as one account trades it: what risk holds for it until the
+    leg's fill (or matching's refusal of its command ``command_id``) releases it."""
+
+    symbol: Symbol
+    side: Side
+    qty: Quantity
+    price: PositiveDecimal
+    client_order_id: Ref
+    command_id: Ref
+
+
+class BlockReservation(Event):
+    """The RFQ agent asks risk to hold what an accepted block trade needs of ``account``
+    (every leg at once: all or none), before anything trades. Risk answers on
+    ``rfq.clearing``. Worker-only (clients cannot write ``accounts.activity``): a trader
+    cannot clear its own block. ``event_id`` is ``reserve:<accept command id>:<account>``."""
+
+    type: Literal["block_reserve"] = "block_reserve"
+    account: AccountId
+    rfq_id: Ref
+    attempt: Ref = Field(description="the accept command this clearing belongs to")
+    legs: list[BlockLeg] = Field(min_length=1, max_length=8)
+
+
+class BlockRelease(Event):
+    """The clearing of ``attempt`` failed (the other side was refused): risk drops what it
+    holds for those legs, if anything. ``event_id`` is ``unreserve:<attempt>:<account>``."""
+
+    type: Literal["block_release"] = "block_release"
+    account: AccountId
+    rfq_id: Ref
+    attempt: Ref
+    client_order_ids: list[Ref] = Field(min_length=1, max_length=8)
+
+
 AccountActivity = Annotated[Fill | OrderReleased | FundsTransferred | PositionExpired
-                            | PremiumPaid | KycChanged,
+                            | PremiumPaid | KycChanged | BlockReservation | BlockRelease,
                             Field(discriminator="type")]
 account_activity_adapter: TypeAdapter[AccountActivity] = TypeAdapter(AccountActivity)
 

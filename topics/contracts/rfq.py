@@ -35,6 +35,7 @@ __all__ = [
     "OpenRfq",
     "QuoteId",
     "QuoteRfq",
+    "RfqClearance",
     "RfqCommand",
     "RfqId",
     "RfqLeg",
@@ -99,6 +100,19 @@ RfqCommand = Annotated[OpenRfq | QuoteRfq | CancelRfqQuote | AcceptRfq | CancelR
 rfq_command_adapter: TypeAdapter[RfqCommand] = TypeAdapter(RfqCommand)
 
 
+class RfqClearance(Event):
+    """Risk's answer to a :class:`~topics.contracts.accounts.BlockReservation`: whether
+    ``account`` can carry its side of the block trade of ``attempt`` (``code`` None: held;
+    else the 5xxx risk code and its reason). On ``rfq.clearing``, keyed by RFQ id; only the
+    worker writes it. ``event_id`` is ``clearance:<attempt>:<account>``."""
+
+    rfq_id: RfqId
+    attempt: Id
+    account: AccountId
+    code: Int64 | None = None
+    reason: Text | None = None
+
+
 class RfqUpdate(Event):
     """One step of an RFQ; ``event_id`` is ``<rfq id>:<seq>`` (the RFQ's own sequence), so a
     replay publishes the same ids. ``account`` is the taker or the maker concerned; refusals
@@ -108,8 +122,8 @@ class RfqUpdate(Event):
     rfq_id: RfqId
     seq: NonNegativeInt64
     kind: Literal["rfq_opened", "quote_added", "quote_replaced", "quote_cancelled",
-                  "quote_refused", "rfq_refused", "rfq_accepted", "rfq_expired",
-                  "rfq_cancelled"]
+                  "quote_refused", "rfq_refused", "rfq_clearing", "rfq_accepted",
+                  "rfq_expired", "rfq_cancelled"]
     account: AccountId | None = None
     maker: AccountId | None = None
     quote_id: QuoteId | None = None

@@ -3,9 +3,11 @@
 * market-maker protection: a maker's fills reach its quantity limit → its orders in the
   underlying are cancelled in one step, an ``mmp`` alert is raised, and a new order there is
   refused with 5013 while orders elsewhere are untouched; cancel-all by underlying;
-* a block RFQ: quotes from two makers, a refused quote, the taker accepts the best, the block
-  trade's legs are executed by matching and booked (positions, a balanced ledger) once even
-  when the accept is sent twice; an RFQ left alone expires on the venue's clock; a malformed
+* a block RFQ: quotes from two makers, a refused quote, the taker accepts the best, risk
+  clears both sides, the block trade's legs are executed by matching and booked (positions,
+  a balanced ledger) once even when the accept is sent twice; a taker or a maker who cannot
+  pay is refused by risk before anything trades, and the RFQ stays open for another quote;
+  an RFQ left alone expires on the venue's clock; a malformed
   command becomes a dead letter and the agent keeps going.
 """
 
@@ -102,7 +104,8 @@ def venue(stack: Settings) -> Iterator[_Venue]:
            "STRIKEFLOW_RFQ__TTL_MS": "4000", "STRIKEFLOW_RFQ__QUOTE_TTL_MS": "3000"}
     app_id = f"test-mmp-rfq-{uuid.uuid4().hex[:8]}"
     commit_end_offsets(stack, app_id, ("orders.requests", "accounts.activity",
-                                       "orders.commands", "orders.events", "rfq.commands"))
+                                       "orders.commands", "orders.events", "rfq.commands",
+                                       "rfq.clearing"))
     ours = _Venue(stack, bases)
     now = datetime.now(UTC)
     for base, price in zip(bases, ("100", "50"), strict=True):
@@ -180,10 +183,10 @@ def test_a_block_rfq_is_quoted_accepted_once_booked_and_expires(venue: _Venue) -
                          lambda got: any(v["kind"] == "rfq_accepted" for v in got))
     # the repeated accept re-publishes the same event (same id): consumers upsert by id
     unique = list({v["event_id"]: v for v in steps}.values())
-    assert len(unique) == 5 and unique[-1]["event_id"] == steps[-1]["event_id"]
+    assert len(unique) == 6 and unique[-1]["event_id"] == steps[-1]["event_id"]
     kinds = [v["kind"] for v in unique]
     assert kinds == ["rfq_opened", "quote_added", "quote_added", "quote_refused",
-                     "rfq_accepted"], kinds
+                     "rfq_clearing", "rfq_accepted"], kinds
     accepted = steps[-1]
     assert (accepted["maker"], D(accepted["price"])) == (mk2, D("50.5"))
     legs_out = {leg["symbol"]: D(p) for leg, p in zip(accepted["legs"], accepted["leg_prices"],
@@ -213,3 +216,50 @@ def test_a_block_rfq_is_quoted_accepted_once_booked_and_expires(venue: _Venue) -
     again = venue.events("trades", lambda v: v["taker_account"] == taker,
                          lambda got: len(got) >= 2)
     assert len({t["trade_id"] for t in again}) == len(again) == 2
+
+
+def test_a_side_that_cannot_pay_is_refused_before_anything_trades(venue: _Venue) -> None:
+    one, other = venue.symbols
+    broke, taker, poor_maker, maker = (f"{p}-{_tag()}" for p in ("rb", "rt", "mp", "mk"))
+    venue.fund(taker, maker)  # broke and poor_maker have nothing
+    _wait_committed(venue.stack, venue.app_id, ACTIVITY.name,  # type: ignore[attr-defined]
+                    end_offsets(venue.stack, ACTIVITY.name))
+    legs = [RfqLeg(symbol=one, side="buy"), RfqLeg(symbol=other, side="sell")]
+
+    def send(rfq_id: str, kind: Any, account: str, cid: str, **fields: Any) -> None:
+        venue.send(RFQ, rfq_id, kind(command_id=f"{rfq_id}:{cid}", ts_sent=datetime.now(UTC),
+                                     account=account, rfq_id=rfq_id, **fields))
+
+    def kinds(rfq_id: str, until: Any) -> list[Any]:
+        got = venue.events("rfq.events", lambda v: v["rfq_id"] == rfq_id, until)
+        return list({v["event_id"]: v for v in got}.values())
+
+    # a taker without money accepts: risk refuses its side (5002), nothing trades
+    first = f"rfq-{_tag()}"
+    send(first, OpenRfq, broke, "open", legs=legs, amount=D(2))
+    send(first, QuoteRfq, maker, "q", quote_id="q1", side="ask", price=D("50.5"), amount=D(2))
+    send(first, AcceptRfq, broke, "accept", side="buy")
+    steps = kinds(first, lambda got: any(v["kind"] == "rfq_refused" for v in got))
+    assert [v["kind"] for v in steps] == ["rfq_opened", "quote_added", "rfq_clearing",
+                                          "rfq_refused"]
+    refused = steps[-1]
+    assert refused["code"] == 6210 and f"{broke} 5002" in refused["reason"]
+    # a maker without money is refused: its quote goes, the RFQ stays open, another maker's
+    # quote is accepted and trades
+    second = f"rfq-{_tag()}"
+    send(second, OpenRfq, taker, "open", legs=legs, amount=D(2))
+    send(second, QuoteRfq, poor_maker, "q1", quote_id="q1", side="ask", price=D("50"),
+         amount=D(2))
+    send(second, AcceptRfq, taker, "accept-1", side="buy")
+    kinds(second, lambda got: any(v["kind"] == "rfq_refused" for v in got))
+    send(second, QuoteRfq, maker, "q2", quote_id="q2", side="ask", price=D("50.5"),
+         amount=D(2))
+    send(second, AcceptRfq, taker, "accept-2", side="buy")
+    steps = kinds(second, lambda got: any(v["kind"] == "rfq_accepted" for v in got))
+    assert [v["kind"] for v in steps] == ["rfq_opened", "quote_added", "rfq_clearing",
+                                          "rfq_refused", "quote_added", "rfq_clearing",
+                                          "rfq_accepted"]
+    assert steps[3]["code"] == 6211 and steps[-1]["maker"] == maker
+    trades = venue.events("trades", lambda v: v["taker_account"] in (broke, taker),
+                          lambda got: len(got) >= 2)
+    assert {(t["taker_account"], t["maker_account"]) for t in trades} == {(taker, maker)}

@@ -82,3 +82,30 @@ def test_a_rejected_cancel_of_an_unknown_order_keeps_no_order() -> None:
     assert views.orders["acc-a"] == {} and views.open_orders("acc-a") == []
     (update,) = [d for _, d in hub.channels["orders:acc-a"].ring]
     assert update["event"] == "command_rejected" and update["reason_code"] == 1002
+
+
+def test_a_block_rfq_is_a_private_auction_each_maker_sees_only_its_own() -> None:
+    views = LiveViews(Hub())
+    steps = [
+        {"kind": "rfq_opened", "account": "tk"},
+        {"kind": "quote_added", "account": "m1", "maker": "m1", "quote_id": "a"},
+        {"kind": "quote_added", "account": "m2", "maker": "m2", "quote_id": "b"},
+        {"kind": "quote_refused", "account": "m3", "quote_id": "c", "code": 6104},
+        {"kind": "rfq_clearing", "account": "tk", "maker": "m2", "price": "50"},
+        {"kind": "rfq_refused", "account": "tk", "maker": "m2", "code": 6211},
+        {"kind": "rfq_expired"},
+    ]
+    for seq, step in enumerate(steps, 1):
+        views.apply("rfq.events", step | {"rfq_id": "r1", "event_id": f"r1:{seq}", "seq": seq})
+    assert [s["kind"] for s in views.rfq("r1", "tk") or []] == [s["kind"] for s in steps]
+    seen = {who: [(s["kind"], s.get("quote_id"), s.get("account"))
+                  for s in views.rfq("r1", who) or []] for who in ("m1", "m2", "m3", "x")}
+    assert seen["m1"] == [("rfq_opened", None, None), ("quote_added", "a", "m1"),
+                          ("rfq_expired", None, None)]
+    assert seen["m2"] == [("rfq_opened", None, None), ("quote_added", "b", "m2"),
+                          ("rfq_clearing", None, None), ("rfq_refused", None, None),
+                          ("rfq_expired", None, None)]
+    assert seen["m3"] == [("rfq_opened", None, None), ("quote_refused", "c", "m3"),
+                          ("rfq_expired", None, None)]
+    assert seen["x"] == [("rfq_opened", None, None), ("rfq_expired", None, None)]
+    assert views.rfq("nope", "tk") is None

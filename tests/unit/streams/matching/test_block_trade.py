@@ -76,8 +76,16 @@ def test_a_halted_instrument_takes_no_block_trade() -> None:
     from streams.matching import HaltInstrument
 
     engine.process(HaltInstrument(command_id="h", instrument_id="BTC-USDT", ts=ts_ns(TS)))
-    [rejected] = _run(engine, _block())
-    assert rejected.reason_code == codes.Code.INSTRUMENT_HALTED
+    taker, maker = _run(engine, _block())
+    assert taker.reason_code == maker.reason_code == codes.Code.INSTRUMENT_HALTED
+    # both sides are told (each has a hold at risk), each with its own client order id, and
+    # booking turns each into the release of that side's hold for this command
+    assert [(r.account, r.client_order_id, r.causation_id) for r in (taker, maker)] == [
+        ("taker", "rfq-r1-0-t", "rfq:r1:0"), ("maker", "rfq-r1-0-m", "rfq:r1:0")]
+    released = [record for event in (taker, maker) for topic, _k, record in
+                booking_outputs(event) if topic == "accounts.activity"]
+    assert [(r.account, r.client_order_id, r.command_id) for r in released] == [
+        ("taker", "rfq-r1-0-t", "rfq:r1:0"), ("maker", "rfq-r1-0-m", "rfq:r1:0")]
 
 
 def test_booking_books_both_sides_of_a_block_trade() -> None:

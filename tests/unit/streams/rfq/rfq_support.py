@@ -6,6 +6,7 @@ from decimal import Decimal as D
 from typing import Any
 
 from streams.rfq import Leg, Outcome, RfqConfig, RfqState
+from streams.rfq.state import RfqStatus
 
 CONFIG = RfqConfig(ttl_ms=10_000, quote_ttl_ms=3_000)
 C1, C2, C3 = "BTC-27JUN25-60000-C", "BTC-27JUN25-70000-C", "BTC-27JUN25-80000-C"
@@ -34,3 +35,14 @@ def opened(**kwargs: Any) -> RfqState:
     state = RfqState("r1")
     assert apply(state, ("open", "open-1", 1_000, kwargs)).ok
     return state
+
+
+def clear_both(state: RfqState, now_ms: int | None = None) -> list[Outcome]:
+    """Risk holds both sides of the trade being cleared (taker first): it is accepted."""
+    if state.status is not RfqStatus.CLEARING or state.trade is None:
+        return []
+    trade, attempt = state.trade, state.attempt
+    at = state.clock_ms if now_ms is None else now_ms
+    return [state.clear(f"clear-{attempt}-{role}", attempt=attempt or "", account=account,
+                        risk_code=None, now_ms=at)
+            for role, account in (("t", trade.taker), ("m", trade.maker))]

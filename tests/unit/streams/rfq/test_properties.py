@@ -2,7 +2,8 @@
 
 After every command: the same command id again is the same outcome and changes nothing; a
 state restored from its JSON record answers the command exactly as the live one did; events
-are numbered gap-free; at most one accept ever, never after the RFQ's or the quote's expiry;
+are numbered gap-free; at most one accept ever, never after the RFQ's or the quote's expiry,
+and only once risk cleared both sides of it (answers come in any order, stale or refused);
 an accept of the best quote takes the best live one of a shadow book built from the events
 alone; the legs of a trade net to its price exactly, each leg at a positive price.
 """
@@ -32,6 +33,8 @@ from streams.rfq import (
     RfqStatus,
     net_price,
 )
+from streams.rfq.events import RfqNotCleared
+from streams.rfq.values import quote_side_for
 from tests.unit.streams.rfq.rfq_support import TAKER, apply
 
 PROPS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -68,7 +71,7 @@ def commands(draw: st.DrawFn) -> tuple[list[tuple[str, int, dict[str, Any]]], di
     for _ in range(draw(st.integers(0, 25))):
         kind = draw(st.sampled_from(["quote"] * 6 + ["cancel_quote", "accept", "accept",
                                                       "accept", "cancel", "expire", "replay",
-                                                      "open"]))
+                                                      "open", "clear", "clear", "clear"]))
         if kind == "quote":
             kwargs: dict[str, Any] = {
                 "quote_id": draw(st.sampled_from(QUOTE_IDS)),
@@ -86,6 +89,10 @@ def commands(draw: st.DrawFn) -> tuple[list[tuple[str, int, dict[str, Any]]], di
                       "limit_price": draw(st.one_of(st.none(), st.none(), near))}
         elif kind == "cancel":
             kwargs = {"account": draw(st.sampled_from([TAKER, "m2", "m3"]))}
+        elif kind == "clear":
+            kwargs = {"who": draw(st.sampled_from(["taker", "maker", "maker", "other"])),
+                      "risk_code": draw(st.sampled_from([None, None, None, 5002])),
+                      "stale": draw(st.sampled_from([False, False, False, True]))}
         elif kind == "replay":
             kwargs = {"index": draw(st.integers(0, len(out) - 1))}
         else:
@@ -101,6 +108,8 @@ def _shadow(book: dict[tuple[str, str], Quote], outcome: Outcome) -> None:
             book[(event.quote.maker, event.quote.side)] = event.quote
         elif isinstance(event, QuoteCancelled):
             del book[(event.maker, event.side)]
+        elif isinstance(event, RfqNotCleared) and event.code is RfqCode.MAKER_NOT_CLEARED:
+            book.pop((event.trade.maker, quote_side_for(event.trade.side)), None)
         elif isinstance(event, RfqAccepted | RfqExpired | RfqCancelled):
             book.clear()
 
@@ -124,6 +133,7 @@ def test_random_command_streams(
     sent: list[tuple[Any, ...]] = []
     now = 1_000
     accepts = 0
+    clearing: set[str] = set()  # sides risk held of the trade being cleared
     for n, (kind, delta, kwargs) in enumerate(cmds):
         now = max(0, now + delta)
         if kind == "replay":
@@ -132,6 +142,12 @@ def test_random_command_streams(
             args = dict(kwargs)
             if kind == "accept":
                 args["marks"] = mark_of
+            if kind == "clear":
+                trade = state.trade
+                who = args.pop("who")
+                args["account"] = ("m1" if trade is None or who == "other"
+                                   else trade.taker if who == "taker" else trade.maker)
+                args["attempt"] = "old" if args.pop("stale") else (state.attempt or "none")
             step = (kind, f"c{n}", now, args)
             sent.append(step)
         status_before = state.status
@@ -158,11 +174,20 @@ def test_random_command_streams(
             continue
         if kind == "accept" and out.code is RfqCode.NO_ELIGIBLE_QUOTE:
             assert _best(book, kwargs["side"], out.events[-1].ts_ms) is None
-        trade = out.trade
-        if trade is not None:
+        if out.trade is not None:
             accepts += 1
+            assert state.status is RfqStatus.ACCEPTED and kind == "clear"
+            assert set(clearing) == {out.trade.taker, out.trade.maker}  # both sides held
+        if kind == "clear" and state.status is RfqStatus.CLEARING:
+            clearing.add(step[3]["account"])
+        if out.to_release is not None:
+            assert state.status is RfqStatus.OPEN and kind == "clear"
+        to_clear = out.to_clear
+        if to_clear is not None:
+            clearing = set()
+            trade = to_clear.trade
             spec = state.spec
-            assert spec is not None and state.status is RfqStatus.ACCEPTED
+            assert spec is not None and state.status is RfqStatus.CLEARING
             assert trade.ts_ms < spec.expires_ms  # nothing accepted after expiry
             quote = next(q for q in book.values() if q.quote_id == trade.quote_id)
             assert quote.live_at(trade.ts_ms) and quote.price == trade.price

@@ -17,10 +17,12 @@ from streams.rfq import (
     QuoteReplaced,
     RfqAccepted,
     RfqCancelled,
+    RfqClearing,
     RfqCode,
     RfqConfig,
     RfqError,
     RfqExpired,
+    RfqNotCleared,
     RfqOpened,
     RfqRefused,
     RfqState,
@@ -28,7 +30,17 @@ from streams.rfq import (
     event_from_record,
     net_price,
 )
-from tests.unit.streams.rfq.rfq_support import C1, C2, C3, MARKS, SPREAD, TAKER, apply, opened
+from tests.unit.streams.rfq.rfq_support import (
+    C1,
+    C2,
+    C3,
+    MARKS,
+    SPREAD,
+    TAKER,
+    apply,
+    clear_both,
+    opened,
+)
 
 Step = tuple[Any, ...]
 
@@ -123,9 +135,11 @@ SCENARIOS: list[tuple[str, dict[str, Any], list[Step], list[RfqCode | None], Rfq
      [None, RfqCode.NOT_TAKER, RfqCode.NOT_TAKER, None], RfqStatus.CANCELLED, None),
     ("accepted is final", {}, [
         q("a", 1100, "q1", "m1", "ask", "3100"), acc("b", 1200, "buy"),
+        ("clear", "ct", 1250, {"attempt": "b", "account": TAKER, "risk_code": None}),
+        ("clear", "cm", 1250, {"attempt": "b", "account": "m1", "risk_code": None}),
         acc("c", 1300, "buy"), ("cancel", "d", 1400, {}), ("expire", "e", 99_000, {}),
         q("f", 1500, "q2", "m2", "ask", "3000")],
-     [None, None, RfqCode.RFQ_ALREADY_ACCEPTED, RfqCode.RFQ_ALREADY_ACCEPTED, None,
+     [None, None, None, None, RfqCode.RFQ_ALREADY_ACCEPTED, RfqCode.RFQ_ALREADY_ACCEPTED, None,
       RfqCode.RFQ_ALREADY_ACCEPTED], RfqStatus.ACCEPTED, "q1"),
     ("cancelled is final", {}, [
         ("cancel", "a", 1100, {}), q("b", 1200, "q1", "m1", "ask", "3100"),
@@ -162,6 +176,7 @@ def test_scenario(name: str, open_kwargs: dict[str, Any], steps: list[Step],
     state = opened(**open_kwargs)
     got = [apply(state, step).code for step in steps]
     assert got == codes
+    clear_both(state)
     assert state.status is status
     assert (state.trade.quote_id if state.trade else None) == traded
     if state.trade is not None:
@@ -218,10 +233,13 @@ def test_events_tell_the_story_with_deterministic_ids() -> None:
              q("e", 1400, "q4", "m2", "bid", "3000"), acc("f", 1500, "sell")]
     for step in steps:
         apply(state, step)
+    clear_both(state)
     assert [type(e) for e in state.log] == [RfqOpened, QuoteAdded, QuoteReplaced, QuoteRefused,
-                                            QuoteCancelled, QuoteAdded, RfqAccepted]
-    assert [e.event_id for e in state.log] == [f"r1:{n}" for n in range(1, 8)]
-    assert [e.causation_id for e in state.log] == ["open-1", "a", "b", "c", "d", "e", "f"]
+                                            QuoteCancelled, QuoteAdded, RfqClearing,
+                                            RfqAccepted]
+    assert [e.event_id for e in state.log] == [f"r1:{n}" for n in range(1, 9)]
+    assert [e.causation_id for e in state.log] == ["open-1", "a", "b", "c", "d", "e", "f",
+                                                   "clear-f-m"]
     replaced = state.log[2]
     assert isinstance(replaced, QuoteReplaced) and replaced.replaced_quote_id == "q1"
     trade = state.trade
@@ -310,8 +328,8 @@ def test_record_of_an_unknown_version_is_refused_loudly() -> None:
 
 
 def test_transition_table_is_the_lifecycle() -> None:
-    assert set(TRANSITIONS.values()) == {RfqStatus.OPEN, RfqStatus.ACCEPTED, RfqStatus.EXPIRED,
-                                         RfqStatus.CANCELLED}
+    assert set(TRANSITIONS.values()) == {RfqStatus.OPEN, RfqStatus.CLEARING, RfqStatus.ACCEPTED,
+                                         RfqStatus.EXPIRED, RfqStatus.CANCELLED}
     finals = {RfqStatus.ACCEPTED, RfqStatus.EXPIRED, RfqStatus.CANCELLED}
     assert not any(status in finals for status, _ in TRANSITIONS)
 
@@ -320,3 +338,72 @@ def test_config_is_checked() -> None:
     with pytest.raises(ValueError):
         RfqConfig(ttl_ms=0)
     assert SPREAD[0].ratio == 1
+
+
+def _clearing() -> RfqState:
+    state = opened()
+    for step in [q("a", 1100, "q1", "m1", "ask", "3100"), q("b", 1200, "q2", "m2", "ask", "3050"),
+                 acc("c", 1300, "buy")]:
+        assert apply(state, step).ok
+    assert state.status is RfqStatus.CLEARING and state.trade is not None
+    return state
+
+
+def test_an_accept_clears_before_it_trades_and_waits_for_both_sides() -> None:
+    state = _clearing()
+    out = apply(state, acc("c", 1300, "buy"))
+    assert out.replayed and out.to_clear is not None and out.to_clear.attempt == "c"
+    assert out.trade is None  # nothing goes to matching yet
+    # while clearing: no other accept, no quote, no cancel, no expiry
+    assert apply(state, acc("d", 1400, "buy")).code is RfqCode.RFQ_CLEARING
+    assert apply(state, ("cancel", "e", 1400, {})).code is RfqCode.RFQ_CLEARING
+    assert state.expire(50_000).events == ()
+    taker = state.clear("t1", attempt="c", account=TAKER, risk_code=None, now_ms=1500)
+    assert taker.ok and taker.events == () and state.status is RfqStatus.CLEARING
+    assert state.clear("t1", attempt="c", account=TAKER, risk_code=None, now_ms=1600).replayed
+    maker = state.clear("m1", attempt="c", account="m2", risk_code=None, now_ms=1600)
+    assert state.status is RfqStatus.ACCEPTED and maker.trade is not None
+    assert maker.trade.maker == "m2" and maker.trade.price == D("3050")
+    # a late repeat of an answer with another id changes nothing
+    assert state.clear("m2", attempt="c", account="m2", risk_code=None, now_ms=1700).events == ()
+
+
+@pytest.mark.parametrize(("who", "code"), [(TAKER, RfqCode.TAKER_NOT_CLEARED),
+                                           ("m2", RfqCode.MAKER_NOT_CLEARED)])
+def test_a_side_refused_by_risk_reopens_the_rfq_and_releases_both(who: str,
+                                                                   code: RfqCode) -> None:
+    state = _clearing()
+    out = state.clear("x", attempt="c", account=who, risk_code=5002,
+                      risk_reason="insufficient funds", now_ms=1500)
+    failed = out.to_release
+    assert isinstance(failed, RfqNotCleared) and failed.code is code and failed.risk_code == 5002
+    assert failed.trade.maker == "m2" and failed.attempt == "c" and out.trade is None
+    assert state.status is RfqStatus.OPEN and state.trade is None
+    # the other side's answer comes late: stale, nothing happens
+    other = "m2" if who == TAKER else TAKER
+    assert state.clear("y", attempt="c", account=other, risk_code=None, now_ms=1600).events == ()
+    best = state.best_quote("buy", 1700)
+    assert best is not None
+    # a refused maker's quote is withdrawn; a refused taker may take the same quote again
+    assert best.quote_id == ("q1" if who == "m2" else "q2")
+    again = apply(state, acc("d", 1700, "buy"))
+    assert again.ok and again.to_clear is not None and again.to_clear.attempt == "d"
+    clear_both(state)
+    assert state.status is RfqStatus.ACCEPTED
+
+
+def test_a_failed_clearing_does_not_stop_the_rfq_from_expiring() -> None:
+    state = _clearing()
+    state.clear("x", attempt="c", account=TAKER, risk_code=5002, now_ms=10_500)
+    assert [type(e) for e in state.expire(11_000).events] == [RfqExpired]
+
+
+def test_a_clearing_record_round_trips_and_version_1_records_still_read() -> None:
+    state = _clearing()
+    state.clear("t1", attempt="c", account=TAKER, risk_code=None, now_ms=1500)
+    back = RfqState.from_record(json.loads(json.dumps(state.to_record())))
+    assert back == state and back.cleared == {TAKER: 0} and back.attempt == "c"
+    old = opened().to_record()
+    old["v"] = 1
+    del old["attempt"], old["cleared"]
+    assert RfqState.from_record(old).status is RfqStatus.OPEN

@@ -10,8 +10,8 @@ from streams.instruments import listings_at
 from streams.matching.engine import MatchingEngine
 from streams.matching.translate import to_command, to_messages, ts_ns
 from streams.rfq import Leg, RfqState
-from streams.rfq.wire import block_trade_commands, to_update
-from tests.unit.streams.rfq.rfq_support import CONFIG, apply
+from streams.rfq.wire import block_trade_commands, releases, reservations, to_update
+from tests.unit.streams.rfq.rfq_support import CONFIG, apply, clear_both
 from topics.catalogue import by_name
 from topics.contracts import OrderEvent, Trade
 
@@ -39,6 +39,8 @@ def _accepted() -> tuple[RfqState, list[object]]:
     events: list[object] = []
     for step in steps:
         events += apply(state, step).events
+    for out in clear_both(state):
+        events += out.events
     return state, events
 
 
@@ -48,8 +50,10 @@ def test_every_event_is_a_valid_rfq_events_record_with_the_domain_ids() -> None:
     for record in records:
         assert EVENTS.decode(EVENTS.encode(record)) == record
     assert [r.kind for r in records] == ["rfq_opened", "quote_added", "quote_added",
-                                         "quote_refused", "rfq_accepted"]
-    assert [r.event_id for r in records] == [f"r1:{n}" for n in range(1, 6)]
+                                         "quote_refused", "rfq_clearing", "rfq_accepted"]
+    assert [r.event_id for r in records] == [f"r1:{n}" for n in range(1, 7)]
+    clearing = records[4]  # the accept's answer already names the maker and the price
+    assert (clearing.maker, clearing.price, clearing.causation_id) == ("mk2", D(1550), "acc")
     refused = records[3]
     assert refused.code is not None and refused.reason and refused.account == "tk"
     accepted = records[-1]
@@ -97,3 +101,37 @@ def test_a_leg_the_venue_cannot_execute_vetoes_the_accept_and_nothing_changes() 
     assert state.trade is None
     assert state.accept("acc2", account="tk", side="buy", now_ms=NOW_MS + 3,
                         marks=MARKS).ok
+
+
+def test_clearing_asks_risk_to_hold_each_side_with_the_ids_its_fills_will_carry() -> None:
+    state = RfqState("r3")
+    apply(state, ("open", "o", NOW_MS, {"taker": "tk", "amount": D(2), "config": CONFIG,
+                                         "legs": (Leg(C1, "buy"), Leg(C2, "sell"))}))
+    apply(state, ("quote", "q", NOW_MS + 1, {"quote_id": "a", "maker": "mk", "side": "ask",
+                                              "price": D(1552), "amount": D(2)}))
+    out = apply(state, ("accept", "acc", NOW_MS + 2, {"account": "tk", "side": "buy",
+                                                      "marks": MARKS}))
+    assert out.to_clear is not None and state.trade is not None
+    holds = reservations(out.to_clear)
+    activity = by_name("accounts.activity")
+    for hold in holds:
+        assert activity.decode(activity.encode(hold)) == hold
+    taker, maker = holds
+    assert (taker.account, maker.account) == ("tk", "mk")
+    assert taker.event_id == "reserve:acc:tk" and taker.attempt == "acc"
+    commands = block_trade_commands(state.trade)
+    assert [(leg.client_order_id, leg.command_id, leg.side) for leg in taker.legs] == [
+        (c.client_order_id, c.command_id, c.side) for c in commands]
+    assert [(leg.client_order_id, leg.side) for leg in maker.legs] == [
+        (c.maker_client_order_id, "sell" if c.side == "buy" else "buy") for c in commands]
+    failed = state.clear("x", attempt="acc", account="mk", risk_code=5002,
+                         risk_reason="insufficient funds", now_ms=NOW_MS + 3)
+    assert failed.to_release is not None
+    record = to_update(failed.to_release)
+    assert record.kind == "rfq_refused" and record.code == 6211 and record.account == "tk"
+    assert "mk 5002 insufficient funds" in (record.reason or "")
+    undone = releases(failed.to_release)
+    assert [(r.account, r.client_order_ids) for r in undone] == [
+        (h.account, [leg.client_order_id for leg in h.legs]) for h in holds]
+    for release in undone:
+        assert activity.decode(activity.encode(release)) == release
