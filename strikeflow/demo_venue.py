@@ -97,9 +97,10 @@ def _call_spread(http: httpx.Client) -> tuple[str, str, Decimal, Decimal, Decima
     return None
 
 
-def _order(http: httpx.Client, symbol: str, side: str, qty: str, price: Decimal) -> httpx.Response:
+def _order(http: httpx.Client, symbol: str, side: str, qty: str, price: Decimal,
+           mmp: bool = False) -> httpx.Response:
     return http.post(f"{API}/orders", json={"symbol": symbol, "side": side, "qty": qty,
-                                           "price": str(price), "type": "limit"})
+                                           "price": str(price), "type": "limit", "mmp": mmp})
 
 
 def _open_orders(http: httpx.Client) -> list[dict[str, Any]]:
@@ -161,9 +162,10 @@ def _protection(tour: VenueTour, clients: dict[str, httpx.Client], maker: str, t
                                    "frozen_ms": 60_000}).raise_for_status()
     ask = _on_tick(low_mark * Decimal("1.05"), tick, ROUND_CEILING)
     bid = _on_tick(high_mark * Decimal("0.8"), tick, ROUND_FLOOR)
-    placed = [_order(mm, low, "sell", "0.1", ask), _order(mm, low, "sell", "0.1", ask + tick),
-              _order(mm, high, "buy", "0.1", bid)]
-    tour.check("a maker sets MMP on BTC (qty 0.2 / 60 s) and quotes three orders",
+    placed = [_order(mm, low, "sell", "0.1", ask, mmp=True),
+              _order(mm, low, "sell", "0.1", ask + tick, mmp=True),
+              _order(mm, high, "buy", "0.1", bid, mmp=True)]
+    tour.check("a maker sets MMP on BTC (qty 0.2 / 60 s) and quotes three MMP orders",
                "accepted x3", [r.json().get("status") for r in placed],
                all(r.json().get("status") == "accepted" for r in placed))
     lifted = _order(tk, low, "buy", "0.2", ask + tick).json()
@@ -171,12 +173,15 @@ def _protection(tour: VenueTour, clients: dict[str, httpx.Client], maker: str, t
     tour.check("a taker lifts 0.2: MMP trips", "filled; the maker's BTC bid cancelled",
                f"{lifted.get('status')}; {'cancelled' if gone else 'still open'}",
                lifted.get("status") in ("accepted", "filled") and gone)
-    frozen = _order(mm, high, "buy", "0.1", bid).json()
+    frozen = _order(mm, high, "buy", "0.1", bid, mmp=True).json()
     tour.check("the maker quotes again while frozen", "rejected 5013", frozen.get("code"),
                frozen.get("code") == 5013)
+    plain = _order(mm, high, "buy", "0.1", bid).json()
+    tour.check("an order without the MMP flag is not frozen", "accepted", plain.get("status"),
+               plain.get("status") == "accepted")
     mm.post(f"{API}/mmp/BTC/reset").raise_for_status()
-    again = _wait(lambda: _order(mm, high, "buy", "0.1", bid).json().get("status") == "accepted",
-                  10)
+    again = _wait(lambda: _order(mm, high, "buy", "0.1", bid, mmp=True).json().get("status")
+                  == "accepted", 10)
     tour.check("after a reset it quotes again", "accepted", "accepted" if again else "refused",
                bool(again))
     mm.delete(f"{API}/orders", params={"underlying": "BTC"}).raise_for_status()

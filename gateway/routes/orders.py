@@ -47,6 +47,7 @@ class PlaceOrder(StrictBody):
     reduce_only: bool = False
     display_qty: Qty | None = None
     client_order_id: ClientOrderId | None = None
+    mmp: bool = False  # a quote market-maker protection guards (see PUT /mmp/{underlying})
 
 
 class Amend(StrictBody):

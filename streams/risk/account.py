@@ -197,6 +197,7 @@ class Reservation:
     filled: Decimal = ZERO  # an amend gives the new *total* quantity: left = total - filled
     amends: dict[str, tuple[Decimal, Decimal]] = field(default_factory=dict)
     # amend command id -> (quantity left, USDT per unit) it asked for, until matching answers
+    mmp: bool = False  # a quote market-maker protection counts, pulls and freezes
 
     @property
     def qty_held(self) -> Decimal:
@@ -215,15 +216,17 @@ class Reservation:
     def to_json(self) -> list[Any]:
         return [self.symbol, self.side, str(self.qty_left), str(self.per_unit),
                 self.reduce_only, self.command_id, str(self.filled),
-                [[c, str(q), str(u)] for c, (q, u) in self.amends.items()]]
+                [[c, str(q), str(u)] for c, (q, u) in self.amends.items()], self.mmp]
 
     @classmethod
     def from_json(cls, data: list[Any]) -> Reservation:
-        """Also reads the five fields of records written before command ids were kept."""
+        """Also reads the five fields of records written before command ids were kept, and
+        the eight before the MMP flag."""
         symbol, side, qty, unit, reduce_only, *rest = data
-        command_id, filled, amends = rest if rest else ("", "0", [])
+        command_id, filled, amends, *flag = rest if rest else ("", "0", [])
         return cls(symbol, side, Decimal(qty), Decimal(unit), reduce_only, command_id,
-                   Decimal(filled), {c: (Decimal(q), Decimal(u)) for c, q, u in amends})
+                   Decimal(filled), {c: (Decimal(q), Decimal(u)) for c, q, u in amends},
+                   bool(flag and flag[0]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,15 +241,15 @@ class Alert:
 
 @dataclass(frozen=True, slots=True)
 class Trip:
-    """Market-maker protection tripped on a fill: the agent cancels the account's orders in
-    the underlying (``cancels``) and raises ``alert``. ``number`` makes the ids: the same
-    trip, re-sent after a crash, has the same ones."""
+    """Market-maker protection tripped on a fill: the agent cancels the account's MMP quotes
+    in the underlying (``cancels``, all in the same batch) and raises ``alert``. ``number``
+    makes the ids: the same trip, re-sent after a crash, has the same ones."""
 
     breach: MmpBreach
     symbol: str  # the fill's instrument
     number: int
     alert: Alert
-    cancels: tuple[MassCancel, ...]
+    cancels: tuple[CancelOrder, ...]
 
 
 @dataclass
@@ -382,7 +385,7 @@ class AccountState:
             return RiskCode.INSTRUMENT_NOT_TRADING
         if cmd.client_order_id in self.open_orders:
             return RiskCode.DUPLICATE_CLIENT_ORDER_ID
-        if not cmd.reduce_only and self.mmp.is_frozen(inst.base, now_ms):
+        if cmd.mmp and not cmd.reduce_only and self.mmp.is_frozen(inst.base, now_ms):
             return RiskCode.MMP_FROZEN
         if not self._rate_ok(now_ms, limits):
             return RiskCode.RATE_LIMITED
@@ -415,7 +418,8 @@ class AccountState:
         if needed > self.available(catalogue, prices, limits):
             return RiskCode.INSUFFICIENT_FUNDS
         self.open_orders[cmd.client_order_id] = Reservation(
-            cmd.symbol, cmd.side, cmd.qty, needed / cmd.qty, cmd.reduce_only, cmd.command_id)
+            cmd.symbol, cmd.side, cmd.qty, needed / cmd.qty, cmd.reduce_only, cmd.command_id,
+            mmp=cmd.mmp)
         self.touched_orders.add(cmd.client_order_id)
         return None
 
@@ -647,8 +651,10 @@ class AccountState:
             cs = _contract_size(inst) if inst is not None else ONE
             self.positions.setdefault(activity.symbol, PositionState()).apply(
                 activity.side, activity.qty, activity.price, cs)
+            order = self.open_orders.get(activity.client_order_id or "")
+            quote = order is not None and order.symbol == activity.symbol and order.mmp
             self._filled(activity)
-            if inst is not None:
+            if inst is not None and quote:  # only MMP quotes count (Deribit: mmp-tagged)
                 self._mmp_fill(activity, inst, prices, now_ms, catalogue)
         elif isinstance(activity, OrderReleased):
             self._released(activity)
@@ -716,9 +722,22 @@ class AccountState:
                       f"reached the limit {breach.limit}; orders cancelled, new ones refused "
                       f"{until}", f"risk-alert:{self.account}:mmp-{number}",
                       symbol=trip["symbol"])
-        cancels = self._cancels(f"mmp:{self.account}:{number}:", _from_ms(trip["ts_ms"]),
-                                catalogue, underlying=underlying)
-        return Trip(breach, trip["symbol"], number, alert, cancels)
+        return Trip(breach, trip["symbol"], number, alert,
+                    self._quote_cancels(f"mmp:{self.account}:{number}:",
+                                        _from_ms(trip["ts_ms"]), catalogue, underlying))
+
+    def _quote_cancels(self, prefix: str, ts: datetime, catalogue: Catalogue,
+                       underlying: str) -> tuple[CancelOrder, ...]:
+        """A cancel of each open MMP quote of the account in ``underlying`` (ids
+        ``<prefix><client order id>``); orders without the flag stay (Deribit's rule)."""
+        out = []
+        for coid, held in sorted(self.open_orders.items()):
+            inst = catalogue.get(held.symbol)
+            if held.mmp and inst is not None and inst.base == underlying:
+                out.append(CancelOrder(command_id=f"{prefix}{coid}", ts_sent=ts,
+                                       account=self.account, symbol=held.symbol,
+                                       client_order_id=coid))
+        return tuple(out)
 
     def _trip_again(self, activity_id: str, catalogue: Catalogue) -> None:
         for underlying, trip in self.mmp_trips.items():

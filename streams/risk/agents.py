@@ -112,8 +112,8 @@ def _emit_decision(decision: Decision, now: datetime) -> None:
 
 
 def _emit_trips(state: AccountState, now: datetime) -> None:
-    """Market-maker protection tripped: the underlying's orders cancelled in one step (one
-    mass cancel per instrument, in this batch), and an alert."""
+    """Market-maker protection tripped: the underlying's MMP quotes cancelled in one step
+    (all in this batch), and an alert."""
     for trip in state.take_trips():
         for cancel in trip.cancels:
             _send(COMMANDS.name, cancel.symbol.encode(), cancel)

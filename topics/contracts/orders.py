@@ -76,6 +76,9 @@ class SubmitOrder(_Command):
     reduce_only: bool = False
     display_qty: Quantity | None = Field(default=None, description="iceberg visible size")
     stp: Literal["none", "cancel_newest", "cancel_oldest", "cancel_both"] = "cancel_newest"
+    mmp: bool = Field(default=False, description="a market-maker protection quote (Deribit's "
+                      "mmp flag): only these count toward the account's MMP limits, are "
+                      "cancelled when it trips and refused while it is frozen")
 
     @model_validator(mode="after")
     def _fields_fit_type(self) -> SubmitOrder:

@@ -1,8 +1,9 @@
 """Through the real Kafka and one worker (risk, matching, booking, RFQ):
 
-* market-maker protection: a maker's fills reach its quantity limit → its orders in the
-  underlying are cancelled in one step, an ``mmp`` alert is raised, and a new order there is
-  refused with 5013 while orders elsewhere are untouched; cancel-all by underlying;
+* market-maker protection: a maker's fills reach its quantity limit → its MMP quotes in the
+  underlying are cancelled in one step, an ``mmp`` alert is raised, and a new quote there is
+  refused with 5013 while orders without the flag and other underlyings are untouched;
+  cancel-all by underlying;
 * a block RFQ: quotes from two makers, a refused quote, the taker accepts the best, risk
   clears both sides, the block trade's legs are executed by matching and booked (positions,
   a balanced ledger) once even when the accept is sent twice; a taker or a maker who cannot
@@ -77,10 +78,10 @@ class _Venue:
         return record
 
     def order(self, account: str, symbol: str, coid: str, side: str, qty: str,
-              price: str) -> SubmitOrder:
+              price: str, mmp: bool = False) -> SubmitOrder:
         order: SubmitOrder = self.request(SubmitOrder, account, symbol=symbol,
                                           client_order_id=coid, side=side, order_type="limit",
-                                          qty=D(qty), price=D(price))
+                                          qty=D(qty), price=D(price), mmp=mmp)
         return order
 
     def fund(self, *accounts: str) -> None:
@@ -131,24 +132,27 @@ def test_market_maker_protection_cancels_the_underlying_and_freezes_it(venue: _V
     venue.request(SetMmpConfig, mm, underlying=underlying, qty_limit=D(2), frozen_ms=60_000)
     for coid, side, price, symbol in (("a1", "sell", "100", one), ("a2", "sell", "101", one),
                                       ("b1", "buy", "95", one), ("o1", "buy", "48", other)):
-        venue.order(mm, symbol, coid, side, "1", price)
+        venue.order(mm, symbol, coid, side, "1", price, mmp=True)  # quotes MMP guards
+    venue.order(mm, one, "p1", "buy", "1", "94")  # not a quote: MMP leaves it alone
     venue.events("orders.events", lambda v: v["account"] == mm and v["kind"] == "accepted",
-                 lambda got: len(got) >= 4)
+                 lambda got: len(got) >= 5)
     venue.order(taker, one, "lift", "buy", "2", "101")  # fills a1 and a2: 2 reaches the limit
     alerts = venue.events("risk.alerts", lambda v: v["account"] == mm, lambda got: got)
     assert alerts[0]["kind"] == "mmp" and alerts[0]["level"] == "critical"
     cancelled = venue.events(
         "orders.events", lambda v: v["account"] == mm and v["kind"] == "cancelled",
         lambda got: got)
-    assert [(v["client_order_id"], v["reason_code"]) for v in cancelled] == [("b1", 1202)]
-    venue.order(mm, one, "a3", "sell", "1", "102")  # frozen: refused
-    venue.order(mm, other, "o2", "buy", "1", "49")  # another underlying: accepted
+    assert [(v["client_order_id"], v["reason_code"]) for v in cancelled] == [("b1", 1201)]
+    venue.order(mm, one, "a3", "sell", "1", "102", mmp=True)  # frozen: refused
+    venue.order(mm, one, "p2", "sell", "1", "102")  # not a quote: accepted
+    venue.order(mm, other, "o2", "buy", "1", "49", mmp=True)  # another underlying: accepted
     answers = venue.events(
         "orders.events",
-        lambda v: v["account"] == mm and v["client_order_id"] in ("a3", "o2"),
-        lambda got: len(got) >= 2)
+        lambda v: v["account"] == mm and v["client_order_id"] in ("a3", "p2", "o2"),
+        lambda got: len(got) >= 3)
     kinds = {v["client_order_id"]: (v["kind"], v.get("reason_code")) for v in answers}
-    assert kinds == {"a3": ("rejected", 5013), "o2": ("accepted", None)}
+    assert kinds == {"a3": ("rejected", 5013), "p2": ("accepted", None),
+                     "o2": ("accepted", None)}
     # cancel-all by underlying: the other underlying's orders go, nothing else is left
     venue.request(CancelAll, mm, underlying=other.split("-")[0])
     gone = venue.events(

@@ -52,14 +52,15 @@ def _next() -> int:
 
 def submit(symbol: str = "BTC-USDT", side: str = "buy", qty: str = "0.01",
            price: str | None = "100000", *, coid: str | None = None, account: str = "acc-1",
-           command_id: str | None = None, reduce_only: bool = False) -> SubmitOrder:
+           command_id: str | None = None, reduce_only: bool = False,
+           mmp: bool = False) -> SubmitOrder:
     n = _next()
     return SubmitOrder(command_id=command_id or f"cmd-{n}", ts_sent=NOW, account=account,
                        symbol=symbol, client_order_id=coid or f"c-{n}", side=side,
                        order_type="limit" if price is not None else "market", qty=D(qty),
                        price=D(price) if price is not None else None,
                        time_in_force="GTC" if price is not None else "IOC",
-                       reduce_only=reduce_only)
+                       reduce_only=reduce_only, mmp=mmp)
 
 
 def decide(state: AccountState, request: Any, *, prices: FakePrices | None = None,

@@ -43,6 +43,8 @@ def _request(kind: Any, n: int, **fields: Any) -> Any:
 
 def _fill(state: AccountState, symbol: str, side: str, qty: str, *, at_ms: int = NOW_MS,
           n: int = 1, coid: str | None = None) -> bool:
+    """A fill of the account's MMP quote on ``symbol`` (or of ``coid``)."""
+    coid = coid or QUOTE_OF[symbol]
     activity = Fill(event_id=f"fill:T{n}:maker", ts_event=NOW, account=state.account,
                     symbol=symbol, trade_id=f"T{n}", order_id=f"o-{n}", client_order_id=coid,
                     side=side, liquidity="maker", price=D(2000), qty=D(qty),
@@ -50,18 +52,26 @@ def _fill(state: AccountState, symbol: str, side: str, qty: str, *, at_ms: int =
     return state.apply(activity, CATALOGUE, PRICES, at_ms)
 
 
+QUOTE_OF = {BTC_CALL: "q1", BTC_CALL_110: "q2", "ETH-USDT": "q3", "BTC-USDT": "q4"}
+
+
 def _quotes(state: AccountState) -> None:
-    """Resting quotes on two BTC options and on ETH spot."""
+    """Resting MMP quotes on two BTC options, BTC spot and ETH spot (10 each, so the tests'
+    fills leave them open), and a BTC order without the flag (MMP neither counts, cancels
+    nor freezes it)."""
     for symbol, coid, side, price in ((BTC_CALL, "q1", "sell", "2000"),
                                       (BTC_CALL_110, "q2", "buy", "500"),
-                                      ("ETH-USDT", "q3", "buy", "3500")):
-        assert decide(state, submit(symbol, side, "1", price, coid=coid, account="mm-1"),
-                      prices=PRICES).accepted
+                                      ("ETH-USDT", "q3", "buy", "3500"),
+                                      ("BTC-USDT", "q4", "buy", "90000")):
+        assert decide(state, submit(symbol, side, "10", price, coid=coid, account="mm-1",
+                                    mmp=True), prices=PRICES).accepted
+    assert decide(state, submit(BTC_CALL_110, "buy", "1", "450", coid="plain",
+                                account="mm-1"), prices=PRICES).accepted
 
 
 @pytest.mark.parametrize(("scope", "expected"), [
-    ({}, ["ETH-USDT", BTC_CALL, BTC_CALL_110]),
-    ({"underlying": "BTC"}, [BTC_CALL, BTC_CALL_110]),
+    ({}, ["ETH-USDT", "BTC-USDT", BTC_CALL, BTC_CALL_110]),
+    ({"underlying": "BTC"}, ["BTC-USDT", BTC_CALL, BTC_CALL_110]),
     ({"underlying": "ETH"}, ["ETH-USDT"]),
     ({"symbol": BTC_CALL}, [BTC_CALL]),
     ({"underlying": "SOL"}, []),
@@ -111,14 +121,17 @@ def test_a_trip_cancels_the_underlying_and_freezes_new_orders(
     _fill(state, *last, n=99, at_ms=NOW_MS + 100)
     [trip] = state.take_trips()
     assert trip.breach.reason == reason and trip.breach.value >= trip.breach.limit
-    assert sorted(c.symbol for c in trip.cancels) == sorted([BTC_CALL, BTC_CALL_110])
+    assert sorted((c.symbol, c.client_order_id) for c in trip.cancels) == sorted(
+        [(BTC_CALL, "q1"), (BTC_CALL_110, "q2"), ("BTC-USDT", "q4")])  # quotes: not "plain"
     assert trip.alert.kind == "mmp" and trip.alert.symbol == last[0]
     # frozen: a new BTC order is refused, ETH and reducing orders are not
-    frozen = decide(state, submit(BTC_CALL, "sell", "1", "2000", account="mm-1"),
+    frozen = decide(state, submit(BTC_CALL, "sell", "1", "2000", account="mm-1", mmp=True),
                     prices=PRICES, now_ms=NOW_MS + 4000)
     assert frozen.code is RiskCode.MMP_FROZEN
-    assert decide(state, submit("ETH-USDT", "buy", "1", "3500", account="mm-1"),
+    assert decide(state, submit("ETH-USDT", "buy", "1", "3500", account="mm-1", mmp=True),
                   prices=PRICES, now_ms=NOW_MS + 4000).accepted
+    assert decide(state, submit(BTC_CALL, "sell", "1", "2000", account="mm-1"),
+                  prices=PRICES, now_ms=NOW_MS + 4000).accepted  # not a quote: not frozen
     # the freeze ends on its own
     assert decide(state, submit(BTC_CALL, "sell", "1", "2000", account="mm-1"),
                   prices=PRICES, now_ms=NOW_MS + 5200,
@@ -134,7 +147,7 @@ def test_frozen_until_reset_and_one_trip_per_freeze() -> None:
     _fill(state, BTC_CALL, "sell", "1", n=2)  # a quote already in flight: no second trip
     assert state.take_trips() == []
     much_later = NOW_MS + 3_600_000
-    order = submit(BTC_CALL, "sell", "1", "2000", account="mm-1")
+    order = submit(BTC_CALL, "sell", "1", "2000", account="mm-1", mmp=True)
     assert decide(state, order, prices=PRICES, now_ms=much_later).code is RiskCode.MMP_FROZEN
     assert decide(state, _request(ResetMmp, 2, underlying="BTC"), now_ms=much_later).accepted
     assert decide(state, submit(BTC_CALL, "sell", "1", "2000", account="mm-1"),
