@@ -28,6 +28,7 @@ import pytest
 from cdc.offsets import commit_end_offsets
 from infra.settings import Settings
 from streams.kafka import make_producer
+from streams.risk.codes import RiskCode
 from streams.worker_process import WorkerProcess
 from topics.catalogue import by_name
 from topics.contracts import (
@@ -238,7 +239,7 @@ def test_a_side_that_cannot_pay_is_refused_before_anything_trades(venue: _Venue)
         got = venue.events("rfq.events", lambda v: v["rfq_id"] == rfq_id, until)
         return list({v["event_id"]: v for v in got}.values())
 
-    # a taker without money accepts: risk refuses its side (5002), nothing trades
+    # a taker without money accepts: risk refuses its side (5009), nothing trades
     first = f"rfq-{_tag()}"
     send(first, OpenRfq, broke, "open", legs=legs, amount=D(2))
     send(first, QuoteRfq, maker, "q", quote_id="q1", side="ask", price=D("50.5"), amount=D(2))
@@ -247,7 +248,8 @@ def test_a_side_that_cannot_pay_is_refused_before_anything_trades(venue: _Venue)
     assert [v["kind"] for v in steps] == ["rfq_opened", "quote_added", "rfq_clearing",
                                           "rfq_refused"]
     refused = steps[-1]
-    assert refused["code"] == 6210 and f"{broke} 5002" in refused["reason"]
+    assert refused["code"] == 6210
+    assert f"{broke} {int(RiskCode.INSUFFICIENT_FUNDS)}" in refused["reason"]
     # a maker without money is refused: its quote goes, the RFQ stays open, another maker's
     # quote is accepted and trades
     second = f"rfq-{_tag()}"
