@@ -375,16 +375,25 @@ class AccountState:
             return prices.mark(inst.instrument_id)
         return prices.index(inst.base)
 
-    def _submit(self, cmd: SubmitOrder, now_ms: int, now: datetime, catalogue: Catalogue,
-                prices: Prices, limits: RiskLimits, fees: FeeSchedule) -> RiskCode | None:
-        inst = catalogue.get(cmd.symbol)
+    def _tradable(self, symbol: str, client_order_id: str, now: datetime,
+                  catalogue: Catalogue) -> Instrument | RiskCode:
+        """The instrument a new order (or block leg) trades, or why it cannot: not listed,
+        not trading (or expired), or the client order id is taken by an open order."""
+        inst = catalogue.get(symbol)
         if inst is None:
             return RiskCode.UNKNOWN_INSTRUMENT
         if inst.status is not TradingStatus.TRADING or (inst.expiry is not None
                                                         and inst.expiry <= now):
             return RiskCode.INSTRUMENT_NOT_TRADING
-        if cmd.client_order_id in self.open_orders:
+        if client_order_id in self.open_orders:
             return RiskCode.DUPLICATE_CLIENT_ORDER_ID
+        return inst
+
+    def _submit(self, cmd: SubmitOrder, now_ms: int, now: datetime, catalogue: Catalogue,
+                prices: Prices, limits: RiskLimits, fees: FeeSchedule) -> RiskCode | None:
+        inst = self._tradable(cmd.symbol, cmd.client_order_id, now, catalogue)
+        if isinstance(inst, RiskCode):
+            return inst
         if cmd.mmp and not cmd.reduce_only and self.mmp.is_frozen(inst.base, now_ms):
             return RiskCode.MMP_FROZEN
         if not self._rate_ok(now_ms, limits):
@@ -446,14 +455,9 @@ class AccountState:
         notional, needed_total = ZERO, ZERO
         growth: dict[str, Decimal] = {}  # underlying -> notional the legs open, at the index
         for leg in block.legs:
-            inst = catalogue.get(leg.symbol)
-            if inst is None:
-                return RiskCode.UNKNOWN_INSTRUMENT
-            if inst.status is not TradingStatus.TRADING or (inst.expiry is not None
-                                                            and inst.expiry <= now):
-                return RiskCode.INSTRUMENT_NOT_TRADING
-            if leg.client_order_id in self.open_orders:
-                return RiskCode.DUPLICATE_CLIENT_ORDER_ID
+            inst = self._tradable(leg.symbol, leg.client_order_id, now, catalogue)
+            if isinstance(inst, RiskCode):
+                return inst
             cs = _contract_size(inst)
             notional += leg.price * leg.qty * cs
             opening = self._opening(leg.symbol, leg.side, leg.qty)
