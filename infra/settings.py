@@ -230,7 +230,9 @@ class RfqSettings(_Part):
 
 
 class RoutingVenue(_Part):
-    """One venue smart order routing may send children to (a simulated one here)."""
+    """One venue smart order routing may send children to: simulated for the external ones
+    (latency, fill ratio); "strikeflow" is our own book (real IOC orders through risk and
+    matching), for which only the fee and lot size are used by the split."""
 
     fee_rate: Decimal = Field(default=Decimal("0.001"), ge=0, lt=1)  # taker fee
     lot_size: Decimal = Field(default=Decimal("0.0001"), gt=0)  # children are multiples
@@ -256,6 +258,11 @@ class RoutingSettings(_Part):
 
     venues: dict[str, RoutingVenue] = Field(default_factory=_routing_venues)
     round_every_s: float = Field(default=0.25, gt=0)  # next round of each working parent
+    #: children on our own book (``streams.routing.own_book``): how long one call waits for
+    #: risk's or matching's final answer on ``orders.events`` before the child is re-sent
+    #: later, and how far back a (re)started worker reads those answers
+    own_book_timeout_s: float = Field(default=5.0, gt=0)
+    own_book_lookback_s: float = Field(default=6 * 3600.0, gt=0)
 
 
 class ComplianceSettings(_Part):

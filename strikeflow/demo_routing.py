@@ -2,9 +2,12 @@
 their reports back from ``routing.reports`` and show them.
 
 ``run(settings, console)`` is the main job's step (it needs the trading worker, which runs the
-routing agent, and the market-data worker, whose per-venue books routing splits against);
+routing agent, risk and matching, and the market-data worker, whose per-venue books routing
+splits against). Children routed to our own book are real IOC orders of the parent's account
+through risk and matching, so the demo account is funded first, the way the simulated
+traders are (a deposit in the order database, carried to risk by Debezium);
 ``strikeflow route`` uses :func:`send_parents`, :func:`await_reports` and
-:func:`report_table` for one parent.
+:func:`report_table` for one parent (its account needs funds for the part on our book).
 """
 
 from __future__ import annotations
@@ -21,14 +24,19 @@ from rich.table import Table
 
 from infra.settings import Settings
 from streams.kafka import end_offsets, make_consumer, make_producer
+from streams.routing.venues import OWN_VENUE
+from strikeflow.demo_accounts import fund_accounts
 from topics.catalogue import ContractError, by_name
 from topics.contracts.routing import ParentOrderReport, RouteOrder
 
-__all__ = ["await_reports", "demo_orders", "report_table", "route_order", "run",
-           "send_parents"]
+__all__ = ["DEMO_ACCOUNT", "await_reports", "demo_orders", "report_table", "route_order",
+           "run", "send_parents"]
 
 ROUTES = by_name("routing.orders")
 REPORTS = by_name("routing.reports")
+DEMO_ACCOUNT = "router-demo"
+#: enough for the demo's buys and the margin of its sells on our book, several runs a day
+DEMO_FUNDING = Decimal("1000000")
 
 
 def route_order(symbol: str, side: str, qty: Decimal, *, account: str, parent_id: str,
@@ -39,7 +47,7 @@ def route_order(symbol: str, side: str, qty: Decimal, *, account: str, parent_id
                       qty=qty, limit_price=limit_price, max_rounds=max_rounds)
 
 
-def demo_orders(run_id: str, account: str = "router-demo") -> list[RouteOrder]:
+def demo_orders(run_id: str, account: str = DEMO_ACCOUNT) -> list[RouteOrder]:
     """BTC-USDT and ETH-USDT, a buy and a sell of each, sized to need more than one venue."""
     return [route_order(symbol, side, Decimal(qty), account=account,
                         parent_id=f"sor-{run_id}-{n}", max_rounds=4)
@@ -113,14 +121,22 @@ def report_table(reports: Iterable[ParentOrderReport]) -> Table:
 def run(settings: Settings, console: Console, timeout_s: float = 60.0) -> bool:
     """Route four parents while the workers run; True if every one reached a final state."""
     orders = demo_orders(uuid.uuid4().hex[:8])
-    console.print(f"routing {len(orders)} parent orders across our book and the external "
-                  "venues (simulated fills against each venue's book, with latency and "
-                  "partial fills)")
+    funded = fund_accounts(settings, (DEMO_ACCOUNT,), DEMO_FUNDING)
+    console.print(f"routing {len(orders)} parent orders of {DEMO_ACCOUNT} "
+                  f"({'funded' if funded else 'funding not seen yet'}) across our book (real "
+                  "IOC orders through risk and matching) and the external venues (simulated "
+                  "fills against each venue's book, with latency and partial fills)")
     started = time.monotonic()
     since = send_parents(settings, orders)
     reports = await_reports(settings, [o.parent_id for o in orders], since, timeout_s)
     ordered = [reports[o.parent_id] for o in orders if o.parent_id in reports]
     console.print(report_table(ordered))
+    own = [c for r in ordered for c in r.children if c.venue == OWN_VENUE]
+    traded = [c for c in own if c.filled_qty > 0]
+    refused = sorted({c.reason or "" for c in own if c.status == "failed"})
+    console.print(f"    our book: {len(traded)} of {len(own)} children traded in our matching "
+                  f"engine ({sum((c.filled_qty for c in traded), Decimal(0)).normalize():f} "
+                  "filled)" + (f"; refused: {', '.join(refused)}" if refused else ""))
     done = len(ordered) == len(orders) and all(r.final for r in ordered)
     console.print(f"    {sum(r.final for r in ordered)}/{len(orders)} parents final in "
                   f"{time.monotonic() - started:.1f}s"

@@ -14,11 +14,14 @@ unfilled remainder is split again against the books of that moment (they move; c
 partly), until filled or ``max_rounds`` are used. Venue calls block (SQLite, a simulated round
 trip, a real exchange's HTTP) and run off the event loop, all children of a step at once.
 
-The venues are :class:`~streams.routing.venues.RoutingVenue` (simulated, one SQLite file
-each under ``<data dir>/venue/routing/``), each filling against its own ``md.book`` ladder.
-StrikeFlow's own book is one of them ("strikeflow"): **simulated against the snapshot of our
-book, it does not send an order into our matching engine** (no trade, no ledger entry there):
-a stand-in until children go through ``orders.requests`` as IOC orders.
+The external venues are :class:`~streams.routing.venues.RoutingVenue` (simulated, one
+SQLite file each under ``<data dir>/venue/routing/``), each filling against its own
+``md.book`` ladder. StrikeFlow's own book ("strikeflow") is real:
+:class:`~streams.routing.own_book.OwnBookVenue` sends the child as an immediate-or-cancel
+limit order for the parent's account on ``orders.requests`` (through risk and matching, so it
+trades, is booked and shows on ``trades``) and reads its outcome back from ``orders.events``;
+risk's remembered decisions and matching's ignoring a repeated command id make the re-send
+after a crash harmless, the same as a venue answering a client order id it has seen.
 """
 
 from __future__ import annotations
@@ -36,9 +39,10 @@ from streams.app import app, state_table
 from streams.batching import as_current, as_partition
 from streams.inbox import Inbox, venue_time_ns
 from streams.routing.books import VenueBooks
+from streams.routing.own_book import OwnBookVenue
 from streams.routing.parent import ChildOrder
 from streams.routing.split import RoutingError, consolidated_mid
-from streams.routing.venues import RoutingVenue
+from streams.routing.venues import OWN_VENUE, RoutingVenue
 from streams.routing.working import Answer, WorkingParent, apply_answer, rejected_report
 from streams.settlement.venue import Book, VenueAdapter, VenueError
 from topics.catalogue import by_name
@@ -77,14 +81,19 @@ def _book_reader(venue: str) -> Callable[[str], Book | None]:
 
 
 def venues() -> dict[str, VenueAdapter]:
-    """The venue adapters, made in the worker (not at import): one SQLite file each."""
+    """The venue adapters, made in the worker (not at import): our own book through risk
+    and matching, the external ones simulated (one SQLite file each)."""
     global _venues
     if _venues is None:
         root = _settings.data_dir / "venue" / "routing"
         _venues = {
-            name: RoutingVenue(root / f"{name}.sqlite", _book_reader(name), name=name,
-                               fee_rate=v.fee_rate, lot_size=v.lot_size,
-                               latency_s=v.latency_ms / 1000, fill_ratio=v.fill_ratio)
+            name: OwnBookVenue(_settings, _book_reader(name), name=name,
+                               timeout_s=_conf.own_book_timeout_s,
+                               lookback_s=_conf.own_book_lookback_s)
+            if name == OWN_VENUE else
+            RoutingVenue(root / f"{name}.sqlite", _book_reader(name), name=name,
+                         fee_rate=v.fee_rate, lot_size=v.lot_size,
+                         latency_s=v.latency_ms / 1000, fill_ratio=v.fill_ratio)
             for name, v in _conf.venues.items()}
     return _venues
 
@@ -92,6 +101,9 @@ def venues() -> dict[str, VenueAdapter]:
 @app.task
 async def _start_books() -> None:
     books.start()
+    for venue in venues().values():
+        if isinstance(venue, OwnBookVenue):
+            venue.start()  # read orders.events back before the first child needs it
 
 
 def _publish(w: WorkingParent, ts: datetime) -> None:
@@ -108,16 +120,21 @@ def _store(w: WorkingParent) -> None:
         working[w.parent_id] = w
 
 
-async def _place(child: ChildOrder) -> Answer | None:
+async def _place(w: WorkingParent, child: ChildOrder) -> Answer | None:
     """The venue's answer, or None when there is none yet (the child stays pending and is
     re-sent with the same key at the next step)."""
     venue = venues().get(child.venue)
     if venue is None:
         log.error("child for a venue not configured", key=child.key, venue=child.venue)
         return None
+    # our own book takes a real order: for the parent's account, limited to the worst level
+    # the split counted on
+    extra: dict[str, Any] = ({"account": w.account, "limit_price": child.limit_price}
+                             if isinstance(venue, OwnBookVenue) else {})
     try:
         return await asyncio.to_thread(venue.place_market_order, client_order_id=child.key,
-                                       symbol=child.symbol, side=child.side, qty=child.qty)
+                                       symbol=child.symbol, side=child.side, qty=child.qty,
+                                       **extra)
     except VenueError as exc:
         return exc
     except Exception as exc:  # a timeout, a broken connection: maybe taken, so not failed
@@ -131,7 +148,7 @@ async def _work(parents: list[WorkingParent]) -> None:
     pending = [(w, c) for w in parents for c in w.parent.pending_children()]
     if not pending:
         return
-    answers = await asyncio.gather(*(_place(c) for _, c in pending))
+    answers = await asyncio.gather(*(_place(w, c) for w, c in pending))
     changed: dict[str, WorkingParent] = {}
     for (w, child), answer in zip(pending, answers, strict=True):
         if answer is None:

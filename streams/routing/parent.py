@@ -103,7 +103,12 @@ def _str(value: Decimal | None) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class ChildOrder:
-    """One child sent to one venue in one round; ``key`` is its client order id there."""
+    """One child sent to one venue in one round; ``key`` is its client order id there.
+
+    ``limit_price`` is the worst level the split counted on at that venue (never beyond the
+    parent's limit): the price of the immediate-or-cancel limit order where the venue takes
+    one (our own book). Recorded with the child, so a re-send is the very same order.
+    """
 
     key: str
     round: int
@@ -118,6 +123,7 @@ class ChildOrder:
     avg_price: Decimal | None = None
     fee: Decimal = _ZERO
     reason: str | None = None
+    limit_price: Decimal | None = None
 
     def to_record(self) -> dict[str, Any]:
         return {"key": self.key, "round": self.round, "venue": self.venue,
@@ -125,7 +131,8 @@ class ChildOrder:
                 "expected_avg_price": str(self.expected_avg_price),
                 "expected_fee": str(self.expected_fee), "status": str(self.status),
                 "filled_qty": str(self.filled_qty), "avg_price": _str(self.avg_price),
-                "fee": str(self.fee), "reason": self.reason}
+                "fee": str(self.fee), "reason": self.reason,
+                "limit_price": _str(self.limit_price)}
 
     @classmethod
     def from_record(cls, data: Mapping[str, Any]) -> ChildOrder:
@@ -135,7 +142,8 @@ class ChildOrder:
                    expected_fee=Decimal(data["expected_fee"]),
                    status=ChildStatus(data["status"]), filled_qty=Decimal(data["filled_qty"]),
                    avg_price=_dec(data["avg_price"]), fee=Decimal(data["fee"]),
-                   reason=data["reason"])
+                   reason=data["reason"],
+                   limit_price=_dec(data.get("limit_price")))  # absent in older records
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,7 +302,8 @@ class ParentOrder:
         self.round += 1
         new = [ChildOrder(key=child_key(self.parent_id, self.round, s.venue), round=self.round,
                           venue=s.venue, symbol=self.symbol, side=self.side, qty=s.qty,
-                          expected_avg_price=s.expected_avg_price, expected_fee=s.expected_fee)
+                          expected_avg_price=s.expected_avg_price, expected_fee=s.expected_fee,
+                          limit_price=s.worst_price)
                for s in split.slices]
         for child in new:
             self.children[child.key] = child

@@ -62,6 +62,8 @@ class ChildSlice:
 
     ``notional`` is exact (sum of level price x qty taken); ``expected_avg_price`` and
     ``expected_fee`` are rounded half up to the 1e-8 grid for display and reports.
+    ``worst_price`` is the last (worst) level the walk took on this venue: the limit price
+    that protects the child where a venue takes limit orders (our own book).
     """
 
     venue: str
@@ -69,6 +71,7 @@ class ChildSlice:
     expected_avg_price: Decimal
     expected_fee: Decimal
     notional: Decimal
+    worst_price: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +121,8 @@ def _levels(venue: str, side: Side, book: Book, limit: Decimal | None) -> list[L
 class _Venue:
     """One venue's side of the book as the walk consumes it, a lot at a time."""
 
-    __slots__ = ("cost", "factor", "fee", "i", "levels", "lot", "name", "taken", "used")
+    __slots__ = ("cost", "factor", "fee", "i", "levels", "lot", "name", "taken", "used",
+                 "worst")
 
     def __init__(self, name: str, side: Side, levels: list[Level], lot: Decimal,
                  fee: Decimal) -> None:
@@ -126,6 +130,7 @@ class _Venue:
         self.factor = 1 + fee if side == "buy" else 1 - fee
         self.i, self.used = 0, _ZERO  # level index, qty already taken from that level
         self.taken, self.cost = _ZERO, _ZERO
+        self.worst: Decimal | None = None  # the last level price taken
 
     def offer(self) -> tuple[Decimal, Decimal] | None:
         """(fee-adjusted price per unit of the next lot, whole lots at that price), or None."""
@@ -140,9 +145,11 @@ class _Venue:
             return None
         return walked[0] * self.factor / self.lot, Decimal(1)
 
-    def _walk(self, qty: Decimal) -> tuple[Decimal, int, Decimal] | None:
-        """(notional, level index, used) after taking ``qty``; None if the book is too thin."""
+    def _walk(self, qty: Decimal) -> tuple[Decimal, int, Decimal, Decimal] | None:
+        """(notional, level index, used, last price taken) after taking ``qty``; None if the
+        book is too thin."""
         i, used, notional, left = self.i, self.used, _ZERO, qty
+        last = _ZERO
         while left > 0:
             if i >= len(self.levels):
                 return None
@@ -151,15 +158,16 @@ class _Venue:
             notional += take * price
             left -= take
             used += take
+            last = price
             if used == size:
                 i, used = i + 1, _ZERO
-        return notional, i, used
+        return notional, i, used, last
 
     def take(self, lots: Decimal) -> None:
         qty = lots * self.lot
         walked = self._walk(qty)
         assert walked is not None, "offer() promised this depth"
-        notional, self.i, self.used = walked
+        notional, self.i, self.used, self.worst = walked
         self.taken += qty
         self.cost += notional
 
@@ -212,7 +220,8 @@ def split_order(side: Side, qty: Decimal, books: Mapping[str, Book],
     slices = tuple(
         ChildSlice(venue=v.name, qty=v.taken,
                    expected_avg_price=(v.cost / v.taken).quantize(PRICE_GRID, ROUND_HALF_UP),
-                   expected_fee=to_usdt(v.cost * v.fee), notional=v.cost)
+                   expected_fee=to_usdt(v.cost * v.fee), notional=v.cost,
+                   worst_price=v.worst)
         for v in venues if v.taken > 0)
     return Split(side=side, slices=slices, remainder=remaining)
 

@@ -360,7 +360,7 @@ def test_slippage_sign_is_positive_when_worse_for_the_parent(
 def test_shares_sum_to_one_even_for_thirds() -> None:
     p = ParentOrder(parent_id="p3", symbol="BTC/USDT", side="buy", qty=D(3),
                     arrival_price=D(100))
-    books = {v: ([], [(D(100), D(1))]) for v in ("a", "b", "c")}
+    books: dict[str, Book] = {v: ([], [(D(100), D(1))]) for v in ("a", "b", "c")}
     for c in p.route(books, dict.fromkeys(books, D(0)), dict.fromkeys(books, D(1))):
         p.child_filled(c.key, D(1), D(100), D(0))
     r = p.report()
