@@ -44,6 +44,7 @@ from streams.risk.records import (
     Remembered,
     applied_part,
     decisions_part,
+    journaled,
     order_bucket,
     orders_part,
 )
@@ -287,6 +288,10 @@ class AccountState:
     margin_level: str = "ok"  # ok | margin_call | liquidation
     crossings: int = 0
     seq: int = 0
+    #: saves so far (:meth:`changes`): the core and the journal carry it (records module)
+    writes: int = 0
+    #: loaded by this process from the store: the first save writes every part
+    rewrite_all: bool = field(default=False, repr=False, compare=False)
     #: client order ids whose reservation changed since the last :meth:`changes`
     touched_orders: set[str] = field(default_factory=set, repr=False, compare=False)
     mmp: MmpState = field(init=False, repr=False, compare=False)
@@ -872,8 +877,9 @@ class AccountState:
         the open-order buckets holding a touched order; the decision and activity-id
         segments that changed. ``None`` deletes a part. A batch writes what it changed, not
         the account's whole history, so the changelog grows with the work done."""
+        self.writes += 1
         out: dict[str, Any] = {CORE: {
-            "account": self.account, "cash": str(self.cash), "seq": self.seq,
+            "account": self.account, "cash": str(self.cash), "seq": self.seq, "w": self.writes,
             "positions": {s: [str(p.qty), str(p.avg_price), str(p.realized), p.stop_armed]
                           for s, p in self.positions.items()},
             "tokens": self.tokens, "tokens_at_ms": self.tokens_at_ms,
@@ -882,6 +888,12 @@ class AccountState:
             "kyc": self.kyc}}
         buckets = {order_bucket(c) for c in self.touched_orders}
         self.touched_orders.clear()
+        if self.rewrite_all:
+            self.rewrite_all = False
+            buckets = set(range(ORDER_BUCKETS))
+            self.decisions.mark_all()
+            self.applied.mark_all()
+            self.mmp_changed = self.mmp_changed or bool(self.mmp.configs or self.mmp_trips)
         if buckets:
             held: dict[int, dict[str, Any]] = {b: {} for b in buckets}
             for coid, reservation in self.open_orders.items():
@@ -900,11 +912,13 @@ class AccountState:
         """The account from its stored parts (``read(part)``, ``None`` if absent); ``None``
         for an account never stored. Also reads the one-record form written before parts
         (everything in the core record)."""
+        read = journaled(read)
         core = read(CORE)
         if core is None:
             return None
         state = cls(
             account=core["account"], cash=Decimal(core["cash"]), seq=core["seq"],
+            writes=core.get("w", 0),
             positions={s: PositionState(Decimal(q), Decimal(a), Decimal(r), armed)
                        for s, (q, a, r, armed) in core["positions"].items()},
             tokens=core["tokens"], tokens_at_ms=core["tokens_at_ms"],

@@ -42,7 +42,7 @@ from streams.output import BatchOutput
 from streams.reference import ReferencePrices
 from streams.risk.account import AccountState, Alert, Decision, Revaluation
 from streams.risk.codes import describe
-from streams.risk.records import store_key
+from streams.risk.records import save_order, store_key
 from topics.catalogue import ContractError, by_name
 from topics.contracts import BlockReservation, Position, RiskAlert
 from topics.contracts.rfq import RfqClearance
@@ -65,7 +65,9 @@ CATALOGUE = venue_catalogue()
 
 risk_topic = app.topic(REQUESTS.name, ACTIVITY.name, key_serializer="raw",
                        value_serializer="raw")
-risk_table = state_table("risk-accounts", REQUESTS.partitions)
+# a restarted worker's first save of an account is the whole account in one journal message
+risk_table = state_table("risk-accounts", REQUESTS.partitions, **{
+    "max.message.bytes": str(16 * 2**20), "segment.bytes": str(32 * 2**20)})
 output = BatchOutput()
 inbox = Inbox([REQUESTS.name, ACTIVITY.name], name="risk")
 inbox.connect(app)
@@ -175,6 +177,8 @@ def _load(account: str, event: Any) -> _Live:
         with as_current(event):
             state = AccountState.load(
                 account, lambda part: risk_table.get(store_key(account, part)))
+        if state is not None:
+            state.rewrite_all = True  # bring the changelog up to this store (records module)
         live = accounts[account] = _Live(state or AccountState(account), event, {})
         live.state.require_kyc = _settings.compliance.require_kyc  # no KYC row: unverified?
     return live
@@ -185,7 +189,7 @@ def _save(live: _Live) -> None:
     of its last event."""
     account = live.state.account
     with as_current(live.last_event):
-        for part, value in live.state.changes().items():
+        for part, value in save_order(live.state.changes()):  # atomic: records module
             if value is None:
                 risk_table.pop(store_key(account, part), None)
             else:

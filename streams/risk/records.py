@@ -11,12 +11,30 @@ kept in parts, under keys ``<account>`` (the core) and ``<account>/<part>``:
 * ``o<b>`` — the open orders whose client order id hashes to bucket ``b`` (of 64);
 * ``d<n>`` / ``a<n>`` — segment ``n`` of the remembered decisions / applied activity ids;
 * ``m`` — market-maker protection: limits, the rolling window of fills, freezes and trips
-  (written only by a batch that changed it).
+  (written only by a batch that changed it);
+* ``j`` — the journal: every part the last save wrote, in one record (see below).
 
 A batch writes the core, the order buckets it touched and the segments it added to (and
 deletes the segment that fell out of memory): a few KB, whatever the account's history.
 Account ids cannot contain ``/`` (the contracts' pattern), so parts never collide with an
 account; the risk agent refuses any other key before it touches the store.
+
+**A save is atomic in the changelog.** A worker killed while a save's parts are on their way
+to Kafka leaves the changelog with the first of them only (one partition: they arrive in
+order, or not at all). A worker restoring from it — another worker after a rebalance, or one
+whose state directory is gone — would read an account half of one batch and half of the one
+before: a fill counted in the cash but not remembered as applied (counted again on the
+replay), an order held but its decision forgotten (refused as its own duplicate). So a save
+writes the journal first — one message with every part of the save and the save's number —
+then the parts, the core last, carrying the same number. Reading finds the core's number
+behind the journal's when the save did not land whole, and takes the journal's parts over
+the stored ones (:func:`journaled`).
+
+**A restart writes the account out whole once.** The worker's own store survives a kill
+(RocksDB's write-ahead log) but the changelog lost the unacknowledged tail; the batch is
+replayed, finds everything already done and would write nothing, leaving the changelog
+behind the worker for good. The first save of an account loaded by a new process therefore
+writes every part (empty order buckets as deletions).
 """
 
 from __future__ import annotations
@@ -29,20 +47,24 @@ from typing import Any
 
 __all__ = [
     "CORE",
+    "JOURNAL",
     "MMP",
     "ORDER_BUCKETS",
     "SEPARATOR",
     "Remembered",
     "applied_part",
     "decisions_part",
+    "journaled",
     "order_bucket",
     "orders_part",
+    "save_order",
     "split_key",
     "store_key",
 ]
 
 CORE = ""
 MMP = "m"
+JOURNAL = "j"
 SEPARATOR = "/"
 ORDER_BUCKETS = 64
 
@@ -62,6 +84,26 @@ def decisions_part(segment: int) -> str:
 
 def applied_part(segment: int) -> str:
     return f"a{segment}"
+
+
+def journaled(read: Callable[[str], Any]) -> Callable[[str], Any]:
+    """``read`` (a part, or ``None``) with the journal's parts over the stored ones when the
+    last save did not land whole: its number is ahead of the core's."""
+    journal = read(JOURNAL)
+    core = read(CORE)
+    if not journal or (core is not None and core.get("w", 0) >= journal["w"]):
+        return read
+    parts: dict[str, Any] = journal["parts"]
+    return lambda part: parts[part] if part in parts else read(part)
+
+
+def save_order(changes: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The writes of one save, in the order that makes it atomic to a reader of the
+    changelog: the journal (when anything besides the core changed), the parts, the core."""
+    rest = {part: value for part, value in changes.items() if part != CORE}
+    core = changes[CORE]
+    journal = [(JOURNAL, {"w": core["w"], "parts": {CORE: core, **rest}})] if rest else []
+    return [*journal, *rest.items(), (CORE, core)]
 
 
 def store_key(account: str, part: str) -> bytes:
@@ -122,6 +164,10 @@ class Remembered:
                for n in sorted(self._changed)}
         self._changed.clear()
         return out
+
+    def mark_all(self) -> None:
+        """Every segment held counts as changed: the next :meth:`changes` writes them all."""
+        self._changed.update(self._ids)
 
     def load(self, head: int, read: Callable[[int], list[list[Any]] | None]) -> None:
         """Read back the segments up to ``head`` (``read(n)``: a segment or ``None``)."""
