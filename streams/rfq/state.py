@@ -45,7 +45,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, Inexact, InvalidOperation, Overflow
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from streams.rfq.codes import RfqCode, RfqError
 from streams.rfq.events import (
@@ -87,6 +87,7 @@ __all__ = [
     "trade_id_for",
 ]
 
+_E = TypeVar("_E", bound=RfqEvent)
 RECORD_VERSION = 2  # 2: clearing (version 1 records read as never cleared)
 
 
@@ -176,29 +177,24 @@ class Outcome:
     def ok(self) -> bool:
         return self.code is None
 
+    def _first(self, kind: type[_E]) -> _E | None:
+        return next((e for e in self.events if isinstance(e, kind)), None)
+
     @property
     def trade(self) -> BlockTrade | None:
         """The block trade to execute: both sides cleared."""
-        for event in self.events:
-            if isinstance(event, RfqAccepted):
-                return event.trade
-        return None
+        accepted = self._first(RfqAccepted)
+        return accepted.trade if accepted is not None else None
 
     @property
     def to_clear(self) -> RfqClearing | None:
         """The block trade whose two sides risk must hold before it trades."""
-        for event in self.events:
-            if isinstance(event, RfqClearing):
-                return event
-        return None
+        return self._first(RfqClearing)
 
     @property
     def to_release(self) -> RfqNotCleared | None:
         """A clearing that failed: both sides' holds are released."""
-        for event in self.events:
-            if isinstance(event, RfqNotCleared):
-                return event
-        return None
+        return self._first(RfqNotCleared)
 
 
 def _ident(value: object) -> bool:

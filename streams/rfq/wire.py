@@ -27,8 +27,8 @@ from topics.contracts import BlockLeg, BlockRelease, BlockReservation
 from topics.contracts import BlockTrade as BlockTradeCommand
 from topics.contracts.rfq import RfqLeg, RfqUpdate
 
-__all__ = ["block_trade_commands", "leg_client_order_id", "releases", "reservations",
-           "to_update"]
+__all__ = ["block_trade_commands", "leg_client_order_id", "leg_command_id", "releases",
+           "reservations", "to_update"]
 
 
 def _utc(ms: int) -> datetime:
@@ -38,6 +38,12 @@ def _utc(ms: int) -> datetime:
 def leg_client_order_id(rfq_id: str, leg: int, role: str) -> str:
     """The client order id of one side (``t`` taker, ``m`` maker) of one leg."""
     return f"rfq-{rfq_id}-{leg}-{role}"
+
+
+def leg_command_id(trade: BlockTrade, leg: int) -> str:
+    """The command id of one leg: matching's block-trade command and the holds risk keeps for
+    it until that command's fills or refusal release them."""
+    return f"{trade.trade_id}:{leg}"
 
 
 def to_update(event: RfqEvent) -> RfqUpdate:
@@ -83,7 +89,7 @@ def _side_legs(trade: BlockTrade, role: str) -> list[BlockLeg]:
     return [BlockLeg(symbol=leg.symbol, side=leg.taker_side if role == "t" else leg.maker_side,
                      qty=leg.qty, price=leg.price,
                      client_order_id=leg_client_order_id(trade.rfq_id, n, role),
-                     command_id=f"{trade.trade_id}:{n}")
+                     command_id=leg_command_id(trade, n))
             for n, leg in enumerate(trade.legs)]
 
 
@@ -116,7 +122,7 @@ def block_trade_commands(trade: BlockTrade) -> list[BlockTradeCommand]:
     out = []
     for n, leg in enumerate(trade.legs):
         out.append(BlockTradeCommand(
-            command_id=f"{trade.trade_id}:{n}", ts_sent=_utc(trade.ts_ms), account=trade.taker,
+            command_id=leg_command_id(trade, n), ts_sent=_utc(trade.ts_ms), account=trade.taker,
             symbol=leg.symbol, client_order_id=leg_client_order_id(trade.rfq_id, n, "t"),
             side=leg.taker_side, qty=leg.qty, price=leg.price, maker_account=trade.maker,
             maker_client_order_id=leg_client_order_id(trade.rfq_id, n, "m"),
