@@ -42,7 +42,7 @@ from streams.output import BatchOutput
 from streams.reference import ReferencePrices
 from streams.risk.account import AccountState, Alert, Decision, Revaluation
 from streams.risk.codes import describe
-from streams.risk.records import save_order, store_key
+from streams.risk.records import store_key, write_save
 from topics.catalogue import ContractError, by_name
 from topics.contracts import BlockReservation, Position, RiskAlert
 from topics.contracts.rfq import RfqClearance
@@ -189,11 +189,7 @@ def _save(live: _Live) -> None:
     of its last event."""
     account = live.state.account
     with as_current(live.last_event):
-        for part, value in save_order(live.state.changes()):  # atomic: records module
-            if value is None:
-                risk_table.pop(store_key(account, part), None)
-            else:
-                risk_table[store_key(account, part)] = value
+        write_save(risk_table, account, live.state.changes())  # atomic: records module
 
 
 async def _process(account: str, events: list[Any]) -> None:

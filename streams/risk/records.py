@@ -30,6 +30,12 @@ then the parts, the core last, carrying the same number. Reading finds the core'
 behind the journal's when the save did not land whole, and takes the journal's parts over
 the stored ones (:func:`journaled`).
 
+**A deletion is always sent.** Faust's table sends a changelog tombstone from
+``__delitem__`` only: ``pop`` of a key the worker's own store does not hold sends nothing. A
+part the store dropped in a save the changelog lost (the kill) is absent here but still
+holds its old orders in the changelog, so :func:`write_save` deletes with ``del``, which
+tells the changelog even then (the drill's "risk holds 23 open orders, the engine 16").
+
 **A restart writes the account out whole once.** The worker's own store survives a kill
 (RocksDB's write-ahead log) but the changelog lost the unacknowledged tail; the batch is
 replayed, finds everything already done and would write nothing, leaving the changelog
@@ -40,7 +46,7 @@ writes every part (empty order buckets as deletions).
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -60,6 +66,7 @@ __all__ = [
     "save_order",
     "split_key",
     "store_key",
+    "write_save",
 ]
 
 CORE = ""
@@ -104,6 +111,18 @@ def save_order(changes: dict[str, Any]) -> list[tuple[str, Any]]:
     core = changes[CORE]
     journal = [(JOURNAL, {"w": core["w"], "parts": {CORE: core, **rest}})] if rest else []
     return [*journal, *rest.items(), (CORE, core)]
+
+
+def write_save(table: MutableMapping[bytes, Any], account: str, changes: dict[str, Any]
+               ) -> None:
+    """Write one save of ``account`` (:meth:`AccountState.changes`) into ``table``, in
+    :func:`save_order`; a ``None`` part is deleted with ``del``, whether or not the table
+    holds it (see the module's docstring)."""
+    for part, value in save_order(changes):
+        if value is None:
+            del table[store_key(account, part)]
+        else:
+            table[store_key(account, part)] = value
 
 
 def store_key(account: str, part: str) -> bytes:

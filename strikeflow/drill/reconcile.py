@@ -193,9 +193,12 @@ def reconcile(seg: SegmentRecords) -> Outcome:
                 corrupted += 1
         held = {cid for cid, r in state.get("open_orders", {}).items()
                 if r[0] == seg.symbol}
-        if held != resting.get(account, set()):
+        engine_holds = resting.get(account, set())
+        if held != engine_holds:
             problems.append(f"{account}: risk holds {len(held)} open orders, the engine "
-                            f"{len(resting.get(account, set()))}")
+                            f"{len(engine_holds)} (only risk: "
+                            f"{', '.join(sorted(held - engine_holds)[:5]) or '-'}; only the "
+                            f"engine: {', '.join(sorted(engine_holds - held)[:5]) or '-'})")
             corrupted += 1
     missing_ch = max(0, len(trades) - seg.clickhouse_trades)
     missing_es = max(0, len(trades) - seg.elasticsearch_trades)

@@ -10,13 +10,22 @@ finished ("risk holds 11 open orders, the engine 8"). Here a store is a dict, a 
 
 from __future__ import annotations
 
+from collections.abc import Iterator, MutableMapping
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streams.risk import AccountState
-from streams.risk.records import CORE, JOURNAL, ORDER_BUCKETS, orders_part, save_order
+from streams.risk.records import (
+    CORE,
+    JOURNAL,
+    ORDER_BUCKETS,
+    orders_part,
+    save_order,
+    split_key,
+    write_save,
+)
 from tests.unit.streams.risk.risk_support import decide, deposit, fill, release, submit
 
 Store = dict[str, Any]
@@ -109,3 +118,76 @@ def test_a_restarted_worker_writes_the_account_out_whole_once() -> None:
     assert healed is not None and "o1" not in healed.open_orders
     assert _snapshot(healed) == _snapshot(again)
     assert len(save_order(again.changes())) <= 3  # once only: then saves are small again
+
+
+class FaustLikeTable(MutableMapping[bytes, Any]):
+    """Faust's table as a save sees it: a write reaches the worker's own store and the
+    changelog; ``__delitem__`` sends a tombstone whether or not the store holds the key,
+    while ``MutableMapping.pop`` of a key the store lacks sends nothing (it looks first).
+    ``reaching`` is the kill: only that many more writes reach the changelog, all of them
+    the store (its write-ahead log survives the process)."""
+
+    def __init__(self) -> None:
+        self.local: dict[bytes, Any] = {}
+        self.changelog: dict[bytes, Any] = {}  # compacted: the last value of each key
+        self.reaching: int | None = None
+
+    def _sent(self) -> bool:
+        if self.reaching is None:
+            return True
+        self.reaching -= 1
+        return self.reaching >= 0
+
+    def __getitem__(self, key: bytes) -> Any:
+        return self.local[key]
+
+    def __setitem__(self, key: bytes, value: Any) -> None:
+        if self._sent():
+            self.changelog[key] = value
+        self.local[key] = value
+
+    def __delitem__(self, key: bytes) -> None:
+        if self._sent():
+            self.changelog.pop(key, None)
+        self.local.pop(key, None)
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self.local)
+
+    def __len__(self) -> int:
+        return len(self.local)
+
+
+def _read(stored: dict[bytes, Any], account: str = "acc-1") -> AccountState:
+    parts = {split_key(k)[1]: v for k, v in stored.items() if split_key(k)[0] == account}
+    state = AccountState.load(account, parts.get)
+    assert state is not None
+    return state
+
+
+@settings(max_examples=100, deadline=None)
+@given(ops=st.lists(st.lists(st.integers(0, 2), min_size=1, max_size=4), min_size=2,
+                    max_size=8),
+       kept=st.integers(0, 7))
+def test_after_a_kill_and_a_restart_the_changelog_reads_as_the_store(
+        ops: list[list[int]], kept: int) -> None:
+    """The drill's second find: a save the kill kept from the changelog emptied an order
+    bucket; the restarted worker's store had no such key, so deleting it with ``pop`` sent
+    no tombstone and the changelog kept the bucket's finished orders for good. The last
+    batch is the one killed: its first ``kept`` writes reach the changelog."""
+    table = FaustLikeTable()
+    state = AccountState("acc-1")
+    deposit(state, "1000000")
+    n = 0
+    for i, batch in enumerate(ops):
+        for op in batch:
+            n += 1
+            _step(state, n, op)
+        table.reaching = kept if i == len(ops) - 1 else None
+        write_save(table, "acc-1", state.changes())
+    table.reaching = None
+    restarted = _read(table.local)  # a new process loads from its own store
+    assert _snapshot(restarted) == _snapshot(state)
+    restarted.rewrite_all = True  # the agent's load; the replayed batch changes nothing
+    write_save(table, "acc-1", restarted.changes())
+    assert _snapshot(_read(table.changelog)) == _snapshot(state)
