@@ -8,7 +8,8 @@ run: setup
 	.venv/bin/strikeflow demo
 
 test: setup lint
-	.venv/bin/pytest
+	.venv/bin/pytest tests/unit -n 2  # pure code: both cores
+	.venv/bin/pytest tests/integration  # one real stack, one test at a time
 
 lint:
 	.venv/bin/ruff check .

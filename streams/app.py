@@ -11,6 +11,7 @@ import faust
 from infra.kafka_security import Role
 from infra.settings import Settings, get_settings
 from streams.deployment import AGENT_PACKAGES
+from streams.healing_table import HealingTable
 
 __all__ = ["AGENT_PACKAGES", "CHANGELOG_CONFIG", "app", "broker_credentials", "state_table"]
 
@@ -70,10 +71,17 @@ CHANGELOG_CONFIG = {
 }
 
 
-def state_table(name: str, partitions: int, **topic_config: str) -> faust.Table:
+def state_table(name: str, partitions: int, *, heal: bool = True, **topic_config: str
+                ) -> faust.Table:
     """A RocksDB table keyed by raw bytes with JSON values, as every agent keeps its state
     (``key_type=bytes``: without it the changelog is read back as JSON keys and recovery
-    stalls); ``topic_config`` adds to :data:`CHANGELOG_CONFIG` (dotted names as keys)."""
-    return app.Table(name, default=None, partitions=partitions,
-                     schema=faust.Schema(key_serializer="raw", value_serializer="json"),
-                     key_type=bytes, extra_topic_configs=CHANGELOG_CONFIG | topic_config)
+    stalls); ``topic_config`` adds to :data:`CHANGELOG_CONFIG` (dotted names as keys).
+
+    ``heal``: a :class:`~streams.healing_table.HealingTable`, whose changelog catches up
+    with the store on a key's first read after a restart; ``False`` for a table whose keys
+    must change together (it heals itself) or that a replay rebuilds anyway."""
+    cls = HealingTable if heal else faust.Table
+    table = cls(app, name=name, default=None, beacon=app.tables.beacon, partitions=partitions,
+                schema=faust.Schema(key_serializer="raw", value_serializer="json"),
+                key_type=bytes, extra_topic_configs=CHANGELOG_CONFIG | topic_config)
+    return app.tables.add(table)

@@ -61,8 +61,9 @@ BATCH_WITHIN_S = 0.05
 _settings = get_settings().matching
 commands_topic = app.topic(COMMANDS.name, key_serializer="raw", value_serializer="raw")
 
-# book snapshots of busy instruments are large; a segment must hold the largest message
-snapshots = state_table("matching-snapshots", COMMANDS.partitions, **{
+# book snapshots of busy instruments are large; a segment must hold the largest message.
+# Not healed: a snapshot the changelog missed only means a longer replay of commands.
+snapshots = state_table("matching-snapshots", COMMANDS.partitions, heal=False, **{
     "max.message.bytes": str(64 * 2**20), "segment.bytes": str(128 * 2**20)})
 
 
