@@ -65,6 +65,22 @@ def _second_worker(ctx: DrillContext) -> None:
     second.stop()
 
 
+def _takeover_after_sigkill(ctx: DrillContext) -> None:
+    """SIGKILL mid-batch and restart: the replayed batch finds its work done in the worker's
+    own store, so only the healing reads bring the changelogs up to it. Then the worker is
+    SIGKILLed again and one with no local state takes every partition over from the
+    changelogs alone; the first comes back and the other leaves."""
+    ctx.worker.kill()
+    ctx.worker.start(timeout_s=180)
+    time.sleep(3)
+    ctx.worker.kill()
+    other = ctx.make_worker("takeover", 3)
+    other.start(timeout_s=180)
+    time.sleep(6)
+    ctx.worker.start(timeout_s=180)
+    other.stop()
+
+
 def _restart(*services: str, down_s: float = 3.0) -> Callable[[DrillContext], None]:
     def fault(ctx: DrillContext) -> None:
         stack.stop(ctx.settings, services)
@@ -103,6 +119,8 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
           _worker_state_deleted),
     Fault("second-worker", "a second worker joins the group under load, then leaves",
           _second_worker),
+    Fault("takeover-after-sigkill", "SIGKILLed and restarted, SIGKILLed again and taken "
+          "over by a worker with no local state", _takeover_after_sigkill),
     Fault("kafka-restart", "the Kafka broker(s) stopped and started again",
           _restart("kafka")),
     Fault("connect-stopped", "Kafka Connect (Debezium) stopped during placements",
