@@ -65,8 +65,8 @@ CATALOGUE = venue_catalogue()
 
 risk_topic = app.topic(REQUESTS.name, ACTIVITY.name, key_serializer="raw",
                        value_serializer="raw")
-# a restarted worker's first save of an account is the whole account in one journal message
-# its parts change together: healed by the journaled rewrite of streams.risk.records
+# An account's parts change together, so the table heals through streams.risk.records (a
+# restarted worker's first save of an account is all of it, in one journal message).
 risk_table = state_table("risk-accounts", REQUESTS.partitions, heal=False, **{
     "max.message.bytes": str(16 * 2**20), "segment.bytes": str(32 * 2**20)})
 output = BatchOutput()

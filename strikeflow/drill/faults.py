@@ -70,8 +70,7 @@ def _takeover_after_sigkill(ctx: DrillContext) -> None:
     own store, so only the healing reads bring the changelogs up to it. Then the worker is
     SIGKILLed again and one with no local state takes every partition over from the
     changelogs alone; the first comes back and the other leaves."""
-    ctx.worker.kill()
-    ctx.worker.start(timeout_s=180)
+    _worker_sigkill(ctx)
     time.sleep(3)
     ctx.worker.kill()
     other = ctx.make_worker("takeover", 3)

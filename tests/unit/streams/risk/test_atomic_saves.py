@@ -55,22 +55,37 @@ def _step(state: AccountState, n: int, op: int) -> None:
         release(state, coid)
 
 
-@settings(max_examples=80, deadline=None)
-@given(ops=st.lists(st.lists(st.integers(0, 2), min_size=1, max_size=4), min_size=1,
-                    max_size=12),
-       cut=st.integers(0, 400))
-def test_a_save_cut_anywhere_reads_back_as_the_batch_before_or_the_batch_after(
-        ops: list[list[int]], cut: int) -> None:
+def _batches(min_size: int, max_size: int) -> st.SearchStrategy[list[list[int]]]:
+    """Batches of :func:`_step` operations."""
+    return st.lists(st.lists(st.integers(0, 2), min_size=1, max_size=4), min_size=min_size,
+                    max_size=max_size)
+
+
+def _funded() -> AccountState:
     state = AccountState("acc-1")
     deposit(state, "1000000")
+    return state
+
+
+def _play(state: AccountState, batch: list[int], n: int) -> int:
+    """Apply one batch; the number of operations so far."""
+    for op in batch:
+        n += 1
+        _step(state, n, op)
+    return n
+
+
+@settings(max_examples=80, deadline=None)
+@given(ops=_batches(1, 12), cut=st.integers(0, 400))
+def test_a_save_cut_anywhere_reads_back_as_the_batch_before_or_the_batch_after(
+        ops: list[list[int]], cut: int) -> None:
+    state = _funded()
     store: Store = {}
     _write(store, save_order(state.changes()))
     n = 0
     for batch in ops:
         before = _snapshot(state)
-        for op in batch:
-            n += 1
-            _step(state, n, op)
+        n = _play(state, batch, n)
         after = _snapshot(state)
         writes = save_order(state.changes())
         torn = dict(store)
@@ -166,9 +181,7 @@ def _read(stored: dict[bytes, Any], account: str = "acc-1") -> AccountState:
 
 
 @settings(max_examples=100, deadline=None)
-@given(ops=st.lists(st.lists(st.integers(0, 2), min_size=1, max_size=4), min_size=2,
-                    max_size=8),
-       kept=st.integers(0, 7))
+@given(ops=_batches(2, 8), kept=st.integers(0, 7))
 def test_after_a_kill_and_a_restart_the_changelog_reads_as_the_store(
         ops: list[list[int]], kept: int) -> None:
     """The drill's second find: a save the kill kept from the changelog emptied an order
@@ -176,13 +189,10 @@ def test_after_a_kill_and_a_restart_the_changelog_reads_as_the_store(
     no tombstone and the changelog kept the bucket's finished orders for good. The last
     batch is the one killed: its first ``kept`` writes reach the changelog."""
     table = FaustLikeTable()
-    state = AccountState("acc-1")
-    deposit(state, "1000000")
+    state = _funded()
     n = 0
     for i, batch in enumerate(ops):
-        for op in batch:
-            n += 1
-            _step(state, n, op)
+        n = _play(state, batch, n)
         table.reaching = kept if i == len(ops) - 1 else None
         write_save(table, "acc-1", state.changes())
     table.reaching = None
