@@ -148,6 +148,11 @@ def _pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * (len(values) - 1)))] if values else float("nan")
 
 
+def _still_done(watch: Watch, ids: list[str], quiet_s: float = 0.3) -> bool:
+    time.sleep(quiet_s)
+    return watch.done(ids)
+
+
 def run(settings: Settings, items: list[tuple[bytes, bytes, str]], rate: float | None,
         timeout_s: float = 600) -> dict[str, float]:
     watch = Watch(settings)
@@ -156,7 +161,10 @@ def run(settings: Settings, items: list[tuple[bytes, bytes, str]], rate: float |
         t0 = time.time()
         sent_at = produce(settings, REQUESTS.name, items, rate)
         deadline = time.monotonic() + timeout_s
-        while not watch.done(ids) and time.monotonic() < deadline:
+        # a taker's trade may be read after its answer: done only when still done a moment
+        # later (the figures use the times things were seen, not this wait)
+        while not (watch.done(ids) and _still_done(watch, ids)) \
+                and time.monotonic() < deadline:
             time.sleep(0.05)
         if not watch.done(ids):
             missing = sum(i not in watch.answers for i in ids)

@@ -21,9 +21,9 @@ from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 __all__ = [
     "AGENT_BATCH_SECONDS", "AGENT_BATCH_SIZE", "AGENT_EVENTS", "CONSUMER_LAG", "COUNTER_PLACEMENTS",
-    "DEAD_LETTERS", "GATEWAY_ORDERS", "GATEWAY_REQUESTS", "GATEWAY_SECONDS", "GATEWAY_WS_CLIENTS",
-    "GATEWAY_WS_RESYNCS", "INDEX_PRICE_TIME", "LEDGER_IMBALANCE", "REBALANCES", "SINK_QUARANTINED",
-    "SINK_RETRIES", "SINK_ROWS", "serve", "targets_dir",
+    "DEAD_LETTERS", "FLUSH_SECONDS", "GATEWAY_ORDERS", "GATEWAY_REQUESTS", "GATEWAY_SECONDS",
+    "GATEWAY_WS_CLIENTS", "GATEWAY_WS_RESYNCS", "INDEX_PRICE_TIME", "LEDGER_IMBALANCE",
+    "REBALANCES", "SINK_QUARANTINED", "SINK_RETRIES", "SINK_ROWS", "serve", "targets_dir",
 ]
 
 # -- stream agents (streams.inbox: one skeleton, so every agent reports the same series) --------
@@ -33,6 +33,10 @@ AGENT_BATCH_SIZE = Histogram("strikeflow_agent_batch_size", "Messages per batch"
 AGENT_BATCH_SECONDS = Histogram(
     "strikeflow_agent_batch_seconds", "Time to process one batch, outputs flushed", ["agent"],
     buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10))
+FLUSH_SECONDS = Histogram(
+    "strikeflow_flush_seconds", "Time a batch waited for Kafka to acknowledge what it sent "
+    "(changelog: table writes; output: results and dead letters)", ["what"],
+    buckets=(.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5))
 DEAD_LETTERS = Counter("strikeflow_dead_letters",
                        "Messages dead-lettered, by the topic they came from and the reason",
                        ["topic", "reason"])

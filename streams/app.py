@@ -10,6 +10,7 @@ import faust
 
 from infra.kafka_security import Role
 from infra.settings import Settings, get_settings
+from streams.changelog import ChangelogTable
 from streams.deployment import AGENT_PACKAGES
 from streams.healing_table import HealingTable
 
@@ -80,7 +81,7 @@ def state_table(name: str, partitions: int, *, heal: bool = True, **topic_config
     ``heal``: a :class:`~streams.healing_table.HealingTable`, whose changelog catches up
     with the store on a key's first read after a restart; ``False`` for a table whose keys
     must change together (it heals itself) or that a replay rebuilds anyway."""
-    cls = HealingTable if heal else faust.Table
+    cls = HealingTable if heal else ChangelogTable
     table = cls(app, name=name, default=None, beacon=app.tables.beacon, partitions=partitions,
                 schema=faust.Schema(key_serializer="raw", value_serializer="json"),
                 key_type=bytes, extra_topic_configs=CHANGELOG_CONFIG | topic_config)

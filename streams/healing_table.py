@@ -25,18 +25,19 @@ from __future__ import annotations
 
 from typing import Any
 
-import faust
 from faust.exceptions import PartitionsMismatch
 from faust.streams import current_event
+
+from streams.changelog import ChangelogTable
 
 __all__ = ["REMEMBERED", "HealingTable"]
 
 REMEMBERED = 1 << 18
 
 
-class HealingTable(faust.Table):
-    """A :class:`faust.Table` that re-sends each key's stored value to the changelog the first
-    time this process reads it under a stream event."""
+class HealingTable(ChangelogTable):
+    """A :class:`~streams.changelog.ChangelogTable` that re-sends each key's stored value to
+    the changelog the first time this process reads it under a stream event."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

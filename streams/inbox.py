@@ -47,6 +47,7 @@ from infra.metrics import (
     REBALANCES,
 )
 from infra.settings import get_settings
+from streams.changelog import flush_changelogs
 from streams.deadletters import send_dead_letter
 from streams.kafka import read_range
 from streams.output import BatchOutput
@@ -162,13 +163,16 @@ class Inbox:
             seconds.observe(time.perf_counter() - started)
 
     async def flush(self) -> None:
-        """The batch's state, then its output. Table writes go to their changelogs through
-        Faust's producer, which buffers: flushed first, so no output (a risk decision) is
-        ever in Kafka while the state that remembers it could still be lost with the worker
-        — a replay would otherwise decide again, perhaps differently."""
-        if self._app is not None:
-            await self._app.producer.flush()
-        await self.output.flush()
+        """The batch's state and its output, both waited for at once: the batch is
+        acknowledged only once everything it wrote is in Kafka.
+
+        Both producers send while the batch runs (a few ms of linger), so waiting for one and
+        then the other never ordered them — it only doubled the wait, ~20 ms a flush here.
+        State and output reach Kafka in either order, and a replay after a kill between the
+        two finds what it needs: a decision already sent is re-sent as the same message (the
+        worker's store remembers it; downstream agents drop a repeated command id), and a
+        state already written re-emits its output."""
+        await asyncio.gather(flush_changelogs(self._app), self.output.flush())
 
     async def screen(self, batch: list[Any]) -> list[Any]:
         out: list[Any] = []

@@ -16,6 +16,7 @@ import asyncio
 
 from confluent_kafka import KafkaException, Producer
 
+from infra.metrics import FLUSH_SECONDS
 from infra.settings import get_settings
 from streams.kafka import make_producer
 
@@ -73,7 +74,8 @@ class BatchOutput:
         """Wait until everything sent is in Kafka; raise (crashing the worker) if it is not."""
         if not _Shared.pending and not _Shared.errors:
             return
-        left = await asyncio.to_thread(self.producer.flush, timeout_s)
+        with FLUSH_SECONDS.labels("output").time():
+            left = await asyncio.to_thread(self.producer.flush, timeout_s)
         _Shared.pending = 0
         if left or _Shared.errors:
             errors, _Shared.errors = _Shared.errors[:5], []

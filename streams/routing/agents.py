@@ -37,6 +37,7 @@ import structlog
 from infra.settings import get_settings
 from streams.app import app, state_table
 from streams.batching import as_current, as_partition
+from streams.changelog import flush_changelogs
 from streams.inbox import Inbox, venue_time_ns
 from streams.routing.books import VenueBooks
 from streams.routing.own_book import OwnBookVenue
@@ -221,7 +222,7 @@ async def route_orders(stream: Any) -> None:
                     if w is not None:
                         started.append(w)
             if started:
-                await app.producer.flush()  # the placed children are durable before sent
+                await flush_changelogs(app)  # the placed children are durable before sent
                 await _work(started)
         # inbox.batches flushes the table changelog, then reports and dead letters
 
@@ -269,6 +270,6 @@ async def next_rounds() -> None:
                 _publish(w, now)
                 _store(w)
                 step.append(w)
-        await app.producer.flush()  # the new rounds' records before their children
+        await flush_changelogs(app)  # the new rounds' records before their children
         await _work(step)
         await inbox.flush()
