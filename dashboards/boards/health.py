@@ -24,6 +24,11 @@ HEALTH = Dashboard("strikeflow-health", "StrikeFlow · platform health",
         "(rate(strikeflow_agent_batch_seconds_bucket[5m])))", "{{agent}}"),), unit="s",
         description="Time to process one batch with its outputs flushed, 99th percentile "
                     "over 5 minutes."),
+    PromPanel("Kafka acknowledgement wait p99", (PromQuery(
+        "histogram_quantile(0.99, sum by (what, le) "
+        "(rate(strikeflow_flush_seconds_bucket[5m])))", "{{what}}"),), unit="s",
+        description="How long a batch waited for Kafka to acknowledge its table changelog "
+                    "and its output (waited for at once), 99th percentile over 5 minutes."),
     PromPanel("Dead letters by reason (per 5 min)", (PromQuery(
         "sum by (topic, reason) (increase(strikeflow_dead_letters_total[5m]))",
         "{{topic}} {{reason}}"),), style="points",
