@@ -34,7 +34,7 @@ from faust.utils import json as faust_json
 
 from infra.metrics import FLUSH_SECONDS
 from infra.settings import get_settings
-from streams.kafka import make_producer
+from streams.kafka import make_batch_producer, produce_waiting
 
 __all__ = ["ChangelogTable", "flush_changelogs"]
 
@@ -53,9 +53,8 @@ class _Changelogs:
     @classmethod
     def get(cls) -> Producer:
         if cls.producer is None:  # created in the worker, not at import
-            cls.producer = make_producer(get_settings(), **{
-                "linger.ms": 2, "batch.num.messages": 10_000,
-                "message.max.bytes": MAX_MESSAGE_BYTES})
+            cls.producer = make_batch_producer(get_settings(),
+                                               **{"message.max.bytes": MAX_MESSAGE_BYTES})
         return cls.producer
 
 
@@ -101,13 +100,8 @@ class ChangelogTable(faust.Table):
         producer = _Changelogs.get()
         topic = self.changelog_topic.get_topic_name()
         data = None if value is None else faust_json.dumps(value)
-        while True:
-            try:
-                producer.produce(topic, key=key, value=data, partition=partition,
-                                 on_delivery=self._on_delivery)
-                break
-            except BufferError:
-                producer.poll(0.01)
+        produce_waiting(producer, topic, key=key, value=data, partition=partition,
+                        on_delivery=self._on_delivery)
         _Changelogs.pending += 1
 
 

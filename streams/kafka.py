@@ -16,7 +16,8 @@ from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPa
 from infra.kafka_security import Role
 from infra.settings import Settings
 
-__all__ = ["end_offsets", "make_consumer", "make_producer", "read_range", "read_since"]
+__all__ = ["end_offsets", "make_batch_producer", "make_consumer", "make_producer",
+           "produce_waiting", "read_range", "read_since"]
 
 
 def make_producer(settings: Settings, principal: Role | str = Role.WORKER,
@@ -31,6 +32,23 @@ def make_producer(settings: Settings, principal: Role | str = Role.WORKER,
         "compression.type": "lz4",
     }
     return Producer(conf | overrides)
+
+
+def make_batch_producer(settings: Settings, **overrides: Any) -> Producer:
+    """A worker's producer for what a batch sends: short linger, large batches (a batch is
+    waited for with ``flush`` before it is acknowledged)."""
+    return make_producer(settings, **{"linger.ms": 2, "batch.num.messages": 10_000,
+                                      **overrides})
+
+
+def produce_waiting(producer: Producer, topic: str, **message: Any) -> None:
+    """``producer.produce``, waiting for room while librdkafka's queue is full."""
+    while True:
+        try:
+            producer.produce(topic, **message)
+            return
+        except BufferError:
+            producer.poll(0.01)
 
 
 # A short-lived reader (offsets, a range) closed while its group-coordinator connection is

@@ -18,7 +18,7 @@ from confluent_kafka import KafkaException, Producer
 
 from infra.metrics import FLUSH_SECONDS
 from infra.settings import get_settings
-from streams.kafka import make_producer
+from streams.kafka import make_batch_producer, produce_waiting
 
 __all__ = ["BatchOutput"]
 
@@ -35,9 +35,8 @@ class _Shared:
         if cls.producer is None:  # created in the worker, not at import
             # only failures are reported back: a callback per delivered message cost ~5%
             # of a worker's CPU, and flush() still waits for every acknowledgement
-            cls.producer = make_producer(get_settings(), **{
-                "linger.ms": 2, "batch.num.messages": 10_000,
-                "delivery.report.only.error": True})
+            cls.producer = make_batch_producer(get_settings(),
+                                               **{"delivery.report.only.error": True})
         return cls.producer
 
     @classmethod
@@ -61,13 +60,8 @@ class BatchOutput:
         extra: dict[str, object] = {} if partition is None else {"partition": partition}
         if headers:
             extra["headers"] = headers
-        while True:
-            try:
-                self.producer.produce(topic, key=key, value=value,
-                                      on_delivery=_Shared.on_delivery, **extra)
-                break
-            except BufferError:
-                self.producer.poll(0.01)
+        produce_waiting(self.producer, topic, key=key, value=value,
+                        on_delivery=_Shared.on_delivery, **extra)
         _Shared.pending += 1
 
     async def flush(self, timeout_s: float = 60.0) -> None:
