@@ -17,7 +17,10 @@ Layout, chosen by measurement (``benchmarks/matching_core.py`` drives it):
   builds a list faster than a slotted object; but this module and the engine are compiled
   with mypyc (``setup.py``), where a typed class is a C struct whose fields the matching
   loop reads and writes without boxing or indexing, which is what it does most;
-* ``dirty`` remembers which prices changed since the last depth-delta read, in change order.
+* ``dirty`` remembers which prices changed since the last depth-delta read, in change order;
+  ``Level.marked`` says the level's price is already in it, so the common change (a level
+  that changed before since the last read) skips the dict store. A level is marked only
+  while its price is in ``dirty``: clear ``dirty`` with :meth:`BookSide.clear_dirty`.
 
 The matching loop lives in :mod:`streams.matching.engine`, which reads these structures
 directly.
@@ -109,13 +112,15 @@ def new_order(order_id: int, spec: SubmitOrder, price: int, qty: int, leaves: in
 
 
 class Level:
-    """One price level: FIFO of orders plus live visible quantity and live order count."""
+    """One price level: FIFO of orders plus live visible quantity and live order count;
+    ``marked`` when its price is in its side's ``dirty``."""
 
-    __slots__ = ("count", "orders", "qty")
+    __slots__ = ("count", "marked", "orders", "qty")
 
     def __init__(self) -> None:
         self.qty = 0
         self.count = 0
+        self.marked = False
         self.orders: deque[RestingOrder] = _deque()
 
     def compact(self) -> None:
@@ -152,7 +157,9 @@ class BookSide:
         level.orders.append(order)
         level.count += 1
         level.qty += order.visible
-        self.dirty[price] = None
+        if not level.marked:
+            level.marked = True
+            self.dirty[price] = None
 
     def unlink(self, order: RestingOrder) -> None:
         """Remove a live order from its level (it stays in the deque as a dead entry)."""
@@ -161,11 +168,22 @@ class BookSide:
         level.count -= 1
         level.qty -= order.visible
         order.leaves = 0
-        self.dirty[price] = None
+        if not level.marked:
+            level.marked = True
+            self.dirty[price] = None
         if not level.count:
             self.drop_level(price)
         elif len(level.orders) > 2 * level.count + 8:
             level.compact()
+
+    def clear_dirty(self) -> None:
+        """Forget the changed prices (unmarking their levels)."""
+        levels = self.levels
+        for price in self.dirty:
+            level = levels.get(price)
+            if level is not None:
+                level.marked = False
+        self.dirty.clear()
 
     def drop_level(self, price: int) -> None:
         del self.levels[price]

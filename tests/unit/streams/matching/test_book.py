@@ -88,3 +88,34 @@ def test_applying_deltas_to_a_snapshot_rebuilds_the_depth() -> None:
         (SELL, lv.price): (lv.qty, lv.count) for lv in full.asks
     }
     assert mirror == expected
+
+
+def test_a_level_changed_again_after_a_read_or_a_restore_is_reported_again() -> None:
+    """Levels remember that their price is already listed as changed; a read, and a
+    restore from a snapshot, must make every later change report again."""
+    from streams.matching import MatchingEngine
+
+    h = _book()
+    h.engine.take_depth_deltas()
+    h.amend("b1", qty=4)  # quantity decrease: edited in place
+    seq = h.engine.seq
+    assert h.engine.take_depth_deltas() == [DepthDelta(IID, seq, BUY, 100, 7, 2)]
+    h.amend("b2", qty=2)
+    h.cancel("a2")  # drops the level
+    h.sell("a3", 2, 104)  # a new level at the same price
+    seq = h.engine.seq
+    assert h.engine.take_depth_deltas() == [
+        DepthDelta(IID, seq, BUY, 100, 6, 2),
+        DepthDelta(IID, seq, SELL, 104, 2, 1),
+    ]
+    h.cancel("b3")
+    restored = Harness(MatchingEngine.from_snapshot(h.engine.to_snapshot()))
+    restored.names, restored._ids = dict(h.names), h._ids
+    restored.engine.take_depth_deltas()
+    restored.cancel("a3")
+    restored.buy("b4", 1, 98)
+    seq = restored.engine.seq
+    assert restored.engine.take_depth_deltas() == [
+        DepthDelta(IID, seq, BUY, 98, 1, 1),
+        DepthDelta(IID, seq, SELL, 104, 0, 0),
+    ]

@@ -100,3 +100,26 @@ def test_config_survives_the_snapshot() -> None:
                                          market_protection_bps=50))  # fmt: skip
     restored = MatchingEngine.from_snapshot(engine.to_snapshot())
     assert restored.config == engine.config
+
+
+def test_client_ids_that_concatenate_alike_stay_apart_and_survive_the_snapshot() -> None:
+    """The client-id windows key ``(account, client order id)`` as one string: pairs whose
+    concatenations are equal (``"ab" + ":c"`` and ``"ab:" + "c"``) are different orders."""
+    from streams.matching import CancelOrder, OrderAccepted, OrderCancelled, Side, SubmitOrder
+
+    engine = MatchingEngine(EngineConfig(IID))
+    pairs = [("ab", ":c"), ("ab:", "c"), ("2:ab", "c"), ("", "2:abc")]
+    for i, (account, coid) in enumerate(pairs):
+        submit = SubmitOrder(command_id=f"s{i}", instrument_id=IID, account_id=account,
+                             client_order_id=coid, side=Side.BUY, qty=1, price=100 + i)  # fmt: skip
+        (event,) = engine.process(submit)
+        assert type(event) is OrderAccepted
+    snapshot = json.loads(json.dumps(engine.to_snapshot()))
+    assert snapshot["client_ids"][1] == [[a, c, 1 + i] for i, (a, c) in enumerate(pairs)]
+    restored = MatchingEngine.from_snapshot(snapshot)
+    assert restored.to_snapshot() == engine.to_snapshot()
+    for i, (account, coid) in enumerate(pairs):
+        cancel = CancelOrder(command_id=f"x{i}", instrument_id=IID, account_id=account,
+                             client_order_id=coid)  # fmt: skip
+        (event,) = restored.process(cancel)
+        assert type(event) is OrderCancelled and event.order_id == 1 + i
