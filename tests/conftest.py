@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TypeVar
 
 import pytest
@@ -49,3 +50,41 @@ def stack(settings: Settings) -> Iterator[Settings]:
     yield settings
     if ours:
         infra_stack.down(settings)
+
+
+# -- what the services said while a test failed -------------------------------------------------
+# A failure in CI shows only pytest's output; the workers' logs stay on the machine. So a failing
+# test's report carries the warnings and errors that the logs under ``var/`` gained during it.
+_LOG_LEVELS = (b"[warning", b"[error", b"[critical", b"Traceback", b"Error:")
+_LOG_TAIL_LINES = 40
+_LOG_SIZES = pytest.StashKey[dict[Path, int]]()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
+                              ) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()
+    if call.when == "setup":
+        item.stash[_LOG_SIZES] = _log_sizes()
+    if not report.failed or _LOG_SIZES not in item.stash:
+        return
+    before = item.stash[_LOG_SIZES]
+    for path, size in _log_sizes().items():
+        start = before.get(path, 0)
+        if size <= start:
+            continue
+        with path.open("rb") as log:
+            log.seek(start)
+            lines = [line for line in log.read().splitlines()
+                     if any(level in line for level in _LOG_LEVELS)]
+        if lines:
+            tail = b"\n".join(lines[-_LOG_TAIL_LINES:]).decode("utf-8", "replace")
+            report.sections.append((f"warnings and errors in {path.name}", tail))
+
+
+
+def _log_sizes() -> dict[Path, int]:
+    root = get_settings().data_dir
+    return {path: path.stat().st_size
+            for pattern in ("logs/*.log", "tests/*/logs/*.log") for path in root.glob(pattern)}

@@ -9,10 +9,12 @@ State and recovery, and why:
   ``snapshot_every_s`` seconds, with the source offset it includes — and the one before it.
 * After a restart or a rebalance, the first command Faust delivers for an instrument tells us
   where the committed offset is. The engine is restored from the newest snapshot *older* than
-  that offset, and the commands between the snapshot and that offset are read again from
-  ``orders.commands`` and applied silently (their events were published and flushed before
-  the offset was committed). Then processing continues, and because the engine is a pure
-  function of its input, redelivered commands produce the same events with the same ids.
+  that offset (each snapshot is one table value that carries its own offset:
+  :mod:`streams.matching.snapshot_slots`), and the commands between the snapshot and that
+  offset are read again from ``orders.commands`` and applied silently (their events were
+  published and flushed before the offset was committed). Then processing continues, and
+  because the engine is a pure function of its input, redelivered commands produce the same
+  events with the same ids.
 * Every event id is ``{instrument}:{engine seq}``: a consumer that keeps the first of each id
   sees every event exactly once, through SIGKILLs and partition moves.
 """
@@ -37,6 +39,14 @@ from streams.instruments import Instrument, TradingStatus
 from streams.kafka import read_range
 from streams.listing import venue_catalogue
 from streams.matching.engine import MatchingEngine
+from streams.matching.snapshot_slots import (
+    SLOTS,
+    newest_before,
+    slot_key,
+    slot_offsets,
+    slot_to_replace,
+    slot_value,
+)
 from streams.matching.translate import (
     Rejection,
     encode_event,
@@ -82,6 +92,7 @@ class _Live:
     partition: int
     applied_offset: int
     last_event: Any = None  # of this instrument's partition: table writes go under it
+    slots: dict[int, int] = field(default_factory=dict)  # snapshot slot -> offset it holds
     since_snapshot: int = 0
     snapshot_at: float = field(default_factory=time.monotonic)
 
@@ -125,34 +136,29 @@ async def _restore(symbol: str, instrument: Instrument, event: Any) -> _Live:
     """The engine as of just before ``event``: snapshot, then the commands since it."""
     partition, first = event.message.partition, event.message.offset
     with as_current(event):
-        record = snapshots.get(symbol.encode())
-        base = None
-        for candidate in (record or {}).get("current"), (record or {}).get("previous"):
-            if candidate and candidate["offset"] < first:
-                base = candidate
-                break
-        # a snapshot is kept in one of two slots; records from before the slots held it
-        # inline
-        snapshot = (base.get("snapshot") or snapshots.get(_slot_key(symbol, base["slot"])))\
-            if base is not None else None
-    if base is not None and snapshot is not None:
-        engine = MatchingEngine.from_snapshot(snapshot)
+        values = {slot: snapshots.get(slot_key(symbol, slot)) for slot in SLOTS}
+        # the key an older layout kept its record under: history without a usable slot
+        legacy = snapshots.get(symbol.encode()) is not None
+    offsets = slot_offsets(values)
+    base = newest_before(values, first)
+    if base is not None:
+        engine = MatchingEngine.from_snapshot(base["snapshot"])
         start = base["offset"] + 1
-    elif record is None:
+    elif not offsets and not legacy:
         # Never seen by this group: the book starts empty here. Recording that at once means
         # a restart finds a base even if it comes before the first regular snapshot.
         live = _Live(MatchingEngine.for_instrument(instrument, initial_status=TRADING), instrument,
-                      partition, first - 1)
+                     partition, first - 1)
         _write_snapshot(symbol, live, event)
         return live
     else:
         engine = MatchingEngine.for_instrument(instrument, initial_status=TRADING)
-        start = 0  # both snapshots are newer than the restart point: the whole history
+        start = 0  # every snapshot is newer than the restart point: the whole history
     raw = await asyncio.to_thread(_read_commands, partition, start, first, symbol)
     replayed = sum(_replay(engine, instrument, payload, ts) for payload, ts in raw)
     log.info("matching engine restored", symbol=symbol, snapshot_offset=start - 1,
              replayed=replayed, resting=len(engine.open_orders()), first_offset=first)
-    return _Live(engine, instrument, partition, first - 1)
+    return _Live(engine, instrument, partition, first - 1, slots=offsets)
 
 
 def _snapshot_due(live: _Live) -> bool:
@@ -161,23 +167,14 @@ def _snapshot_due(live: _Live) -> bool:
                 time.monotonic() - live.snapshot_at >= _settings.snapshot_every_s))
 
 
-def _slot_key(symbol: str, slot: int) -> bytes:
-    return f"{symbol}#{slot}".encode()  # '#' is in no instrument id
-
-
 def _write_snapshot(symbol: str, live: _Live, event: Any) -> None:
-    """Keep the new snapshot and the one before it (a restart from before the newest one
-    needs the previous): two slots that take turns, and a small record of which slot holds
-    which offset, so each write carries one snapshot, not two."""
+    """Replace the older of the two slots (:mod:`streams.matching.snapshot_slots`): the newer
+    one stays for a restart whose committed offset is behind this snapshot."""
+    slot = slot_to_replace(live.slots)
     with as_current(event):
-        previous = (snapshots.get(symbol.encode()) or {}).get("current")
-        slot = 1 - previous.get("slot", 1) if previous else 0
-        if previous and "snapshot" in previous:  # written before slots: move it to one
-            snapshots[_slot_key(symbol, 1 - slot)] = previous.pop("snapshot")
-            previous["slot"] = 1 - slot
-        snapshots[_slot_key(symbol, slot)] = live.engine.to_snapshot()
-        snapshots[symbol.encode()] = {"current": {"offset": live.applied_offset, "slot": slot},
-                                      "previous": previous}
+        snapshots[slot_key(symbol, slot)] = slot_value(live.applied_offset,
+                                                      live.engine.to_snapshot())
+    live.slots[slot] = live.applied_offset
     live.since_snapshot = 0
     live.snapshot_at = time.monotonic()
 
