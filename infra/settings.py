@@ -11,6 +11,7 @@ beside other installations on a developer's machine.
 from __future__ import annotations
 
 import os
+import socket
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
@@ -191,11 +192,20 @@ class WorkerSettings(_Part):
     web_port: int = 16066
     store: str = "rocksdb://"
     session_timeout_s: float = 10.0
+    # Static group membership (KIP-345): a worker restarted after a crash under the same
+    # instance id takes its partitions back at once, instead of the group waiting out the
+    # session timeout for the dead member; a second live process with the id is fenced.
+    # Empty: "{host}-{web_port}" (a host runs one worker per web port).
+    instance_id: str = ""
     topic_partitions: int = 3
     offset_reset: Literal["earliest", "latest"] = "earliest"  # for a group with no offsets
     # Which agent packages or modules this worker runs (empty: all of them). Deployments
     # split work this way, e.g. matching workers apart from market-data workers.
     agents: tuple[str, ...] = ()
+
+    @property
+    def group_instance_id(self) -> str:
+        return self.instance_id or f"{socket.gethostname()}-{self.web_port}"
 
 
 class MatchingSettings(_Part):

@@ -35,7 +35,25 @@ _worker = _settings.worker
 _datadir = _settings.data_dir / "faust" / _worker.app_id
 _datadir.mkdir(parents=True, exist_ok=True)
 
-app = faust.App(
+class App(faust.App):
+    """Faust's app, statically a member of its group (``worker.instance_id``), that still
+    leaves the group when it stops on purpose.
+
+    aiokafka sends no LeaveGroup for a static member: a graceful stop (a deploy, scaling
+    down, the drill's second worker) would hold its partitions for the whole session timeout.
+    So when the app starts stopping, the consumer's coordinator forgets the instance id and
+    leaves as a dynamic member would (the broker accepts a leave by member id). A SIGKILLed
+    or OOM-killed worker sends nothing, and its restart takes the partitions back at once."""
+
+    async def on_stop(self) -> None:
+        coordinator = getattr(getattr(getattr(self._consumer, "_thread", None), "_consumer",
+                                      None), "_coordinator", None)
+        if coordinator is not None and hasattr(coordinator, "_group_instance_id"):
+            coordinator._group_instance_id = None  # aiokafka 0.14: leave unless static
+        await super().on_stop()
+
+
+app = App(
     _worker.app_id,
     broker=f"kafka://{_settings.kafka.bootstrap_servers}",
     broker_credentials=broker_credentials(_settings),
@@ -55,6 +73,7 @@ app = faust.App(
     broker_session_timeout=_worker.session_timeout_s,
     broker_heartbeat_interval=1.0,
     broker_rebalance_timeout=_worker.session_timeout_s,
+    consumer_group_instance_id=_worker.group_instance_id,
     table_cleanup_interval=30.0,
     producer_max_request_size=64 * 2**20,  # book snapshots of busy instruments are large
 )

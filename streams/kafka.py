@@ -98,7 +98,11 @@ def read_range(settings: Settings, topic: str, partition: int, start: int, end: 
             if time.monotonic() > deadline:
                 raise KafkaException(f"reading {topic}[{partition}] {start}..{end} timed out "
                                      f"at {position}")
-            batch = consumer.consume(5000, 1.0)
+            # librdkafka's consume waits for the whole timeout unless it has ``num_messages``:
+            # asking for exactly what is left returns as soon as it arrived (it was ~1 s per
+            # call, a second per partition for every replay and read-back); a short timeout
+            # bounds the wait where compaction or markers leave fewer messages than offsets
+            batch = consumer.consume(min(5000, end - position), 0.1)
             if not batch:  # control records (transaction markers) carry no message
                 at = consumer.position([TopicPartition(topic, partition)])[0].offset
                 position = max(position, at)

@@ -82,6 +82,13 @@ class _Segment:
     options: set[str] = field(default_factory=set)
     injected_at: list[float] = field(default_factory=list)
     error: str | None = None
+    phases: dict[str, float] = field(default_factory=dict)  # phase -> seconds it took
+    reads: int = 0  # reconciliation reads until two agreed
+
+    def timed(self, phase: str, since: float) -> float:
+        now = time.monotonic()
+        self.phases[phase] = now - since
+        return now
 
     @property
     def symbol(self) -> str:
@@ -237,8 +244,10 @@ class Drill:
 
     def _segment(self, ctx: DrillContext, svc: CounterService, seg: _Segment,
                  products: list[Any]) -> Outcome:
+        t = time.monotonic()
         seg.since = {t: end_offsets(self.settings, t) for t in READ_BACK}
         self._fund(svc, seg)
+        t = seg.timed("funded", t)
         watch = _Outcomes(self.settings, seg.since, f"{seg.base}-")
         watch.start()
         load = threading.Thread(target=self._load, args=(seg,), daemon=True)
@@ -262,18 +271,21 @@ class Drill:
                 self.console.print(f"    {seg.kind} #{k + 1}: revived {', '.join(revived)}")
         load.join()
         buyer.join()
+        t = seg.timed("loaded under faults", t)
         wanted = {r["command_id"] for r in seg.requests}
         deadline = time.monotonic() + self.cfg.drain_s
         while time.monotonic() < deadline and not wanted <= set(watch.seen):
             ctx.revive()
             time.sleep(1)
         watch.stopped.set()
+        t = seg.timed("every request answered", t)
         first = seg.injected_at[0] if seg.injected_at else None
         late = [watch.seen[c] - t for c, t in seg.sent_at.items()
                 if first is not None and t >= first and c in watch.seen]
         previous: tuple[int, ...] | None = None
         while True:  # matching, booking, settlement and the sinks catch up: read again until
             records = self._records(seg)  # clean and unchanged between two reads
+            seg.reads += 1
             records.injected = len(seg.injected_at) if available else 0
             records.recovery_s = round(max(late), 1) if late else None
             outcome = reconcile(records)
@@ -284,6 +296,7 @@ class Drill:
             previous = counts
             ctx.revive()
             time.sleep(3)
+        seg.timed(f"reconciled ({seg.reads} reads)", t)
         if seg.error:
             outcome.problems.insert(0, seg.error)
         return outcome
@@ -374,7 +387,8 @@ class Drill:
                     outcome = self._segment(ctx, svc, seg, products)
                     outcomes.append(outcome)
                     c.print(f"    {'clean' if outcome.clean else 'NOT CLEAN'} in "
-                            f"{time.monotonic() - t0:.0f}s"
+                            f"{time.monotonic() - t0:.0f}s: "
+                            + ", ".join(f"{p} {s:.0f}s" for p, s in seg.phases.items())
                             + "".join(f"\n    - {p}" for p in outcome.problems))
         finally:
             for proc in (ctx.worker, ctx.sink, ctx.es_sink):

@@ -61,7 +61,9 @@ def _group_rows(settings: Settings) -> list[HealthRow]:
     for g in group_states(settings):
         # EMPTY with lag: nobody is reading what is waiting
         ok = g.state == "STABLE" or (g.state == "EMPTY" and lag.get(g.group, 0) == 0)
-        rows.append(HealthRow("group", g.group, ok, f"{g.state}, {g.members} members",
+        members = f"{g.members} members" + (f" ({', '.join(g.instances)})"
+                                            if g.instances else "")
+        rows.append(HealthRow("group", g.group, ok, f"{g.state}, {members}",
                               lag.get(g.group, 0)))
     return rows
 

@@ -37,6 +37,7 @@ class GroupState:
     group: str
     state: str  # STABLE, EMPTY, PREPARING_REBALANCING, ...
     members: int
+    instances: tuple[str, ...] = ()  # the static members' instance ids (workers: host-port)
 
 
 def admin_client(settings: Settings) -> AdminClient:
@@ -58,7 +59,8 @@ def group_states(settings: Settings, groups: list[str] | None = None) -> list[Gr
     out = []
     for name, future in described.items():
         d = future.result()
-        out.append(GroupState(name, d.state.name, len(d.members)))
+        out.append(GroupState(name, d.state.name, len(d.members), tuple(sorted(
+            m.group_instance_id for m in d.members if m.group_instance_id))))
     return sorted(out, key=lambda g: g.group)
 
 
