@@ -244,10 +244,10 @@ class Drill:
 
     def _segment(self, ctx: DrillContext, svc: CounterService, seg: _Segment,
                  products: list[Any]) -> Outcome:
-        t = time.monotonic()
+        mark = time.monotonic()
         seg.since = {t: end_offsets(self.settings, t) for t in READ_BACK}
         self._fund(svc, seg)
-        t = seg.timed("funded", t)
+        mark = seg.timed("funded", mark)
         watch = _Outcomes(self.settings, seg.since, f"{seg.base}-")
         watch.start()
         load = threading.Thread(target=self._load, args=(seg,), daemon=True)
@@ -271,14 +271,14 @@ class Drill:
                 self.console.print(f"    {seg.kind} #{k + 1}: revived {', '.join(revived)}")
         load.join()
         buyer.join()
-        t = seg.timed("loaded under faults", t)
+        mark = seg.timed("loaded under faults", mark)
         wanted = {r["command_id"] for r in seg.requests}
         deadline = time.monotonic() + self.cfg.drain_s
         while time.monotonic() < deadline and not wanted <= set(watch.seen):
             ctx.revive()
             time.sleep(1)
         watch.stopped.set()
-        t = seg.timed("every request answered", t)
+        mark = seg.timed("every request answered", mark)
         first = seg.injected_at[0] if seg.injected_at else None
         late = [watch.seen[c] - t for c, t in seg.sent_at.items()
                 if first is not None and t >= first and c in watch.seen]
@@ -296,7 +296,7 @@ class Drill:
             previous = counts
             ctx.revive()
             time.sleep(3)
-        seg.timed(f"reconciled ({seg.reads} reads)", t)
+        seg.timed(f"reconciled ({seg.reads} reads)", mark)
         if seg.error:
             outcome.problems.insert(0, seg.error)
         return outcome
