@@ -6,6 +6,9 @@ Agents are found by ``autodiscover`` in the packages listed below. Tables live i
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 import faust
 
 from infra.kafka_security import Role
@@ -43,14 +46,38 @@ class App(faust.App):
     down, the drill's second worker) would hold its partitions for the whole session timeout.
     So when the app starts stopping, the consumer's coordinator forgets the instance id and
     leaves as a dynamic member would (the broker accepts a leave by member id). A SIGKILLed
-    or OOM-killed worker sends nothing, and its restart takes the partitions back at once."""
+    or OOM-killed worker sends nothing, and its restart takes the partitions back at once.
+
+    A stop also waits at most ``STOP_WAIT_S`` for in-flight messages to be acknowledged.
+    Faust's stop clears the agents' queues and then waits for every message delivered to them
+    to be acknowledged; a message of a topic that two agents read (``md.index``) can be
+    cleared from one queue after the other agent took it, and is then never acknowledged: the
+    stop waited until the process was SIGKILLed (seen once in CI, 30 s). Stopping without
+    that acknowledgement loses nothing: an unacknowledged offset is never committed, so the
+    message is delivered again. Rebalances keep Faust's unbounded wait: an agent still
+    processing a revoked partition must finish before another worker takes it."""
+
+    STOP_WAIT_S = 10.0
+    _stopping = False
 
     async def on_stop(self) -> None:
+        self._stopping = True
         coordinator = getattr(getattr(getattr(self._consumer, "_thread", None), "_consumer",
                                       None), "_coordinator", None)
         if coordinator is not None and hasattr(coordinator, "_group_instance_id"):
             coordinator._group_instance_id = None  # aiokafka 0.14: leave unless static
         await super().on_stop()
+
+    async def _consumer_wait_empty(self, consumer: Any, logger: Any) -> None:
+        if not self._stopping:
+            return await super()._consumer_wait_empty(consumer, logger)
+        try:
+            await asyncio.wait_for(super()._consumer_wait_empty(consumer, logger),
+                                   self.STOP_WAIT_S)
+        except TimeoutError:
+            self.log.warning("stopping with messages not acknowledged: they will be "
+                             "delivered again")
+        return None
 
 
 app = App(
