@@ -38,6 +38,7 @@ _worker = _settings.worker
 _datadir = _settings.data_dir / "faust" / _worker.app_id
 _datadir.mkdir(parents=True, exist_ok=True)
 
+
 class App(faust.App):
     """Faust's app, statically a member of its group (``worker.instance_id``), that still
     leaves the group when it stops on purpose.
@@ -49,13 +50,14 @@ class App(faust.App):
     or OOM-killed worker sends nothing, and its restart takes the partitions back at once.
 
     A stop also waits at most ``STOP_WAIT_S`` for in-flight messages to be acknowledged.
-    Faust's stop clears the agents' queues and then waits for every message delivered to them
-    to be acknowledged; a message of a topic that two agents read (``md.index``) can be
-    cleared from one queue after the other agent took it, and is then never acknowledged: the
-    stop waited until the process was SIGKILLed (seen once in CI, 30 s). Stopping without
-    that acknowledgement loses nothing: an unacknowledged offset is never committed, so the
-    message is delivered again. Rebalances keep Faust's unbounded wait: an agent still
-    processing a revoked partition must finish before another worker takes it."""
+    Faust's stop clears the agents' queues and then waits for every message an agent took to
+    be acknowledged. On the market-data worker it once waited for messages of ``md.index`` (a
+    topic two agents read, each message counted once per agent) while every agent sat idle
+    waiting for its next batch, until the process was SIGKILLed 30 s later (CI). Stopping
+    without those acknowledgements loses nothing: an unacknowledged offset is never
+    committed, so the message is delivered again. Rebalances keep Faust's unbounded wait: an
+    agent still processing a revoked partition must finish before another worker takes it.
+    """
 
     STOP_WAIT_S = 10.0
     _stopping = False
