@@ -723,7 +723,7 @@ def demo(seconds: int, rate: float, speed: float) -> None:
 
 
 @main.command()
-@click.option("--short", is_flag=True, help="three cheap fault kinds (what CI runs), ~3 min")
+@click.option("--short", is_flag=True, help="three cheap fault kinds (what CI runs), ~2 min")
 @click.option("--fault", "faults", multiple=True, help="only these fault kinds (repeatable)")
 @click.option("--orders", default=300, show_default=True, help="orders per fault kind")
 @click.option("--rate", default=60.0, show_default=True, help="orders per second")
