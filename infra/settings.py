@@ -194,8 +194,9 @@ class WorkerSettings(_Part):
     session_timeout_s: float = 10.0
     # Static group membership (KIP-345): a worker restarted after a crash under the same
     # instance id takes its partitions back at once, instead of the group waiting out the
-    # session timeout for the dead member; a second live process with the id is fenced.
-    # Empty: "{host}-{web_port}" (a host runs one worker per web port).
+    # session timeout for the dead member. Must be unique among live workers (two live
+    # processes under one id take the member from each other; neither gets fenced cleanly).
+    # Empty: "{host}-{web_port}": unique on a host, the web port is bound before joining.
     instance_id: str = ""
     topic_partitions: int = 3
     offset_reset: Literal["earliest", "latest"] = "earliest"  # for a group with no offsets
