@@ -42,11 +42,12 @@ from streams.risk.records import (
     MMP,
     ORDER_BUCKETS,
     Remembered,
+    Saves,
     applied_part,
     decisions_part,
-    journaled,
     order_bucket,
     orders_part,
+    read_parts,
 )
 from topics.contracts import (
     AmendOrder,
@@ -288,10 +289,12 @@ class AccountState:
     margin_level: str = "ok"  # ok | margin_call | liquidation
     crossings: int = 0
     seq: int = 0
-    #: saves so far (:meth:`changes`): the core and the journal carry it (records module)
+    #: saves so far (:meth:`changes`): the core and each save's ring record carry it
     writes: int = 0
     #: loaded by this process from the store: the first save writes every part
     rewrite_all: bool = field(default=False, repr=False, compare=False)
+    #: the saves since the last checkpoint (:class:`~streams.risk.records.Saves`)
+    saves: Saves = field(default_factory=Saves, repr=False, compare=False)
     #: client order ids whose reservation changed since the last :meth:`changes`
     touched_orders: set[str] = field(default_factory=set, repr=False, compare=False)
     mmp: MmpState = field(init=False, repr=False, compare=False)
@@ -907,12 +910,19 @@ class AccountState:
             out[MMP] = {"state": self.mmp.to_record(), "trips": self.mmp_trips}
         return out
 
+    def store_writes(self) -> list[tuple[str, Any]]:
+        """What the next save writes, key by key (:meth:`Saves.plan` of :meth:`changes`):
+        one ring record, and now and then a checkpoint; everything after a load
+        (``rewrite_all``)."""
+        full = self.rewrite_all  # read first: changes() clears it
+        return self.saves.plan(self.changes(), full=full)
+
     @classmethod
     def load(cls, account: str, read: Callable[[str], Any]) -> AccountState | None:
         """The account from its stored parts (``read(part)``, ``None`` if absent); ``None``
         for an account never stored. Also reads the one-record form written before parts
         (everything in the core record)."""
-        read = journaled(read)
+        read, saves = read_parts(read)
         core = read(CORE)
         if core is None:
             return None
@@ -923,7 +933,7 @@ class AccountState:
                        for s, (q, a, r, armed) in core["positions"].items()},
             tokens=core["tokens"], tokens_at_ms=core["tokens_at_ms"],
             margin_level=core["margin_level"], crossings=core["crossings"],
-            kyc=core.get("kyc"))
+            kyc=core.get("kyc"), saves=saves)
         if "open_orders" in core:  # the one-record form
             state.open_orders = {c: Reservation.from_json(r)
                                  for c, r in core["open_orders"].items()}

@@ -190,7 +190,7 @@ def _save(live: _Live) -> None:
     of its last event."""
     account = live.state.account
     with as_current(live.last_event):
-        write_save(risk_table, account, live.state.changes())  # atomic: records module
+        write_save(risk_table, account, live.state.store_writes())  # atomic: records module
 
 
 async def _process(account: str, events: list[Any]) -> None:

@@ -12,23 +12,24 @@ kept in parts, under keys ``<account>`` (the core) and ``<account>/<part>``:
 * ``d<n>`` / ``a<n>`` — segment ``n`` of the remembered decisions / applied activity ids;
 * ``m`` — market-maker protection: limits, the rolling window of fills, freezes and trips
   (written only by a batch that changed it);
-* ``j`` — the journal: every part the last save wrote, in one record (see below).
+* ``x<n>`` — slot ``n`` of the ring of saves (see below);
+* ``j`` — the journal of the layout before the ring, still read (see :func:`journaled`).
 
-A batch writes the core, the order buckets it touched and the segments it added to (and
-deletes the segment that fell out of memory): a few KB, whatever the account's history.
-Account ids cannot contain ``/`` (the contracts' pattern), so parts never collide with an
-account; the risk agent refuses any other key before it touches the store.
+**A save is one message.** Each save writes what it changed as one record — ``{"w": save
+number, "parts": {part: value}}`` — into ring slot ``w % RING``, and nothing else. The parts
+under their own keys are a checkpoint: every ``RING - 1`` saves, the parts changed since the
+last checkpoint are written there once each, the core last carrying its save number. Reading
+takes the stored parts and replays, over them, the ring's saves newer than the stored core
+(:func:`read_parts`). Writing each part twice on every save — a journal record with all of
+them, then each under its own key — had cost risk a third of its CPU (py-spy, 2026-12-06):
+each write is a store put and a changelog message.
 
-**A save is atomic in the changelog.** A worker killed while a save's parts are on their way
-to Kafka leaves the changelog with the first of them only (one partition: they arrive in
-order, or not at all). A worker restoring from it — another worker after a rebalance, or one
-whose state directory is gone — would read an account half of one batch and half of the one
-before: a fill counted in the cash but not remembered as applied (counted again on the
-replay), an order held but its decision forgotten (refused as its own duplicate). So a save
-writes the journal first — one message with every part of the save and the save's number —
-then the parts, the core last, carrying the same number. Reading finds the core's number
-behind the journal's when the save did not land whole, and takes the journal's parts over
-the stored ones (:func:`journaled`).
+**A save is atomic in the changelog.** A worker killed while a save is on its way to Kafka
+leaves the changelog with the save whole (its one record arrived) or not at all. A
+checkpoint cut in the middle leaves some parts newer than the core says; the ring still holds
+every save since the last checkpoint, and replaying them over the parts gives each part its
+latest value (a part in no save since then did not change). A ring slot is reused only after
+a checkpoint made its save old.
 
 **A deletion is always sent.** Faust's table sends a changelog tombstone from
 ``__delitem__`` only: ``pop`` of a key the worker's own store does not hold sends nothing. A
@@ -39,8 +40,10 @@ tells the changelog even then (the drill's "risk holds 23 open orders, the engin
 **A restart writes the account out whole once.** The worker's own store survives a kill
 (RocksDB's write-ahead log) but the changelog lost the unacknowledged tail; the batch is
 replayed, finds everything already done and would write nothing, leaving the changelog
-behind the worker for good. The first save of an account loaded by a new process therefore
-writes every part (empty order buckets as deletions).
+behind the worker for good. The first save of an account loaded by a new process is
+therefore *full*: one ring record with every part (the base a reader starts from), then
+every part, the other ring slots deleted (saves of a lineage the changelog never saw) and
+the core last.
 """
 
 from __future__ import annotations
@@ -56,14 +59,16 @@ __all__ = [
     "JOURNAL",
     "MMP",
     "ORDER_BUCKETS",
+    "RING",
     "SEPARATOR",
     "Remembered",
+    "Saves",
     "applied_part",
     "decisions_part",
-    "journaled",
+    "delta_part",
     "order_bucket",
     "orders_part",
-    "save_order",
+    "read_parts",
     "split_key",
     "store_key",
     "write_save",
@@ -74,6 +79,8 @@ MMP = "m"
 JOURNAL = "j"
 SEPARATOR = "/"
 ORDER_BUCKETS = 64
+#: slots in the ring of saves: a checkpoint every ``RING - 1`` saves; a reader looks at all
+RING = 32
 
 
 @lru_cache(maxsize=65_536)
@@ -93,9 +100,14 @@ def applied_part(segment: int) -> str:
     return f"a{segment}"
 
 
+def delta_part(slot: int) -> str:
+    return f"x{slot}"
+
+
 def journaled(read: Callable[[str], Any]) -> Callable[[str], Any]:
-    """``read`` (a part, or ``None``) with the journal's parts over the stored ones when the
-    last save did not land whole: its number is ahead of the core's."""
+    """``read`` (a part, or ``None``) with the journal's parts over the stored ones when a
+    save of the layout before the ring did not land whole: its number is ahead of the
+    core's. Kept so that a store written before the ring reads back right."""
     journal = read(JOURNAL)
     core = read(CORE)
     if not journal or (core is not None and core.get("w", 0) >= journal["w"]):
@@ -104,21 +116,61 @@ def journaled(read: Callable[[str], Any]) -> Callable[[str], Any]:
     return lambda part: parts[part] if part in parts else read(part)
 
 
-def save_order(changes: dict[str, Any]) -> list[tuple[str, Any]]:
-    """The writes of one save, in the order that makes it atomic to a reader of the
-    changelog: the journal (when anything besides the core changed), the parts, the core."""
-    rest = {part: value for part, value in changes.items() if part != CORE}
-    core = changes[CORE]
-    journal = [(JOURNAL, {"w": core["w"], "parts": {CORE: core, **rest}})] if rest else []
-    return [*journal, *rest.items(), (CORE, core)]
+@dataclass
+class Saves:
+    """One account's saves since its last checkpoint: ``base`` is the number of the
+    checkpoint (or of the full save) they build on, ``since`` every part they changed, with
+    its latest value. :meth:`plan` turns a save into its writes."""
+
+    base: int = 0
+    since: dict[str, Any] = field(default_factory=dict)
+
+    def plan(self, changes: dict[str, Any], *, full: bool = False) -> list[tuple[str, Any]]:
+        """The writes of one save (``changes``: :meth:`AccountState.changes`, the core
+        always among them), in the order that keeps it atomic (module docstring)."""
+        w = changes[CORE]["w"]
+        record: dict[str, Any] = {"w": w, "parts": changes}
+        if full:
+            record["full"] = True
+            self.since = {}
+        writes: list[tuple[str, Any]] = [(delta_part(w % RING), record)]
+        self.since.update(changes)
+        if full or w - self.base >= RING - 1:
+            writes += [(part, value) for part, value in self.since.items() if part != CORE]
+            if full:  # slots of saves the changelog may never have had
+                writes += [(delta_part(n), None) for n in range(RING) if n != w % RING]
+            writes.append((CORE, self.since[CORE]))
+            self.base, self.since = w, {}
+        return writes
 
 
-def write_save(table: MutableMapping[bytes, Any], account: str, changes: dict[str, Any]
-               ) -> None:
-    """Write one save of ``account`` (:meth:`AccountState.changes`) into ``table``, in
-    :func:`save_order`; a ``None`` part is deleted with ``del``, whether or not the table
-    holds it (see the module's docstring)."""
-    for part, value in save_order(changes):
+def read_parts(read: Callable[[str], Any]) -> tuple[Callable[[str], Any], Saves]:
+    """``read`` (a stored part, or ``None``) as of the account's last save: the ring's
+    saves newer than the stored core replayed over the stored parts, from the newest full
+    save among them. Also the :class:`Saves` that the next save continues."""
+    stored = journaled(read)
+    core = stored(CORE)
+    checkpoint = core.get("w", 0) if core is not None else 0
+    ring = sorted((record for n in range(RING)
+                   if (record := read(delta_part(n))) is not None and record["w"] > checkpoint),
+                  key=lambda record: record["w"])
+    fulls = [i for i, record in enumerate(ring) if record.get("full")]
+    ring = ring[fulls[-1]:] if fulls else ring
+    since: dict[str, Any] = {}
+    for record in ring:
+        since.update(record["parts"])
+    saves = Saves(ring[0]["w"] if fulls else checkpoint, since)
+    if not since:
+        return stored, saves
+    return (lambda part: since[part] if part in since else stored(part)), saves
+
+
+def write_save(table: MutableMapping[bytes, Any], account: str,
+               writes: list[tuple[str, Any]]) -> None:
+    """Apply one save's ``writes`` (:meth:`Saves.plan`) to ``table`` in their order; a
+    ``None`` part is deleted with ``del``, whether or not the table holds it (see the
+    module's docstring)."""
+    for part, value in writes:
         if value is None:
             del table[store_key(account, part)]
         else:
