@@ -18,7 +18,7 @@ Two things Faust's producer did are kept:
   offsets.
 
 Within one partition librdkafka's idempotent producer keeps the order the messages were
-given in, which risk's atomic saves rely on (journal first, core last:
+given in, which risk's atomic saves rely on (ring record first, core last:
 :mod:`streams.risk.records`).
 """
 

@@ -17,7 +17,7 @@ remembered up to :data:`REMEMBERED` (oldest forgotten first): a forgotten key re
 only sent once more.
 
 Tables that keep several keys consistent with each other cannot be healed one key at a time:
-risk's account parts heal through their own journaled rewrite (:mod:`streams.risk.records`),
+risk's account parts heal through their own full rewrite (:mod:`streams.risk.records`),
 and matching's snapshots need no healing (a stale snapshot only means a longer replay).
 """
 
