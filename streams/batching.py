@@ -1,9 +1,9 @@
 """Batch processing helpers for Faust agents.
 
-Faust's tables file every write under the partition of the *current event*, which
-``stream.take_events`` leaves unset. Writing a key while an event of that key's own partition is
-current keeps the RocksDB store and the changelog on the partition that owns the key — the same
-result as per-event processing, at batch speed.
+Faust's tables file every write under the partition of the *current event*, which a batch
+(:mod:`streams.event_batches`) leaves unset. Writing a key while an event of that key's own
+partition is current keeps the RocksDB store and the changelog on the partition that owns the
+key — the same result as per-event processing, at batch speed.
 """
 
 from __future__ import annotations

@@ -49,6 +49,7 @@ from infra.metrics import (
 from infra.settings import get_settings
 from streams.changelog import flush_changelogs
 from streams.deadletters import send_dead_letter
+from streams.event_batches import event_batches
 from streams.kafka import read_range
 from streams.output import BatchOutput
 from topics.catalogue import ContractError, by_name
@@ -146,13 +147,14 @@ class Inbox:
         app.on_partitions_assigned.connect(_on_assigned, weak=False)
 
     # -- the batch loop ---------------------------------------------------------------------
-    async def batches(self, stream: Any, size: int, within: float
-                      ) -> AsyncIterator[list[Any]]:
-        """Faust's batches, screened; the output is flushed when the agent asks for the next."""
+    async def batches(self, stream: Any, size: int) -> AsyncIterator[list[Any]]:
+        """The agent's events in batches (:func:`~streams.event_batches.event_batches`: what
+        is queued, up to ``size``, without waiting for more), screened; the output is
+        flushed when the agent asks for the next."""
         events = AGENT_EVENTS.labels(self.name)
         sizes = AGENT_BATCH_SIZE.labels(self.name)
         seconds = AGENT_BATCH_SECONDS.labels(self.name)
-        async for batch in stream.take_events(size, within=within):
+        async for batch in event_batches(stream, size):
             started = time.perf_counter()
             screened = await self.screen(batch)
             if screened:

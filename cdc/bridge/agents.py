@@ -56,7 +56,6 @@ ACCOUNTS = by_name("cdc.public.accounts")
 KYC = by_name("cdc.public.account_kyc")
 SETTLEMENT = by_name("settlement.orders")
 BATCH_SIZE = 2000
-BATCH_WITHIN_S = 0.01  # settlement waits on this: a short window, batches still fill under load
 
 orders_topic = app.topic(ORDERS.name, key_serializer="raw", value_serializer="raw")
 ledger_sources_topic = app.topic(TRANSFERS.name, ACCOUNTS.name, KYC.name,
@@ -143,7 +142,7 @@ async def _bridge_one(event: Any, touched: _Touched, outputs: list[tuple[bytes, 
 @app.agent(orders_topic, supervisor_strategy=mode.CrashingSupervisor)
 async def bridge_orders(stream: Any) -> None:
     headers = [(PRODUCER_HEADER, app.conf.id.encode())]
-    async for events in orders_inbox.batches(stream, BATCH_SIZE, BATCH_WITHIN_S):
+    async for events in orders_inbox.batches(stream, BATCH_SIZE):
         touched: _Touched = {}
         outputs: list[tuple[bytes, bytes]] = []
         counts: Counter[str] = Counter()
@@ -167,7 +166,7 @@ async def check_ledger_sources(stream: Any) -> None:
     letters); post each new transfer to the ledger and to its account's activity (ids from
     the transfer id, so a re-read transfer is the same posting), and each KYC change to the
     account's activity (id from the row's version)."""
-    async for events in sources_inbox.batches(stream, BATCH_SIZE, BATCH_WITHIN_S):
+    async for events in sources_inbox.batches(stream, BATCH_SIZE):
         counts: Counter[str] = Counter()
         for event in events:
             async with sources_inbox.guard(event):

@@ -54,7 +54,6 @@ ACTIVITY = by_name("accounts.activity")
 TRADES = by_name("trades")
 CASES = by_name("compliance.cases")
 BATCH_SIZE = 2000
-BATCH_WITHIN_S = 0.05
 
 _cfg = get_settings().compliance
 RULES = AmlRules(max_seen_ids=_cfg.max_seen_ids)
@@ -103,7 +102,7 @@ def _grouped(events: list[Any]) -> dict[bytes, list[Any]]:
 @app.agent(activity_topic, supervisor_strategy=mode.CrashingSupervisor)
 async def screen_transfers(stream: Any) -> None:
     """Each account's transfers through its screener."""
-    async for batch in activity_inbox.batches(stream, BATCH_SIZE, BATCH_WITHIN_S):
+    async for batch in activity_inbox.batches(stream, BATCH_SIZE):
         touched: dict[bytes, tuple[Screener, Any]] = {}
         for key, events in _grouped(batch).items():
             screener: Screener | None = None
@@ -129,7 +128,7 @@ async def screen_transfers(stream: Any) -> None:
 @app.agent(trades_topic, supervisor_strategy=mode.CrashingSupervisor)
 async def screen_trades(stream: Any) -> None:
     """Each symbol's trades between related accounts through its screener."""
-    async for batch in trades_inbox.batches(stream, BATCH_SIZE, BATCH_WITHIN_S):
+    async for batch in trades_inbox.batches(stream, BATCH_SIZE):
         touched: dict[bytes, tuple[Screener, Any]] = {}
         for key, events in _grouped(batch).items():
             for event in events:

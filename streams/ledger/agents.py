@@ -25,7 +25,6 @@ log = structlog.get_logger(__name__)
 
 EVENTS = by_name("orders.events")
 BATCH_SIZE = 2000
-BATCH_WITHIN_S = 0.02
 
 events_topic = app.topic(EVENTS.name, key_serializer="raw", value_serializer="raw")
 output = BatchOutput()
@@ -46,7 +45,7 @@ async def _book_one(event: Any) -> None:
 @app.agent(events_topic, supervisor_strategy=mode.CrashingSupervisor)
 async def book_order_events(stream: Any) -> None:
     # the inbox flushes the output before Faust acknowledges (and later commits) each batch
-    async for batch in inbox.batches(stream, BATCH_SIZE, BATCH_WITHIN_S):
+    async for batch in inbox.batches(stream, BATCH_SIZE):
         for event in batch:
             async with inbox.guard(event):
                 await _book_one(event)

@@ -27,7 +27,6 @@ log = structlog.get_logger(__name__)
 TICKS = by_name("md.ticks")
 CANDLES = by_name("md.candles")
 BATCH_SIZE = 2000
-BATCH_WITHIN_S = 0.25
 
 ticks_topic = app.topic(TICKS.name, key_serializer="raw", value_serializer="raw")
 output = BatchOutput()  # candles are in Kafka before the batch's offsets are committed
@@ -68,7 +67,7 @@ async def _add_tick(event: Any, touched: dict[str, tuple[CandleAggregator, Any]]
 # be counted. A restarted worker resumes from the committed offsets and loses nothing.
 @app.agent(ticks_topic, supervisor_strategy=mode.CrashingSupervisor)
 async def build_candles(stream: Any) -> None:
-    async for events in inbox.batches(stream, BATCH_SIZE, BATCH_WITHIN_S):
+    async for events in inbox.batches(stream, BATCH_SIZE):
         touched: dict[str, tuple[CandleAggregator, Any]] = {}
         rejected: defaultdict[str, int] = defaultdict(int)
         for event in events:

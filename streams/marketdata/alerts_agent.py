@@ -44,7 +44,7 @@ inbox.connect(app)
 
 @app.agent(inputs, supervisor_strategy=mode.CrashingSupervisor)
 async def price_alerts(stream: Any) -> None:
-    async for events in inbox.batches(stream, 1000, 0.05):
+    async for events in inbox.batches(stream, 1000):
         touched: dict[str, tuple[AlertBook, Any]] = {}
         for event in events:
             async with inbox.guard(event):

@@ -51,10 +51,6 @@ BOOK = by_name("md.book")
 INDEX = by_name("md.index")
 FEED = by_name("md.feed.status")
 BATCH_SIZE = 2000
-# How long a batch waits for more updates: Faust's take_events waits this long even when one
-# message is in (it only cuts early on a full batch), so it is latency for every index and
-# mark at a live rate, while a backlog fills batches of BATCH_SIZE anyway.
-BATCH_WITHIN_S = 0.02
 PARAMS = BookParams.from_settings(get_marketdata_settings())
 _DEAD = {L2Verdict.DUPLICATE: "duplicate", L2Verdict.CROSSED: "crossed"}
 
@@ -89,7 +85,7 @@ def _publish(market: SymbolMarket) -> None:
 @app.agent(l2_topic, supervisor_strategy=mode.CrashingSupervisor)
 async def build_books(stream: Any) -> None:
     await asyncio.to_thread(warm_producer, inbox.output.producer, INDEX.name)
-    async for events in inbox.batches(stream, BATCH_SIZE, BATCH_WITHIN_S):
+    async for events in inbox.batches(stream, BATCH_SIZE):
         touched: dict[str, tuple[SymbolMarket, Any]] = {}
         rejected: Counter[str] = Counter()
         for event in events:

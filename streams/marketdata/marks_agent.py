@@ -90,9 +90,7 @@ inbox.connect(app)
 @app.agent(index_topic, supervisor_strategy=mode.CrashingSupervisor)
 async def mark_options(stream: Any) -> None:
     await asyncio.to_thread(warm_producer, _marks_producer(), MARKS.name)
-    # a short window: Faust's take_events waits it out even for one index, and every ms of it
-    # is tick -> mark latency; a backlog still fills batches
-    async for events in inbox.batches(stream, 1000, 0.01):
+    async for events in inbox.batches(stream, 1000):
         newest: dict[str, tuple[IndexPrice, Any]] = {}
         for event in events:
             async with inbox.guard(event):

@@ -38,7 +38,7 @@ inbox.connect(app)
 
 @app.agent(candles_in, supervisor_strategy=mode.CrashingSupervisor)
 async def roll_up_candles(stream: Any) -> None:
-    async for events in inbox.batches(stream, 1000, 0.25):
+    async for events in inbox.batches(stream, 1000):
         touched: dict[str, tuple[CandleRollup, Any]] = {}
         skipped: Counter[str] = Counter()
         for event in events:

@@ -66,7 +66,6 @@ log = structlog.get_logger(__name__)
 COMMANDS = by_name("orders.commands")
 OUTPUTS = {name: by_name(name) for name in ("orders.events", "trades", "md.book")}
 BATCH_SIZE = 2000
-BATCH_WITHIN_S = 0.05
 
 _settings = get_settings().matching
 commands_topic = app.topic(COMMANDS.name, key_serializer="raw", value_serializer="raw")
@@ -208,7 +207,7 @@ output = BatchOutput()
 @app.agent(commands_topic, supervisor_strategy=mode.CrashingSupervisor)
 async def match_orders(stream: Any) -> None:
     # the inbox flushes the output before Faust acknowledges (and later commits) each batch
-    async for batch in inbox.batches(stream, BATCH_SIZE, BATCH_WITHIN_S):
+    async for batch in inbox.batches(stream, BATCH_SIZE):
         by_symbol: dict[str, list[Any]] = defaultdict(list)
         for event in batch:
             by_symbol[event.message.key.decode("utf-8", "replace")].append(event)

@@ -59,7 +59,6 @@ EVENTS = by_name("rfq.events")
 ACTIVITY = by_name("accounts.activity")
 ORDER_COMMANDS = by_name("orders.commands")
 BATCH_SIZE = 500
-BATCH_WITHIN_S = 0.01
 
 _settings = get_settings()
 CONFIG = RfqConfig(ttl_ms=_settings.rfq.ttl_ms, quote_ttl_ms=_settings.rfq.quote_ttl_ms)
@@ -178,7 +177,7 @@ async def _one(event: Any, touched: dict[str, tuple[RfqState, Any]]) -> None:
 @app.agent(rfq_topic, supervisor_strategy=mode.CrashingSupervisor)
 async def run_rfqs(stream: Any) -> None:
     # the inbox flushes the output before Faust acknowledges (and later commits) each batch
-    async for batch in inbox.batches(stream, BATCH_SIZE, BATCH_WITHIN_S):
+    async for batch in inbox.batches(stream, BATCH_SIZE):
         touched: dict[str, tuple[RfqState, Any]] = {}
         for event in batch:
             async with inbox.guard(event):

@@ -57,7 +57,6 @@ COMMANDS = by_name("orders.commands")
 CLEARING = by_name("rfq.clearing")  # risk's answers to a block trade's holds
 ACCOUNT_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")  # the contracts' AccountId
 BATCH_SIZE = 2000
-BATCH_WITHIN_S = 0.02
 
 _settings = get_settings()
 LIMITS = _settings.risk
@@ -245,7 +244,7 @@ async def _process_one(account: str, state: AccountState, event: Any,
 @app.agent(risk_topic, supervisor_strategy=mode.CrashingSupervisor)
 async def risk_check(stream: Any) -> None:
     # the inbox flushes the output before Faust acknowledges (and later commits) each batch
-    async for batch in inbox.batches(stream, BATCH_SIZE, BATCH_WITHIN_S):
+    async for batch in inbox.batches(stream, BATCH_SIZE):
         by_account: dict[str, list[Any]] = defaultdict(list)
         for event in batch:
             account = event.message.key.decode("utf-8", "replace")

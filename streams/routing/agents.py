@@ -56,7 +56,6 @@ log = structlog.get_logger(__name__)
 ROUTES = by_name("routing.orders")
 REPORTS = by_name("routing.reports")
 BATCH_SIZE = 200
-BATCH_WITHIN_S = 0.01
 BOOKS_WAIT_S = 30.0  # at most this long for the book reader to catch up after a start
 
 _settings = get_settings()
@@ -210,7 +209,7 @@ async def _books_ready() -> bool:
 
 @app.agent(orders_topic, supervisor_strategy=mode.CrashingSupervisor)
 async def route_orders(stream: Any) -> None:
-    async for batch in inbox.batches(stream, BATCH_SIZE, BATCH_WITHIN_S):
+    async for batch in inbox.batches(stream, BATCH_SIZE):
         if not await _books_ready():
             log.warning("md.book not read to its end yet; routing on what is known")
         async with _busy:

@@ -38,7 +38,6 @@ log = structlog.get_logger(__name__)
 
 ORDERS = by_name("settlement.orders")
 BATCH_SIZE = 500
-BATCH_WITHIN_S = 0.01
 
 _settings = get_settings()
 _conf = _settings.settlement
@@ -122,7 +121,7 @@ async def _settle_one(event: Any, touched: dict[bytes, tuple[Settlement, Any]]) 
 
 @app.agent(orders_topic, supervisor_strategy=mode.CrashingSupervisor)
 async def settle_orders(stream: Any) -> None:
-    async for batch in inbox.batches(stream, BATCH_SIZE, BATCH_WITHIN_S):
+    async for batch in inbox.batches(stream, BATCH_SIZE):
         touched: dict[bytes, tuple[Settlement, Any]] = {}
         for event in batch:
             async with inbox.guard(event):
