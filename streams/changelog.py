@@ -24,17 +24,17 @@ given in, which risk's atomic saves rely on (ring record first, core last:
 
 from __future__ import annotations
 
-import asyncio
+from contextlib import nullcontext
 from typing import Any
 
 import faust
-from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from faust.types import TP
 from faust.utils import json as faust_json
 
 from infra.metrics import FLUSH_SECONDS
 from infra.settings import get_settings
-from streams.kafka import make_batch_producer, produce_waiting
+from streams.deliveries import TrackedProducer
+from streams.kafka import make_batch_producer
 
 __all__ = ["ChangelogTable", "flush_changelogs"]
 
@@ -42,42 +42,23 @@ MAX_MESSAGE_BYTES = 64 * 2**20  # matching's snapshots of busy books are large
 
 
 class _Changelogs:
-    """The process's changelog producer and what its deliveries reported since the last
-    flush: the highest offset per (table, partition), and the errors."""
+    """The process's changelog producer, and the table of each changelog topic."""
 
-    producer: Producer | None = None
-    offsets: dict[tuple[ChangelogTable, str, int], int] = {}  # noqa: RUF012 - process-wide
-    errors: list[str] = []  # noqa: RUF012 - process-wide
-    pending = 0
+    producer: TrackedProducer | None = None
+    tables: dict[str, ChangelogTable] = {}  # noqa: RUF012 - process-wide
 
     @classmethod
-    def get(cls) -> Producer:
+    def get(cls) -> TrackedProducer:
         if cls.producer is None:  # created in the worker, not at import
-            cls.producer = make_batch_producer(get_settings(),
-                                               **{"message.max.bytes": MAX_MESSAGE_BYTES})
+            cls.producer = TrackedProducer(make_batch_producer(
+                get_settings(), **{"message.max.bytes": MAX_MESSAGE_BYTES}), offsets=True)
         return cls.producer
-
-
-def _delivered(table: ChangelogTable) -> Any:
-    def on_delivery(err: KafkaError | None, msg: Message) -> None:
-        if err is not None:
-            _Changelogs.errors.append(str(err))
-            return
-        where = (table, msg.topic(), msg.partition())
-        offset = msg.offset()
-        if offset > _Changelogs.offsets.get(where, -1):
-            _Changelogs.offsets[where] = offset
-    return on_delivery
 
 
 class ChangelogTable(faust.Table):
     """A :class:`faust.Table` whose changelog messages go through the worker's librdkafka
     changelog producer. Keys are raw bytes and values JSON, as :func:`streams.app.state_table`
     declares every table; the value bytes are Faust's own JSON encoding."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._on_delivery = _delivered(self)
 
     def on_key_set(self, key: Any, value: Any) -> None:
         partition = self.partition_for_key(key)
@@ -97,29 +78,24 @@ class ChangelogTable(faust.Table):
         the partition of the event the write happens under."""
         if partition is None:
             raise RuntimeError(f"{self.name}: a changelog write needs its key's partition")
-        producer = _Changelogs.get()
         topic = self.changelog_topic.get_topic_name()
+        _Changelogs.tables[topic] = self
         data = None if value is None else faust_json.dumps(value)
-        produce_waiting(producer, topic, key=key, value=data, partition=partition,
-                        on_delivery=self._on_delivery)
-        _Changelogs.pending += 1
+        _Changelogs.get().send(topic, key=key, value=data, partition=partition)
 
 
 async def flush_changelogs(app: faust.App | None = None, timeout_s: float = 60.0) -> None:
-    """Wait until every changelog message sent so far is in Kafka, then record each table's
-    persisted offsets; raise (crashing the worker) if anything was not delivered. With
-    ``app``, Faust's own producer is flushed too (anything else Faust sent)."""
+    """Wait until every changelog message this task sent is in Kafka, then record each
+    table's persisted offsets; raise (crashing the worker) if anything was not delivered.
+    With ``app``, Faust's own producer is flushed too (anything else Faust sent)."""
     if app is not None:
         await app.producer.flush()
     producer = _Changelogs.producer
-    if producer is None or not (_Changelogs.pending or _Changelogs.errors):
+    if producer is None:
         return
-    with FLUSH_SECONDS.labels("changelog").time():
-        left = await asyncio.to_thread(producer.flush, timeout_s)
-    _Changelogs.pending = 0
-    offsets, _Changelogs.offsets = _Changelogs.offsets, {}
-    if left or _Changelogs.errors:
-        errors, _Changelogs.errors = _Changelogs.errors[:5], []
-        raise KafkaException(f"changelog not delivered: {left} left, errors {errors}")
-    for (table, topic, partition), offset in offsets.items():
-        table.data.set_persisted_offset(TP(topic, partition), offset)
+    # delivered already (nothing to time), or waited for: either way the offsets are recorded
+    timer = FLUSH_SECONDS.labels("changelog").time() if producer.pending() else nullcontext()
+    with timer:
+        offsets = await producer.wait("changelog", timeout_s)
+    for (topic, partition), offset in offsets.items():
+        _Changelogs.tables[topic].data.set_persisted_offset(TP(topic, partition), offset)

@@ -33,6 +33,7 @@ import structlog
 from infra.settings import get_settings
 from streams.app import app, state_table
 from streams.batching import as_current
+from streams.changelog import flush_changelogs
 from streams.deadletters import send_dead_letter
 from streams.inbox import Inbox, venue_time_ns
 from streams.instruments import Instrument, TradingStatus
@@ -197,6 +198,7 @@ async def snapshot_idle_books() -> None:
     for symbol, live in list(engines.items()):
         if live.last_event is not None and _snapshot_due(live):
             _write_snapshot(symbol, live, live.last_event)
+    await flush_changelogs()  # a timer waits for what it wrote, as a batch does
 
 
 inbox = Inbox([COMMANDS.name], name="matching")

@@ -30,6 +30,7 @@ import structlog
 from infra.settings import get_settings
 from streams.app import app, state_table
 from streams.batching import as_current, as_partition
+from streams.changelog import flush_changelogs
 from streams.inbox import Inbox, owner_partition, venue_time_ns
 from streams.instruments import InstrumentError, TradingStatus
 from streams.listing import venue_catalogue
@@ -209,3 +210,4 @@ async def close_expired_rfqs() -> None:
         with as_partition(COMMANDS.name, partition):
             rfq_table[state.rfq_id.encode()] = state.to_record()
         _track(state, partition)
+    await flush_changelogs()  # a timer waits for what it wrote, as a batch does

@@ -18,6 +18,7 @@ repeated command id; rejections and positions carry deterministic ids).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 import time
@@ -33,6 +34,7 @@ import structlog
 from infra.settings import get_settings
 from streams.app import app, state_table
 from streams.batching import as_current
+from streams.changelog import flush_changelogs
 from streams.deadletters import send_dead_letter
 from streams.inbox import Inbox, venue_time_ns
 from streams.ledger.booking import FEES
@@ -270,4 +272,4 @@ async def revalue_accounts() -> None:
         _emit_revaluation(live, revaluation, now, set())
         if (live.state.margin_level, live.state.crossings) != before:
             _save(live)
-    await output.flush()
+    await asyncio.gather(flush_changelogs(), output.flush())  # as a batch does

@@ -21,6 +21,7 @@ import structlog
 from infra.settings import get_settings
 from streams.app import app, state_table
 from streams.batching import as_current, as_partition
+from streams.changelog import flush_changelogs
 from streams.deadletters import send_dead_letter
 from streams.inbox import Inbox
 from streams.listing import venue_catalogue
@@ -157,6 +158,7 @@ async def resume_settlements() -> None:
     for record in advanced:
         with as_partition(ORDERS.name, record.partition):
             settlement_table[record.order_id.encode()] = record.to_json()
+    await flush_changelogs()  # a timer waits for what it wrote, as a batch does
 
 
 def _candidates() -> set[tuple[str, datetime]]:

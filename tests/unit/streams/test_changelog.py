@@ -9,6 +9,8 @@ fault drill).
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
@@ -22,29 +24,35 @@ from faust.serializers import codecs
 from streams import changelog
 from streams.batching import as_partition
 from streams.changelog import ChangelogTable, flush_changelogs
+from streams.deliveries import TrackedProducer
 
 TOPIC = "changelog-test-input"
 
 
 class RecordingProducer:
-    """Queues what is produced; ``flush`` delivers it with per-partition offsets."""
+    """Queues what is produced; ``poll`` (the delivery-report thread) delivers it with
+    per-partition offsets once ``delivering`` is set, as Kafka's acknowledgements would."""
 
     def __init__(self, fail: bool = False) -> None:
         self.queued: list[dict[str, Any]] = []
         self.delivered: list[dict[str, Any]] = []
         self.fail = fail
+        self.delivering = threading.Event()
+        self._lock = threading.Lock()
         self._next: dict[tuple[str, int], int] = {}
 
     def produce(self, topic: str, *, key: bytes, value: bytes | None, partition: int,
                 on_delivery: Any) -> None:
-        self.queued.append({"topic": topic, "key": key, "value": value,
-                            "partition": partition, "cb": on_delivery})
+        with self._lock:
+            self.queued.append({"topic": topic, "key": key, "value": value,
+                                "partition": partition, "cb": on_delivery})
 
-    def poll(self, _timeout: float) -> int:
-        return 0
-
-    def flush(self, _timeout: float) -> int:
-        for m in self.queued:
+    def poll(self, timeout: float) -> int:
+        if not self.delivering.wait(timeout):
+            return 0
+        with self._lock:
+            queued, self.queued = self.queued, []
+        for m in queued:
             where = (m["topic"], m["partition"])
             offset = self._next.get(where, 0)
             self._next[where] = offset + 1
@@ -53,18 +61,23 @@ class RecordingProducer:
                                   offset=lambda o=offset: o)
             m["cb"]("broker down" if self.fail else None, msg)
             self.delivered.append(m)
-        self.queued = []
-        return 0
+        time.sleep(0.001)
+        return len(queued)
 
 
 @pytest.fixture
 def producer(monkeypatch: pytest.MonkeyPatch) -> Iterator[RecordingProducer]:
     fake = RecordingProducer()
-    monkeypatch.setattr(changelog._Changelogs, "producer", fake)
-    monkeypatch.setattr(changelog._Changelogs, "offsets", {})
-    monkeypatch.setattr(changelog._Changelogs, "errors", [])
-    monkeypatch.setattr(changelog._Changelogs, "pending", 0)
+    monkeypatch.setattr(changelog._Changelogs, "producer", TrackedProducer(fake, offsets=True))
+    monkeypatch.setattr(changelog._Changelogs, "tables", {})
     yield fake
+
+
+def _flush() -> None:
+    """What a batch does at its end, with Kafka acknowledging."""
+    async def flush() -> None:
+        await flush_changelogs()
+    asyncio.run(flush())
 
 
 def _table() -> tuple[ChangelogTable, dict[Any, int]]:
@@ -113,7 +126,8 @@ def test_a_flush_records_the_highest_offset_delivered_per_partition(
             table[f"k{n}".encode()] = n
     with as_partition(TOPIC, 1):
         table[b"x"] = 0
-    asyncio.run(flush_changelogs())
+    producer.delivering.set()
+    _flush()
     topic = table.changelog_topic.get_topic_name()
     assert {(tp.topic, tp.partition): o for tp, o in persisted.items()} == {
         (topic, 3): 4, (topic, 1): 0}
@@ -124,13 +138,14 @@ def test_an_undelivered_changelog_message_crashes_the_worker(
         producer: RecordingProducer) -> None:
     table, persisted = _table()
     producer.fail = True
+    producer.delivering.set()
     with as_partition(TOPIC, 0):
         table[b"k"] = 1
     with pytest.raises(KafkaException, match="changelog not delivered"):
-        asyncio.run(flush_changelogs())
+        _flush()
     assert persisted == {}  # nothing claimed persisted that Kafka does not hold
 
 
 def test_a_flush_with_nothing_sent_waits_for_nothing(producer: RecordingProducer) -> None:
-    asyncio.run(flush_changelogs())
+    _flush()
     assert producer.delivered == []
