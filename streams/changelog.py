@@ -36,7 +36,7 @@ from infra.settings import get_settings
 from streams.deliveries import TrackedProducer
 from streams.kafka import make_batch_producer
 
-__all__ = ["ChangelogTable", "flush_changelogs"]
+__all__ = ["ChangelogTable", "flush_changelogs", "track_changelogs"]
 
 MAX_MESSAGE_BYTES = 64 * 2**20  # matching's snapshots of busy books are large
 
@@ -82,6 +82,14 @@ class ChangelogTable(faust.Table):
         _Changelogs.tables[topic] = self
         data = None if value is None else faust_json.dumps(value)
         _Changelogs.get().send(topic, key=key, value=data, partition=partition)
+
+
+def track_changelogs() -> None:
+    """Count this task's changelog messages from here on, also those written by tasks it
+    starts (``asyncio.gather``: they copy its context). An agent calls it before its first
+    batch: a table written first inside such a child would otherwise be counted there, and
+    the agent's wait would not see it."""
+    _Changelogs.get().current()
 
 
 async def flush_changelogs(app: faust.App | None = None, timeout_s: float = 60.0) -> None:

@@ -45,7 +45,10 @@ async def event_batches(stream: Any, size: int) -> AsyncIterator[list[Any]]:
     acking_topics = app.topics.acking_topics
     unacked = consumer._unacked_messages  # what a stop or a rebalance waits for
     while True:
-        taken = [await queue.get()]
+        try:
+            taken = [await queue.get()]
+        except StopAsyncIteration:  # Faust stops the channel: the agent is stopping
+            return
         while len(taken) < size and not queue.empty():
             taken.append(queue.get_nowait())
         active, generation = app.flow_control.is_active(), app.consumer_generation_id

@@ -47,7 +47,7 @@ from infra.metrics import (
     REBALANCES,
 )
 from infra.settings import get_settings
-from streams.changelog import flush_changelogs
+from streams.changelog import flush_changelogs, track_changelogs
 from streams.deadletters import send_dead_letter
 from streams.event_batches import event_batches
 from streams.kafka import read_range
@@ -151,6 +151,8 @@ class Inbox:
         """The agent's events in batches (:func:`~streams.event_batches.event_batches`: what
         is queued, up to ``size``, without waiting for more), screened; the output is
         flushed when the agent asks for the next."""
+        self.output.producer.current()  # this agent's deliveries, seen by the tasks it starts
+        track_changelogs()
         events = AGENT_EVENTS.labels(self.name)
         sizes = AGENT_BATCH_SIZE.labels(self.name)
         seconds = AGENT_BATCH_SECONDS.labels(self.name)

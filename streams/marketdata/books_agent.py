@@ -84,7 +84,7 @@ def _publish(market: SymbolMarket) -> None:
 # committed offsets; a restarted agent would go on after the batch it dropped.
 @app.agent(l2_topic, supervisor_strategy=mode.CrashingSupervisor)
 async def build_books(stream: Any) -> None:
-    await asyncio.to_thread(warm_producer, inbox.output.producer, INDEX.name)
+    await asyncio.to_thread(warm_producer, inbox.output.producer.producer, INDEX.name)
     async for events in inbox.batches(stream, BATCH_SIZE):
         touched: dict[str, tuple[SymbolMarket, Any]] = {}
         rejected: Counter[str] = Counter()

@@ -100,3 +100,22 @@ def test_every_report_counts_whatever_thread_serves_it(n: int) -> None:
 
     asyncio.run(agent())
     assert not tracked.pending()
+
+
+def test_what_a_started_task_sends_is_waited_for_by_the_task_that_started_it() -> None:
+    """Matching restores books in tasks of its own (``asyncio.gather``) and may write a
+    snapshot there: the batch's wait must cover it. ``current()`` at the agent's start puts
+    the counts in the context those tasks copy."""
+    fake = HeldProducer()
+    fake.held.add(b"child")
+    tracked = TrackedProducer(fake)
+
+    async def child() -> None:
+        tracked.send("t", key=b"child", value=b"x")
+
+    async def agent() -> bool:
+        tracked.current()
+        await asyncio.gather(child())
+        return tracked.pending()
+
+    assert asyncio.run(agent())
